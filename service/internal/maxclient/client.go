@@ -279,7 +279,7 @@ func (c *Client) roundTrip(ctx context.Context, op, path string, decode func([]b
 	if err != nil {
 		return c.transportError(ctx, op, 0, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return c.statusError(op, resp)

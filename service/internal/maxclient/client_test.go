@@ -43,7 +43,7 @@ func newClient(t testing.TB, url string, opts ...Option) *Client {
 }
 
 func reply(status int, body string, headers ...string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		for i := 0; i+1 < len(headers); i += 2 {
 			w.Header().Set(headers[i], headers[i+1])
 		}
@@ -56,7 +56,7 @@ func reply(status int, body string, headers ...string) http.HandlerFunc {
 // hijack answers by writing raw bytes on the connection and then closing it, or, with
 // reset, by closing it with an RST.
 func hijack(raw string, reset bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		conn, buf, err := w.(http.Hijacker).Hijack()
 		if err != nil {
 			panic(err)
@@ -200,7 +200,7 @@ func TestGetChatFailures(t *testing.T) {
 		{name: "count negative", handler: reply(200, `{"participants_count":-1}`), reason: ReasonMalformed, status: 200},
 		{name: "count over int32", handler: reply(200, `{"participants_count":4294967296}`), reason: ReasonMalformed, status: 200},
 		{name: "chat_id wrong type", handler: reply(200, `{"chat_id":"x","participants_count":1}`), reason: ReasonMalformed, status: 200},
-		{name: "huge streamed body", handler: func(w http.ResponseWriter, r *http.Request) {
+		{name: "huge streamed body", handler: func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(200)
 			_, _ = io.WriteString(w, bigChat) // no Content-Length: the client must stop reading itself
 		}, reason: ReasonTooLarge, status: 200},
@@ -280,7 +280,7 @@ func TestRetryAfter(t *testing.T) {
 
 func TestCallerCancellationIsNotAMaxFailure(t *testing.T) {
 	started := make(chan struct{})
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv := newServer(t, func(_ http.ResponseWriter, r *http.Request) {
 		close(started)
 		<-r.Context().Done()
 	})
@@ -499,7 +499,7 @@ func TestHealthProbeDownAndClose(t *testing.T) {
 	}
 
 	// Close stops a probe that hangs.
-	hang := newServer(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	hang := newServer(t, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	c2 := New(hang.URL, testToken, WithTimeout(time.Minute))
 	c2.Health()
 	done := make(chan struct{})
