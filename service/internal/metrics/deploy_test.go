@@ -137,6 +137,7 @@ func matcherProblems(vs *parser.VectorSelector, exported map[string]series) []st
 	return problems
 }
 
+// sortedKeys returns the keys of m in order, for stable messages.
 func sortedKeys(m map[string]bool) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
