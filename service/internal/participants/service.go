@@ -317,10 +317,15 @@ func servedFrom(chats []chat.Chat) string {
 	return src
 }
 
-// oldestAge is the age of the oldest known participant data among chats.
+// oldestAge is the age of the oldest known participant data among chats linked to MAX.
+// Unlinked chats are left out: their counts are never refreshed, so their age would say
+// nothing about the refresh path and would keep a staleness alert firing for ever.
 func oldestAge(chats []chat.Chat, now time.Time) time.Duration {
 	var oldest time.Duration
 	for _, c := range chats {
+		if !c.Linked() {
+			continue
+		}
 		if age := c.Participants.Age(now); age > oldest {
 			oldest = age
 		}
