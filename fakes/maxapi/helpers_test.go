@@ -123,3 +123,12 @@ func sampleChat() fakemax.Chat {
 		},
 	}
 }
+
+func mustRequest(t testing.TB, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
