@@ -289,8 +289,14 @@ func writeShaped(w http.ResponseWriter, status int, body []byte, oversize int, t
 	if oversize > len(body) {
 		head, pad, fill, tail = padding(body, oversize)
 	}
-	total := len(head) + pad + len(tail)
 	setJSONHeaders(w)
+	if !bodyAllowed(status) {
+		// 204 and 304 carry no body; net/http would refuse to write one.
+		w.Header().Del("Content-Length")
+		w.WriteHeader(status)
+		return
+	}
+	total := len(head) + pad + len(tail)
 	w.Header().Set("Content-Length", strconv.Itoa(total))
 	w.WriteHeader(status)
 	var out io.Writer = w
@@ -302,6 +308,10 @@ func writeShaped(w http.ResponseWriter, status int, body []byte, oversize int, t
 	_, _ = out.Write(head)
 	writePadding(out, pad, fill)
 	_, _ = out.Write(tail)
+}
+
+func bodyAllowed(status int) bool {
+	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
 }
 
 // padding splits an oversized body into head, padding length and byte, and

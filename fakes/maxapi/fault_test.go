@@ -431,3 +431,14 @@ func TestFaultJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestFaultStatusWithoutBody(t *testing.T) {
+	fake, ts := newFake(t, fakemax.WithChats(sampleChat()))
+	fake.FailNext(1, fakemax.Status(http.StatusNoContent))
+	if got := get(t, ts, chatPath, testToken); got.status != 204 || len(got.body) != 0 {
+		t.Errorf("204 fault: %d %q", got.status, got.body)
+	}
+	if c := lastCall(t, fake); c.Status != 204 {
+		t.Errorf("journal status %d", c.Status)
+	}
+}
