@@ -3,9 +3,9 @@ GO ?= go
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images
+.PHONY: test unit build vet fmt images alerts
 
-test: vet unit
+test: vet unit alerts
 
 build:
 	$(GO) build ./...
@@ -22,3 +22,8 @@ fmt:
 
 images:
 	scripts/offline-images.sh
+
+# promtool comes from Debian's prometheus package.
+alerts:
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml

@@ -143,7 +143,8 @@ func NewService(store Store, cache Cache, maxAPI ChatInfoGetter, log *slog.Logge
 }
 
 // List returns a page of chats with the best participant data available, and queues
-// background refreshes for linked chats whose data is unknown or stale. It never waits
+// background refreshes for linked chats whose cache entry is missing or whose data is
+// unknown or stale. It never waits
 // for MAX.
 func (s *Service) List(ctx context.Context, page chat.Page) ([]chat.Chat, error) {
 	chats, err := s.store.ListChats(ctx, page)
@@ -224,6 +225,7 @@ func (s *Service) enrich(ctx context.Context, chats []chat.Chat) error {
 		return nil
 	}
 	cached, err := s.cache.GetMultiple(ctx, ids)
+	cacheRead := err == nil
 	if err != nil {
 		if s.cfg.Policy == PolicyFail {
 			return chat.Wrap(fmt.Errorf("get cached participants: %w", err),
@@ -247,11 +249,16 @@ func (s *Service) enrich(ctx context.Context, chats []chat.Chat) error {
 		}
 		// Serve the newer of cache and database; on a tie the cache, which is what a
 		// successful refresh wrote last.
-		if p, ok := cached[c.ID]; ok && !p.UpdatedAt.Before(c.Participants.UpdatedAt) {
+		p, hit := cached[c.ID]
+		if hit && !p.UpdatedAt.Before(c.Participants.UpdatedAt) {
 			p.Source = chat.SourceCache
 			c.Participants = p
 		}
-		if !c.Participants.Known() || now.Sub(c.Participants.UpdatedAt) > s.cfg.StaleAfter {
+		// A readable cache without the entry is refilled from MAX even when the database
+		// row is fresh: the contract refreshes every missing entry, so a cold cache warms
+		// up by itself. While the cache is unreadable only the served data's age counts.
+		missing := cacheRead && !hit
+		if missing || !c.Participants.Known() || now.Sub(c.Participants.UpdatedAt) > s.cfg.StaleAfter {
 			stale = append(stale, *c)
 		}
 	}
@@ -310,10 +317,15 @@ func servedFrom(chats []chat.Chat) string {
 	return src
 }
 
-// oldestAge is the age of the oldest known participant data among chats.
+// oldestAge is the age of the oldest known participant data among chats linked to MAX.
+// Unlinked chats are left out: their counts are never refreshed, so their age would say
+// nothing about the refresh path and would keep a staleness alert firing for ever.
 func oldestAge(chats []chat.Chat, now time.Time) time.Duration {
 	var oldest time.Duration
 	for _, c := range chats {
+		if !c.Linked() {
+			continue
+		}
 		if age := c.Participants.Age(now); age > oldest {
 			oldest = age
 		}
