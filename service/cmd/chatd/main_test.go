@@ -302,7 +302,9 @@ func TestMigrateCommandIsConcurrencySafe(t *testing.T) {
 	logs := make([]*syncBuffer, 3)
 	for i := range errs {
 		logs[i] = &syncBuffer{}
-		wg.Go(func() { errs[i] = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, logs[i]) })
+		wg.Go(func() {
+			errs[i] = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, logs[i])
+		})
 	}
 	wg.Wait()
 	applied := 0
