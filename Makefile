@@ -1,11 +1,14 @@
 # faultline. Every target is .PHONY; see README.md for what each one does.
 GO ?= go
+# golangci-lint from PATH, else where scripts/install-tools.sh puts it.
+GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/golangci-lint")
+FUZZTIME ?= 30s
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images alerts
+.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz
 
-test: vet unit alerts
+test: vet lint unit alerts
 
 build:
 	$(GO) build ./...
@@ -16,6 +19,24 @@ vet:
 
 unit:
 	$(GO) test -race ./...
+
+# golangci-lint v2 with .golangci.yml; install it with `make tools`.
+lint:
+	@test -x "$(GOLANGCI_LINT)" || { echo "golangci-lint not found: run scripts/install-tools.sh (make tools)"; exit 1; }
+	$(GOLANGCI_LINT) run ./...
+
+tools:
+	scripts/install-tools.sh
+
+# The reference service's binary, in bin/ (ignored by git).
+chatd:
+	$(GO) build -o bin/chatd ./service/cmd/chatd
+
+# Fuzz the HTTP input parsing for FUZZTIME per target; `make unit` runs the seed corpus.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzListQuery$$' -fuzztime $(FUZZTIME) ./service/internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzChatID$$' -fuzztime $(FUZZTIME) ./service/internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./service/internal/httpapi
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -48,7 +48,7 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-const token = "T0KEN-never-logged"
+const token = "T0KEN-never-logged" //nolint:gosec // G101: a test token for the stand-in MAX
 
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -154,7 +154,10 @@ func start(t *testing.T, env map[string]string) *chatd {
 	t.Cleanup(func() {
 		c.cancel()
 		select {
-		case <-c.done:
+		case err := <-c.done:
+			if err != nil {
+				t.Errorf("chatd: %v", err)
+			}
 		case <-time.After(30 * time.Second):
 			t.Error("chatd did not stop within 30s")
 		}
@@ -279,7 +282,7 @@ func TestRunArguments(t *testing.T) {
 }
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
-	env := map[string]string{"DATABASE_URL": "postgres://u:hunter2@127.0.0.1/db", "MAX_API_TOKEN": token, "REDIS_TIMEOUT": "soon"}
+	env := map[string]string{"DATABASE_URL": "postgres://u:hunter2@127.0.0.1/db", "MAX_API_TOKEN": token, "REDIS_TIMEOUT": "soon"} //nolint:gosec // G101: a fake password, to show errors never repeat it
 	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
 	if err == nil {
 		t.Fatal("run accepted a bad configuration")

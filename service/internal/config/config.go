@@ -35,6 +35,8 @@ const (
 )
 
 // The variables chatd reads. Their names are part of the service contract.
+//
+//nolint:gosec // G101: these are variable names, not credentials.
 const (
 	EnvHTTPAddr                = "HTTP_ADDR"
 	EnvDatabaseURL             = "DATABASE_URL"

@@ -209,7 +209,7 @@ func sampleChats() []chat.Chat {
 // do sends a request with the given method, path and raw query straight to the handler.
 // It builds the URL field by field, so any string can be tried without parsing.
 func (e *testEnv) do(method, path, rawQuery string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/", nil)
 	req.Method = method
 	req.URL.Path = path
 	req.URL.RawPath = ""

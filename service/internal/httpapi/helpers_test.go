@@ -1,13 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 )
 
 func httpRequest(method, target string, body io.Reader) *http.Request {
-	return httptest.NewRequest(method, target, body)
+	return httptest.NewRequestWithContext(context.Background(), method, target, body)
 }
 
 func serve(e *testEnv, req *http.Request) *httptest.ResponseRecorder {

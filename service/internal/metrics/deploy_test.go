@@ -119,7 +119,7 @@ func matcherProblems(vs *parser.VectorSelector, exported map[string]series) []st
 	}
 	var problems []string
 	for _, m := range vs.LabelMatchers {
-		if m.Name == labels.MetricName {
+		if m.Name == model.MetricNameLabel {
 			continue
 		}
 		values, ok := s[m.Name]

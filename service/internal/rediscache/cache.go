@@ -215,10 +215,15 @@ func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Pa
 	if err != nil {
 		return nil, fmt.Errorf("get participants of %d chats: %w", len(ids), err)
 	}
+	if len(values) != len(keys) {
+		// Not a Redis failure we can act on, but not data we can trust either.
+		return nil, fmt.Errorf("get participants: MGET of %d keys answered %d values", len(keys), len(values))
+	}
 	var corrupt []string
 	var firstErr error
-	for i, v := range values {
-		if v == nil || i >= len(ids) {
+	for i, key := range keys {
+		v := values[i]
+		if v == nil {
 			continue
 		}
 		s, ok := v.(string)
@@ -231,10 +236,10 @@ func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Pa
 			if firstErr == nil {
 				firstErr = err
 			}
-			corrupt = append(corrupt, keys[i])
+			corrupt = append(corrupt, key)
 			continue
 		}
-		out[ids[i]] = p
+		out[ids[i]] = p //nolint:gosec // G602: keys, and so values, have one entry per id
 	}
 	if len(corrupt) > 0 {
 		c.m.CacheCorrupt.Add(float64(len(corrupt)))

@@ -72,18 +72,15 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 		return nil, fmt.Errorf("create postgres dir: %w", err)
 	}
 	if err := p.chown(p.dir); err != nil {
-		p.Close()
-		return nil, err
+		return nil, errors.Join(err, p.Close())
 	}
 	initdb := p.command(ctx, "initdb", "-D", p.dataDir(), "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--no-sync", "--no-instructions")
 	if out, err := initdb.CombinedOutput(); err != nil {
-		p.Close()
-		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+		return nil, errors.Join(fmt.Errorf("initdb: %w\n%s", err, out), p.Close())
 	}
 	if p.port, err = freePort(); err != nil {
-		p.Close()
-		return nil, err
+		return nil, errors.Join(err, p.Close())
 	}
 	p.adminURL = &url.URL{
 		Scheme:   "postgres",
@@ -93,8 +90,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 		RawQuery: "sslmode=disable",
 	}
 	if err := p.Start(ctx); err != nil {
-		p.Close()
-		return nil, err
+		return nil, errors.Join(err, p.Close())
 	}
 	return p, nil
 }

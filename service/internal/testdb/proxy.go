@@ -1,6 +1,7 @@
 package testdb
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -28,7 +29,8 @@ type Proxy struct {
 // NewProxy starts a proxy to target; it is closed when the test ends.
 func NewProxy(tb testing.TB, target string) *Proxy {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("proxy listen: %v", err)
 	}
@@ -58,7 +60,7 @@ func (p *Proxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.ln == nil {
-		c.Close()
+		_ = c.Close()
 		return false
 	}
 	p.conns[c] = struct{}{}
@@ -69,7 +71,7 @@ func (p *Proxy) untrack(c net.Conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
-	c.Close()
+	_ = c.Close()
 }
 
 func (p *Proxy) isHanging() bool {
@@ -88,7 +90,8 @@ func (p *Proxy) handle(client net.Conn) {
 		_, _ = io.Copy(io.Discard, client)
 		return
 	}
-	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	d := net.Dialer{Timeout: 5 * time.Second}
+	server, err := d.DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		return
 	}
@@ -124,7 +127,7 @@ func (p *Proxy) closeConnsLocked() {
 			// Linger 0 sends a reset, as a crashed server's kernel would.
 			_ = tc.SetLinger(0)
 		}
-		c.Close()
+		_ = c.Close()
 	}
 }
 
@@ -133,7 +136,7 @@ func (p *Proxy) Refuse() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
-		p.ln.Close()
+		_ = p.ln.Close()
 		p.ln = nil
 	}
 	p.closeConnsLocked()
@@ -157,7 +160,8 @@ func (p *Proxy) Restore() error {
 	if p.ln != nil || p.closed {
 		return nil
 	}
-	ln, err := net.Listen("tcp", p.addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", p.addr)
 	if err != nil {
 		return errors.Join(errors.New("proxy: listen again on "+p.addr), err)
 	}
@@ -169,7 +173,7 @@ func (p *Proxy) close() {
 	p.mu.Lock()
 	p.closed = true
 	if p.ln != nil {
-		p.ln.Close()
+		_ = p.ln.Close()
 		p.ln = nil
 	}
 	p.closeConnsLocked()

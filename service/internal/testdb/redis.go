@@ -61,13 +61,11 @@ func StartRedis(ctx context.Context) (*Redis, error) {
 		return nil, fmt.Errorf("create redis dir: %w", err)
 	}
 	if r.port, err = freePort(); err != nil {
-		r.Close()
-		return nil, err
+		return nil, errors.Join(err, r.Close())
 	}
 	r.addr = hostPort(r.port)
 	if err := r.Start(ctx); err != nil {
-		r.Close()
-		return nil, err
+		return nil, errors.Join(err, r.Close())
 	}
 	return r, nil
 }

@@ -38,7 +38,8 @@ const stopTimeout = 15 * time.Second
 // freePort asks the kernel for a free loopback port. Another process could take it before
 // the server binds it; the server then fails to start and says so.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
@@ -130,7 +131,7 @@ func waitReady(ctx context.Context, p *process, what string, ready func(context.
 			return nil
 		}
 		if p.exited() {
-			return fmt.Errorf("%s exited during start-up (%v); log:\n%s", what, p.err, p.logTail())
+			return fmt.Errorf("%s exited during start-up (%w); log:\n%s", what, p.err, p.logTail())
 		}
 		select {
 		case <-ctx.Done():
