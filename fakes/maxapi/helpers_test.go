@@ -126,7 +126,7 @@ func sampleChat() fakemax.Chat {
 
 func mustRequest(t testing.TB, url string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

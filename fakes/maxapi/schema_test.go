@@ -274,7 +274,7 @@ func TestResponsesMatchSchema(t *testing.T) {
 			if got.status != tc.status {
 				t.Fatalf("GET %s = %d, want %d: %s", tc.path, got.status, tc.status, got.body)
 			}
-			req, _ := http.NewRequest(http.MethodGet, ts.URL+tc.path, nil)
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, ts.URL+tc.path, nil)
 			checkSchema(t, tc.endpoint, req, got.status, got.header, got.body)
 		})
 	}
@@ -285,7 +285,7 @@ func TestResponsesMatchSchema(t *testing.T) {
 func TestSchemaCheckIsLive(t *testing.T) {
 	fake, ts := newFake(t, fakemax.WithChats(sampleChat()))
 	path := "/chats/-70000000000005"
-	req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, ts.URL+path, nil)
 
 	id := fake.Fail(fakemax.WrongTypes())
 	got := get(t, ts, path, testToken)

@@ -135,7 +135,7 @@ func (r Replayer) Replay(ctx context.Context, scrapes []Scrape) (Result, error) 
 	}
 	defer os.RemoveAll(dir)
 	canaryPath := filepath.Join(dir, "canary.yml")
-	if err := os.WriteFile(canaryPath, []byte(canaryRules), 0o644); err != nil {
+	if err := os.WriteFile(canaryPath, []byte(canaryRules), 0o600); err != nil {
 		return Result{}, fmt.Errorf("write canary rules: %w", err)
 	}
 	file, err := r.testFile([]string{rulesPath, canaryPath}, rules, scrapes, true)
@@ -143,7 +143,7 @@ func (r Replayer) Replay(ctx context.Context, scrapes []Scrape) (Result, error) 
 		return Result{}, err
 	}
 	testPath := filepath.Join(dir, "replay_test.yml")
-	if err := os.WriteFile(testPath, file, 0o644); err != nil {
+	if err := os.WriteFile(testPath, file, 0o600); err != nil {
 		return Result{}, fmt.Errorf("write test file: %w", err)
 	}
 
@@ -158,7 +158,7 @@ func (r Replayer) Replay(ctx context.Context, scrapes []Scrape) (Result, error) 
 		return Result{}, err
 	}
 	if !slices.Contains(firing[canary], 0) {
-		return Result{}, fmt.Errorf("promtool did not report the canary alert, so its output cannot be read (%v):\n%s", runErr, out)
+		return Result{}, fmt.Errorf("promtool did not report the canary alert, so its output cannot be read (%w):\n%s", runErr, out)
 	}
 	delete(firing, canary)
 	for a := range firing {

@@ -148,7 +148,8 @@ func TestRunServesSeedAndStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(out.String(), "fakemax stopped") {
 		t.Errorf("output = %q", out.String())
 	}
-	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), time.Second); err == nil {
+	d := net.Dialer{Timeout: time.Second}
+	if _, err := d.DialContext(context.Background(), "tcp", strings.TrimPrefix(url, "http://")); err == nil {
 		t.Error("still listening after stop")
 	}
 }
@@ -166,7 +167,8 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
