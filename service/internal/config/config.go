@@ -176,19 +176,20 @@ func Load(getenv func(string) string) (Config, error) {
 
 // LogValue implements slog.LogValuer so the configuration can be logged at startup
 // without its secrets: URLs are reduced to scheme, host and path, the token is omitted.
+// Durations are written as Go durations ("100ms"), as they are configured.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("database", redactURL(c.DatabaseURL)),
 		slog.String("redis", redactURL(c.RedisURL)),
 		slog.String("max_api_url", redactURL(c.MaxAPIURL)),
-		slog.Duration("stale_after", c.StaleAfter),
-		slog.Duration("cache_ttl", c.CacheTTL),
+		slog.String("stale_after", c.StaleAfter.String()),
+		slog.String("cache_ttl", c.CacheTTL.String()),
 		slog.Bool("lazy_update", c.LazyUpdate),
 		slog.String("cache_error_policy", string(c.CacheErrorPolicy)),
-		slog.Duration("redis_timeout", c.RedisTimeout),
-		slog.Duration("max_api_timeout", c.MaxAPITimeout),
-		slog.Duration("database_timeout", c.DatabaseTimeout),
+		slog.String("redis_timeout", c.RedisTimeout.String()),
+		slog.String("max_api_timeout", c.MaxAPITimeout.String()),
+		slog.String("database_timeout", c.DatabaseTimeout.String()),
 		slog.Int("refresh_workers", c.RefreshWorkers),
 		slog.Int("refresh_queue_size", c.RefreshQueueSize),
 		slog.Float64("max_api_rate_limit", c.MaxAPIRateLimit),

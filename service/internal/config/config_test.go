@@ -230,7 +230,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 			t.Errorf("logged config leaks a secret: %s", out)
 		}
 	}
-	if !strings.Contains(out, "127.0.0.1:5432") {
-		t.Errorf("logged config should keep the database host: %s", out)
+	if !strings.Contains(out, "127.0.0.1:5432") || !strings.Contains(out, `"redis_timeout":"100ms"`) {
+		t.Errorf("logged config should keep the database host and readable durations: %s", out)
 	}
 }
