@@ -217,6 +217,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer stopRefreshes()
 	refresherDone := make(chan error, 1)
 	go func() { refresherDone <- svc.Run(runCtx) }()
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		api.WatchHealth(runCtx, cfg.HealthCheckInterval)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -235,6 +240,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		failure = errors.Join(failure, fmt.Errorf("shut down http server: %w", err))
 	}
 	stopRefreshes()
+	<-healthDone
 	select {
 	case err := <-refresherDone:
 		if err != nil {

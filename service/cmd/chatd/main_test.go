@@ -91,6 +91,8 @@ type fakeMAX struct {
 	slowChat int64
 	delay    time.Duration
 	calls    atomic.Int64
+	// chatCalls counts GET /chats/{id} only: chatd's health probe calls /me by itself.
+	chatCalls atomic.Int64
 }
 
 func (f *fakeMAX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +111,7 @@ func (f *fakeMAX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
+	f.chatCalls.Add(1)
 	if id == f.slowChat && f.delay > 0 {
 		time.Sleep(f.delay)
 	}
@@ -459,10 +462,30 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	seed(t, dsn)
 
 	inFlight := make(chan response, 1)
-	go func() { inFlight <- request(t, http.MethodPost, c.url+"/chats/1/participants/refresh") }()
+	go func() {
+		// Not request(): t.Fatal must not run outside the test's goroutine.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/chats/1/participants/refresh", nil)
+		if err != nil {
+			inFlight <- response{body: err.Error()}
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			inFlight <- response{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			body = []byte(err.Error())
+		}
+		inFlight <- response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+	}()
 	// Wait until the refresh is waiting on MAX, then shut down.
 	deadline := time.Now().Add(10 * time.Second)
-	for max.calls.Load() == 0 {
+	for max.chatCalls.Load() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the refresh never reached MAX")
 		}

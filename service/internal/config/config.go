@@ -62,6 +62,7 @@ const (
 	EnvDatabaseBreakerFailures = "DATABASE_BREAKER_FAILURES"
 	EnvDatabaseBreakerCooldown = "DATABASE_BREAKER_COOLDOWN"
 	EnvMaxHealthInterval       = "MAX_HEALTH_INTERVAL"
+	EnvHealthCheckInterval     = "HEALTH_CHECK_INTERVAL"
 	EnvShutdownTimeout         = "SHUTDOWN_TIMEOUT"
 	EnvMigrateTimeout          = "MIGRATE_TIMEOUT"
 )
@@ -109,7 +110,10 @@ type Config struct {
 	DatabaseBreakerCooldown time.Duration
 
 	MaxHealthInterval time.Duration
-	ShutdownTimeout   time.Duration
+	// HealthCheckInterval is how often chatd checks its dependencies by itself, so
+	// dependency_up stays current when nobody calls /health/detailed.
+	HealthCheckInterval time.Duration
+	ShutdownTimeout     time.Duration
 	// MigrateTimeout bounds applying the migrations, including waiting for the lock held
 	// by a concurrent migrate.
 	MigrateTimeout time.Duration
@@ -150,9 +154,10 @@ func Load(getenv func(string) string) (Config, error) {
 		DatabaseBreakerFailures: p.positiveInt(EnvDatabaseBreakerFailures, 5),
 		DatabaseBreakerCooldown: p.duration(EnvDatabaseBreakerCooldown, time.Second),
 
-		MaxHealthInterval: p.duration(EnvMaxHealthInterval, 5*time.Second),
-		ShutdownTimeout:   p.duration(EnvShutdownTimeout, 10*time.Second),
-		MigrateTimeout:    p.duration(EnvMigrateTimeout, time.Minute),
+		MaxHealthInterval:   p.duration(EnvMaxHealthInterval, 5*time.Second),
+		HealthCheckInterval: p.duration(EnvHealthCheckInterval, 10*time.Second),
+		ShutdownTimeout:     p.duration(EnvShutdownTimeout, 10*time.Second),
+		MigrateTimeout:      p.duration(EnvMigrateTimeout, time.Minute),
 	}
 
 	p.url(EnvDatabaseURL, c.DatabaseURL, "postgres", "postgresql")

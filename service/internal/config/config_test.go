@@ -57,6 +57,7 @@ func TestLoadDefaults(t *testing.T) {
 		DatabaseBreakerFailures: 5,
 		DatabaseBreakerCooldown: time.Second,
 		MaxHealthInterval:       5 * time.Second,
+		HealthCheckInterval:     10 * time.Second,
 		ShutdownTimeout:         10 * time.Second,
 		MigrateTimeout:          time.Minute,
 	}
@@ -88,6 +89,7 @@ func TestLoadOverrides(t *testing.T) {
 		EnvDatabaseBreakerFailures: "2",
 		EnvDatabaseBreakerCooldown: "4s",
 		EnvMaxHealthInterval:       "1s",
+		EnvHealthCheckInterval:     "2s",
 		EnvShutdownTimeout:         "3s",
 		EnvMigrateTimeout:          "9s",
 	}))
@@ -119,6 +121,7 @@ func TestLoadOverrides(t *testing.T) {
 		{"DatabaseBreakerFailures", c.DatabaseBreakerFailures, 2},
 		{"DatabaseBreakerCooldown", c.DatabaseBreakerCooldown, 4 * time.Second},
 		{"MaxHealthInterval", c.MaxHealthInterval, time.Second},
+		{"HealthCheckInterval", c.HealthCheckInterval, 2 * time.Second},
 		{"ShutdownTimeout", c.ShutdownTimeout, 3 * time.Second},
 		{"MigrateTimeout", c.MigrateTimeout, 9 * time.Second},
 	}

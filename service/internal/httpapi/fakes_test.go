@@ -102,6 +102,15 @@ type fakePinger struct {
 	WaitFor <-chan struct{}
 	// SawOther is set when WaitFor delivered before the context ended.
 	SawOther bool
+
+	mu sync.Mutex // guards Err once a test changes it while pings run
+}
+
+// SetErr changes the answer of later pings; safe while pings run.
+func (p *fakePinger) SetErr(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Err = err
 }
 
 func (p *fakePinger) Ping(ctx context.Context) error {
@@ -119,6 +128,8 @@ func (p *fakePinger) Ping(ctx context.Context) error {
 		<-ctx.Done()
 		return fmt.Errorf("ping: %w", ctx.Err())
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return p.Err
 }
 
@@ -136,6 +147,13 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // lines returns the JSON log records written so far.

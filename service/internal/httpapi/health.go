@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -47,11 +48,22 @@ func (a *API) setUp(dep, state string) {
 	// An unknown state leaves the gauge as it was: nothing was observed.
 }
 
-// healthDetailed reports every dependency. The database and Redis are pinged
-// concurrently, each under its own deadline, so the probe takes as long as the slower of
-// the two at most. MAX is never called here: its state comes from observed calls.
-func (a *API) healthDetailed(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// HealthReport is the state of the service and of each dependency at one moment.
+type HealthReport struct {
+	// Service is healthy, degraded (Redis or MAX unhealthy) or unhealthy (no database).
+	Service  string
+	Database string
+	Redis    string
+	// MaxAPI is unknown until a MAX call has been observed.
+	MaxAPI string
+	At     time.Time
+}
+
+// CheckHealth reports every dependency and updates dependency_up. The database and Redis
+// are pinged concurrently, each under its own deadline, so a check takes as long as the
+// slower of the two at most. MAX is never called here: its state comes from observed
+// calls (and from the MAX client's own rate-limited probe).
+func (a *API) CheckHealth(ctx context.Context) HealthReport {
 	var db, redis string
 	var wg sync.WaitGroup
 	wg.Go(func() { db = ping(ctx, a.deps.Database, a.cfg.DatabaseTimeout) })
@@ -70,22 +82,56 @@ func (a *API) healthDetailed(w http.ResponseWriter, r *http.Request) {
 	a.setUp(metrics.DepMaxAPI, maxState)
 
 	service := StatusHealthy
-	status := http.StatusOK
 	switch {
 	case db != StatusHealthy:
 		// Without the database nothing can be served, not even fallback data.
 		service = StatusUnhealthy
-		status = http.StatusServiceUnavailable
 	case redis != StatusHealthy || maxState == StatusUnhealthy:
 		service = StatusDegraded
 	}
+	return HealthReport{Service: service, Database: db, Redis: redis, MaxAPI: maxState, At: a.cfg.Now()}
+}
+
+// WatchHealth runs CheckHealth every interval until ctx is done, so dependency_up (and
+// the alerts built on it) stay current when nobody polls /health/detailed. Changes of
+// the service's state are logged.
+func (a *API) WatchHealth(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last := ""
+	for {
+		r := a.CheckHealth(ctx)
+		if r.Service != last && ctx.Err() == nil {
+			level := slog.LevelInfo
+			if r.Service != StatusHealthy {
+				level = slog.LevelWarn
+			}
+			a.log.Log(ctx, level, "Service health changed", "from", last, "to", r.Service,
+				"database", r.Database, "redis", r.Redis, "max_api", r.MaxAPI)
+			last = r.Service
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// healthDetailed answers /health/detailed: 200 unless the database is unhealthy.
+func (a *API) healthDetailed(w http.ResponseWriter, r *http.Request) {
+	h := a.CheckHealth(r.Context())
+	status := http.StatusOK
+	if h.Service == StatusUnhealthy {
+		status = http.StatusServiceUnavailable
+	}
 	writeJSON(w, status, healthJSON{
-		Service:   service,
-		Timestamp: a.cfg.Now().UTC().Format(time.RFC3339Nano),
+		Service:   h.Service,
+		Timestamp: h.At.UTC().Format(time.RFC3339Nano),
 		Dependencies: map[string]string{
-			metrics.DepDatabase: db,
-			metrics.DepRedis:    redis,
-			metrics.DepMaxAPI:   maxState,
+			metrics.DepDatabase: h.Database,
+			metrics.DepRedis:    h.Redis,
+			metrics.DepMaxAPI:   h.MaxAPI,
 		},
 	})
 }
