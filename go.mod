@@ -2,9 +2,13 @@ module github.com/faultline/faultline
 
 go 1.26.8
 
-require github.com/prometheus/client_golang v1.25.0
+require (
+	github.com/onsi/ginkgo/v2 v2.34.0
+	github.com/prometheus/client_golang v1.25.0
+)
 
 require (
+	github.com/Masterminds/semver/v3 v3.4.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
