@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/prometheus/client_golang v1.25.0
+	golang.org/x/net v0.62.0
 )
 
 require (

@@ -20,22 +20,22 @@ const (
 // (recovery times) are generous.
 func BaseEnv() map[string]string {
 	return map[string]string{
-		"PARTICIPANTS_STALE_AFTER":        staleAfter.String(),
-		"PARTICIPANTS_CACHE_TTL":          cacheTTL.String(),
+		"PARTICIPANTS_STALE_AFTER":        formatDuration(staleAfter),
+		"PARTICIPANTS_CACHE_TTL":          formatDuration(cacheTTL),
 		"PARTICIPANTS_LAZY_UPDATE":        "true",
 		"PARTICIPANTS_CACHE_ERROR_POLICY": "fallback",
-		"REDIS_TIMEOUT":                   redisTimeout.String(),
-		"MAX_API_TIMEOUT":                 maxTimeout.String(),
-		"DATABASE_TIMEOUT":                databaseTimeout.String(),
+		"REDIS_TIMEOUT":                   formatDuration(redisTimeout),
+		"MAX_API_TIMEOUT":                 formatDuration(maxTimeout),
+		"DATABASE_TIMEOUT":                formatDuration(databaseTimeout),
 		"LOG_FORMAT":                      "json",
 		// Debug level, because "Participants refreshed" is a debug record some rows expect.
 		"LOG_LEVEL":                 "debug",
 		"MAX_API_BREAKER_FAILURES":  "5",
-		"MAX_API_BREAKER_COOLDOWN":  breakerCooldown.String(),
+		"MAX_API_BREAKER_COOLDOWN":  formatDuration(breakerCooldown),
 		"REDIS_BREAKER_FAILURES":    "3",
-		"REDIS_BREAKER_COOLDOWN":    breakerCooldown.String(),
+		"REDIS_BREAKER_COOLDOWN":    formatDuration(breakerCooldown),
 		"DATABASE_BREAKER_FAILURES": "5",
 		"DATABASE_BREAKER_COOLDOWN": "1s",
-		"MAX_HEALTH_INTERVAL":       healthInterval.String(),
+		"MAX_HEALTH_INTERVAL":       formatDuration(healthInterval),
 	}
 }

@@ -155,14 +155,14 @@ func (f Fault) String() string {
 	case "":
 		return string(FaultUp)
 	case FaultLatency, FaultSlow:
-		return fmt.Sprintf("%s(%s)", f.Kind, f.Delay)
+		return fmt.Sprintf("%s(%s)", f.Kind, formatDuration(f.Delay))
 	case FaultStatus:
 		return fmt.Sprintf("%s(%d)", f.Kind, f.Status)
 	case FaultRateLimited:
 		if f.RetryAfter == 0 {
 			return fmt.Sprintf("%s(no retry-after)", f.Kind)
 		}
-		return fmt.Sprintf("%s(retry-after %s)", f.Kind, f.RetryAfter)
+		return fmt.Sprintf("%s(retry-after %s)", f.Kind, formatDuration(f.RetryAfter))
 	}
 	return string(f.Kind)
 }
@@ -581,7 +581,7 @@ type Staleness struct {
 func (s Staleness) String() string {
 	switch s.Kind {
 	case StalenessBounded:
-		return s.Max.String()
+		return formatDuration(s.Max)
 	case StalenessNotServed:
 		return "none served"
 	}
@@ -594,4 +594,16 @@ type SLA struct {
 	// Alerts fire when the row's dependency state persists longer than their `for`; a row
 	// lasts seconds, so the alert replay extrapolates its metric samples.
 	Alerts []Alert `json:"alerts"`
+}
+
+// formatDuration renders d without zero tails, as people write it: "1h", "2m30s", "200ms".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
