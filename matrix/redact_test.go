@@ -8,7 +8,7 @@ import (
 
 func TestRedactorString(t *testing.T) {
 	r := NewRedactor("tok-en/with&chars", "ab", "")
-	cases := map[string]string{
+	cases := map[string]string{ //nolint:gosec // fake credentials the redactor must remove
 		"token tok-en/with&chars leaked":                         "token [REDACTED] leaked",
 		"escaped tok-en%2Fwith%26chars":                          "escaped [REDACTED]",
 		"postgres://chat:hunter22@127.0.0.1:5432/db":             "postgres://chat:[REDACTED]@127.0.0.1:5432/db",

@@ -23,7 +23,7 @@ const (
 
 // WriteFiles writes matrix.json, matrix.md and matrix.html into dir, creating it.
 func WriteFiles(dir string, rep Report) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("create report dir: %w", err)
 	}
 	for name, write := range map[string]func(io.Writer, Report) error{
@@ -33,7 +33,7 @@ func WriteFiles(dir string, rep Report) error {
 		if err := write(&b, rep); err != nil {
 			return fmt.Errorf("render %s: %w", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}

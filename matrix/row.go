@@ -1,9 +1,3 @@
-// Package matrix holds faultline's behaviour matrix as data: one Row per scenario, each with
-// the state of every dependency, the data seeded before it runs, the request it sends and
-// everything the service must (and must not) do in answer. Scenarios turn rows into Ginkgo
-// entries, record an Observation per row and call Compare; the report, the release gate and the
-// SLA document are pure functions of the rows and of the Ginkgo JSON report, so they can be
-// rebuilt offline. The package imports no Ginkgo runtime, only its report types.
 package matrix
 
 import (
@@ -31,6 +25,11 @@ type Row struct {
 	// contract.
 	Reference bool `json:"reference,omitempty"`
 }
+
+// Disturbing reports whether the row may leave state inside the service that outlives the
+// environment's reset (an open breaker, a Retry-After pause, a refresh still running): the row
+// after it must start from a restarted service, or from one that has settled.
+func (r Row) Disturbing() bool { return len(r.Given.Active()) > 0 }
 
 // Group is the family a row belongs to; reports and the SLA document are sectioned by it.
 type Group string

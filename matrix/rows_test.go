@@ -328,3 +328,12 @@ func TestValidateCatchesBrokenRows(t *testing.T) {
 		}
 	}
 }
+
+func TestDisturbing(t *testing.T) {
+	if row(t, "redis-up.max-up.cache-fresh").Disturbing() || row(t, "health.all-up").Disturbing() {
+		t.Error("a row with everything up disturbs")
+	}
+	if !row(t, "redis-up.max-429.cache-stale").Disturbing() || !row(t, "postgres-down.list").Disturbing() {
+		t.Error("a faulted row does not disturb")
+	}
+}

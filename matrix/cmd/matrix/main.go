@@ -226,5 +226,5 @@ func sla(args []string, stdout, stderr io.Writer) error {
 	if err := matrix.WriteSLA(&b, matrix.Rows()); err != nil {
 		return ioErr(err)
 	}
-	return ioErr(os.WriteFile(*out, []byte(b.String()), 0o644))
+	return ioErr(os.WriteFile(*out, []byte(b.String()), 0o600))
 }

@@ -56,7 +56,7 @@ func writeGinkgoReport(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "report.json")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -106,7 +106,7 @@ func TestGateAllowMissingPassesAPartialRun(t *testing.T) {
 	if err := matrix.WriteJSON(&b, rep); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, stdout, _ := runCmd(t, nil, "gate", "-allow-missing", path); code != 0 || !strings.Contains(stdout, "gate: passed") {
