@@ -158,13 +158,13 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		if len(rows) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n## %s\n\n| Row | Result |", g)
+		fmt.Fprintf(&b, "\n## %s\n\n| Row | Result | Time |", g)
 		for _, f := range Fields() {
 			fmt.Fprintf(&b, " %s |", f)
 		}
-		b.WriteString("\n|---|---|" + strings.Repeat("---|", len(Fields())) + "\n")
+		b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(Fields())) + "\n")
 		for _, r := range rows {
-			fmt.Fprintf(&b, "| `%s` | %s |", r.ID, resultMark(r.Result))
+			fmt.Fprintf(&b, "| `%s` | %s | %s |", r.ID, resultMark(r.Result), rowTime(r))
 			for _, f := range Fields() {
 				fmt.Fprintf(&b, " %s |", mark(r.Cells[f], true))
 			}
@@ -243,8 +243,8 @@ td.exp{background:#f0fff4} td.obs{background:#fff5f5}
 {{if .Unknown}}<h2>Specs naming unknown rows</h2><ul id="unknown">{{range .Unknown}}<li><code>row:{{.}}</code></li>{{end}}</ul>{{end}}
 <p>Cells: ✓ met, ✗ not met (hover for the first difference), · no expectation, ? not observed, – not run.</p>
 {{range .Groups}}<h2>{{.Name}}</h2>
-<table class="matrix"><tr><th>Row</th><th>Result</th>{{range $.Fields}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr id="row-{{.ID}}" class="{{.Result}}" data-result="{{.Result}}"><td class="id"><code>{{.ID}}</code><br><small>{{.Title}}</small></td><td>{{.Result}}</td>{{range .Cells}}<td class="cell {{.State}}" data-field="{{.Field}}"{{if .Title}} title="{{.Title}}"{{end}}>{{.Mark}}</td>{{end}}</tr>
+<table class="matrix"><tr><th>Row</th><th>Result</th><th>Time</th>{{range $.Fields}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr id="row-{{.ID}}" class="{{.Result}}" data-result="{{.Result}}"><td class="id"><code>{{.ID}}</code><br><small>{{.Title}}</small></td><td>{{.Result}}</td><td>{{.Time}}</td>{{range .Cells}}<td class="cell {{.State}}" data-field="{{.Field}}"{{if .Title}} title="{{.Title}}"{{end}}>{{.Mark}}</td>{{end}}</tr>
 {{end}}</table>
 {{end}}
 {{if .Failures}}<h2>Failures</h2>
@@ -269,6 +269,7 @@ type htmlCell struct {
 
 type htmlRow struct {
 	RowResult
+	Time  string
 	Cells []htmlCell
 }
 
@@ -312,7 +313,7 @@ func WriteHTML(w io.Writer, rep Report) error {
 			if r.Group != g {
 				continue
 			}
-			hr := htmlRow{RowResult: r}
+			hr := htmlRow{RowResult: r, Time: rowTime(r)}
 			for _, f := range Fields() {
 				c := htmlCell{Field: f, State: r.Cells[f], Mark: mark(r.Cells[f], false)}
 				if i := slices.IndexFunc(r.Mismatches, func(m Mismatch) bool { return m.Field == f }); i >= 0 {
@@ -343,4 +344,12 @@ func WriteHTML(w io.Writer, rep Report) error {
 		return fmt.Errorf("render html: %w", err)
 	}
 	return scrub(w, b.Bytes())
+}
+
+// rowTime is how long a row's spec ran, blank for rows that did not run.
+func rowTime(r RowResult) string {
+	if r.Duration == 0 || (r.Result != ResultPassed && r.Result != ResultFailed) {
+		return ""
+	}
+	return r.Duration.Round(time.Millisecond).String()
 }
