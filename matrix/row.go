@@ -91,7 +91,8 @@ const (
 	FaultPaused FaultKind = "paused"
 )
 
-// Fault kinds for MAX, switched on in the fake MAX for every chat endpoint call.
+// Fault kinds for MAX, switched on in the fake MAX for every endpoint the service calls
+// (GET /chats/{chatId} and the health probe GET /me) until the row ends.
 const (
 	// FaultStatus answers Fault.Status with an error body.
 	FaultStatus FaultKind = "status"
