@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/matrix"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+func runCmd(t *testing.T, environ []string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut, environ)
+	return code, out.String(), errOut.String()
+}
+
+func TestList(t *testing.T) {
+	rows := matrix.Rows()
+	code, out, _ := runCmd(t, nil, "list")
+	if code != 0 || !strings.HasPrefix(out, "ID") || !strings.Contains(out, rows[0].ID) || !strings.Contains(out, "group:cache") {
+		t.Errorf("list: %d\n%s", code, out)
+	}
+	code, out, _ = runCmd(t, nil, "list", "-ids")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != len(rows) || lines[0] != rows[0].ID {
+		t.Errorf("list -ids: %d, %d lines", code, len(lines))
+	}
+	code, out, _ = runCmd(t, nil, "list", "-json")
+	var got []matrix.Row
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || len(got) != len(rows) {
+		t.Errorf("list -json: %d %v", code, err)
+	}
+}
+
+// writeGinkgoReport writes a Ginkgo JSON report in which one row's spec failed, leaking a
+// secret in its failure message, and every other row is absent.
+func writeGinkgoReport(t *testing.T, dir string) string {
+	t.Helper()
+	r := matrix.Rows()[0]
+	start := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	suites := []types.Report{{
+		SuiteDescription: "Scenarios", StartTime: start, EndTime: start.Add(time.Minute), RunTime: time.Minute,
+		SpecReports: []types.SpecReport{{
+			LeafNodeType: types.NodeTypeIt, LeafNodeText: r.ID, LeafNodeLabels: matrix.Labels(r),
+			State: types.SpecStateFailed, RunTime: time.Second,
+			Failure: types.Failure{Message: "service said: token envtoken123 rejected"},
+		}},
+	}}
+	b, err := json.Marshal(suites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "report.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReportThenGate(t *testing.T) {
+	dir := t.TempDir()
+	in := writeGinkgoReport(t, dir)
+	out := filepath.Join(dir, "out")
+	env := []string{"MAX_API_TOKEN=envtoken123"}
+	code, stdout, stderr := runCmd(t, env, "report", "-out", out, "-meta", "commit=abc123", "-meta", "images=pg:15,redis:7", in)
+	if code != 0 || !strings.Contains(stdout, "0 passed, 1 failed") {
+		t.Fatalf("report: %d\n%s%s", code, stdout, stderr)
+	}
+	md, err := os.ReadFile(filepath.Join(out, matrix.FileMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| commit | abc123 |", "| images | pg:15,redis:7 |", "| go | go1.", "service said: token [REDACTED] rejected"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("matrix.md lacks %q", want)
+		}
+	}
+	for _, f := range []string{matrix.FileJSON, matrix.FileMarkdown, matrix.FileHTML} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil || bytes.Contains(b, []byte("envtoken123")) {
+			t.Errorf("%s: %v, or it holds the token from the environment", f, err)
+		}
+	}
+
+	code, stdout, _ = runCmd(t, nil, "gate", filepath.Join(out, matrix.FileJSON))
+	if code != 1 || !strings.Contains(stdout, "FAILED "+matrix.Rows()[0].ID) || !strings.Contains(stdout, "MISSING "+matrix.Rows()[1].ID) ||
+		!strings.Contains(stdout, "gate: refused") {
+		t.Errorf("gate: %d\n%s", code, stdout)
+	}
+	// Allowing missing rows does not excuse a failed one.
+	if code, stdout, _ = runCmd(t, nil, "gate", "-allow-missing", filepath.Join(out, matrix.FileJSON)); code != 1 || strings.Contains(stdout, "MISSING") {
+		t.Errorf("gate -allow-missing: %d\n%s", code, stdout)
+	}
+}
+
+func TestGateAllowMissingPassesAPartialRun(t *testing.T) {
+	dir := t.TempDir()
+	rep := matrix.Report{Rows: []matrix.RowResult{{ID: matrix.Rows()[0].ID, Result: matrix.ResultPassed}}, Summary: matrix.Summary{Total: 1, Passed: 1}}
+	path := filepath.Join(dir, matrix.FileJSON)
+	var b bytes.Buffer
+	if err := matrix.WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ := runCmd(t, nil, "gate", "-allow-missing", path); code != 0 || !strings.Contains(stdout, "gate: passed") {
+		t.Errorf("partial run: %d\n%s", code, stdout)
+	}
+	if code, _, _ := runCmd(t, nil, "gate", path); code != 1 {
+		t.Errorf("partial run without -allow-missing: %d", code)
+	}
+}
+
+func TestSLA(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "SLA.md")
+	if code, _, stderr := runCmd(t, nil, "sla", "-o", path); code != 0 {
+		t.Fatalf("sla: %d %s", code, stderr)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := matrix.WriteSLA(&want, matrix.Rows()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Error("sla -o differs from WriteSLA")
+	}
+	if code, stdout, _ := runCmd(t, nil, "sla"); code != 0 || stdout != want.String() {
+		t.Error("sla to stdout differs")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, args := range map[string][]string{
+		"no command":         nil,
+		"unknown command":    {"frobnicate"},
+		"report without ins": {"report"},
+		"report bad meta":    {"report", "-meta", "novalue", "x.json"},
+		"report no file":     {"report", "-out", dir, filepath.Join(dir, "absent.json")},
+		"gate no file":       {"gate", filepath.Join(dir, "absent.json")},
+		"gate two files":     {"gate", "a", "b"},
+		"bad flag":           {"list", "-nope"},
+	} {
+		if code, _, stderr := runCmd(t, nil, args...); code != 2 || stderr == "" {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
+	}
+	if code, stdout, _ := runCmd(t, nil, "help"); code != 0 || !strings.Contains(stdout, "usage") {
+		t.Errorf("help: %d", code)
+	}
+}

@@ -1,0 +1,304 @@
+package matrix
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEveryRowIsSatisfiable(t *testing.T) {
+	for _, r := range Rows() {
+		if ms := Compare(r, perfect(r)); len(ms) > 0 {
+			t.Errorf("row %s: a perfect observation mismatches:\n%s", r.ID, join(ms))
+		}
+	}
+}
+
+func TestCompareSurvivesJSON(t *testing.T) {
+	// Observations reach the report through Ginkgo's JSON; the round trip must not change
+	// the verdict (numbers in attributes become float64, times lose their monotonic part).
+	for _, r := range Rows() {
+		b, err := json.Marshal(perfect(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o Observation
+		if err := json.Unmarshal(b, &o); err != nil {
+			t.Fatal(err)
+		}
+		if ms := Compare(r, o); len(ms) > 0 {
+			t.Errorf("row %s after JSON:\n%s", r.ID, join(ms))
+		}
+	}
+}
+
+func join(ms []Mismatch) string {
+	var b strings.Builder
+	for _, m := range ms {
+		b.WriteString("  " + m.String() + "\n")
+	}
+	return b.String()
+}
+
+func row(t *testing.T, id string) Row {
+	t.Helper()
+	r, ok := Lookup(Rows(), id)
+	if !ok {
+		t.Fatalf("no row %s", id)
+	}
+	return r
+}
+
+// TestCompareCatchesEachField breaks one thing of a perfect observation at a time and
+// expects a mismatch in exactly the field that was broken.
+func TestCompareCatchesEachField(t *testing.T) {
+	at := func(d time.Duration) *time.Time { x := t0.Add(d); return &x }
+	cases := []struct {
+		name   string
+		row    string
+		field  Field
+		item   string
+		break_ func(o *Observation)
+	}{
+		{"wrong status", "redis-down.max-up.cache-fresh", FieldStatus, "status", func(o *Observation) { o.Statuses[3] = 500 }},
+		{"too few responses", "redis-down.max-up.cache-fresh", FieldStatus, "responses", func(o *Observation) { o.Statuses = o.Statuses[:5] }},
+		{"wrong error code", "postgres-down.list", FieldStatus, "error code", func(o *Observation) { o.ErrorCode = "internal" }},
+		{"cache served while Redis is down", "redis-down.max-up.cache-fresh", FieldChats, "chat 1 source", func(o *Observation) {
+			o.Chats[0].Source = SourceCache
+		}},
+		{"cache count under a database label", "redis-down.max-up.cache-fresh", FieldChats, "chat 1 value", func(o *Observation) {
+			o.Chats[0].Count = 11
+		}},
+		{"database timestamp on the cache count", "redis-up.max-up.cache-fresh", FieldChats, "chat 2 value", func(o *Observation) {
+			o.Chats[1].UpdatedAt = at(-2 * time.Hour)
+		}},
+		{"updated_at invented for a count never observed", "redis-up.max-up.cache-cold", FieldChats, "chat 2 value", func(o *Observation) {
+			o.Chats[1].UpdatedAt = at(0)
+		}},
+		{"source changes between responses", "redis-down.max-up.cache-fresh", FieldChats, "chat 1 sources over all responses", func(o *Observation) {
+			o.Sources[1] = []Source{SourceDatabase, SourceCache}
+		}},
+		{"chat missing", "redis-up.max-up.cache-fresh", FieldChats, "chat 3", func(o *Observation) { o.Chats = o.Chats[:2] }},
+		{"chat not expected", "refresh.max-up", FieldChats, "chat 2", func(o *Observation) {
+			o.Chats = append(o.Chats, ObservedChat{ID: 2, Source: SourceDatabase, Count: 20})
+		}},
+		{"no Retry-After", "postgres-down.list", FieldHeaders, "Retry-After", func(o *Observation) { o.Headers = nil }},
+		{"Retry-After not 1", "postgres-down.list", FieldHeaders, "Retry-After", func(o *Observation) { o.Headers["Retry-After"] = "30" }},
+		{"slow p95", "redis-blackhole.max-up.cache-fresh", FieldLatency, "p95", func(o *Observation) { o.Latency.P95 = 200 * time.Millisecond }},
+		{"slow max", "redis-blackhole.max-up.cache-fresh", FieldLatency, "max", func(o *Observation) { o.Latency.Max = 5 * time.Second }},
+		{"not timed", "redis-up.max-up.cache-fresh", FieldLatency, "requests timed", func(o *Observation) { o.Latency = Latency{} }},
+		{"fallback not counted", "redis-down.max-up.cache-fresh", FieldMetrics, `participants_fallback_usage_total{reason="cache_unavailable"} (measured)`,
+			func(o *Observation) { o.Metrics = o.Metrics[1:] }},
+		{"error counted with everything up", "redis-up.max-up.cache-fresh", FieldMetrics, MetricMaxErrors, func(o *Observation) {
+			o.Metrics = append(o.Metrics, MetricDelta{Name: MetricMaxErrors, Labels: map[string]string{"reason": "timeout"}, Delta: 1})
+		}},
+		{"freshness gauge missing", "redis-up.max-up.cache-fresh", FieldMetrics, MetricFreshness, func(o *Observation) { o.Gauges = nil }},
+		{"freshness gauge too old", "redis-up.max-up.cache-fresh", FieldMetrics, MetricFreshness, func(o *Observation) { o.Gauges[0].Value = 7200 }},
+		{"fallback logged with everything up", "redis-up.max-up.cache-fresh", FieldLogs, `WARN "Using fallback data source"`, func(o *Observation) {
+			o.Logs = append(o.Logs, LogEvent{Time: o.Phases.Measured, Level: "WARN", Msg: LogFallback})
+		}},
+		{"fallback log before the measured window", "redis-down.max-up.cache-fresh", FieldLogs, `WARN "Using fallback data source"`, func(o *Observation) {
+			for i := range o.Logs {
+				o.Logs[i].Time = o.Phases.Start
+			}
+		}},
+		{"fallback log with the wrong chat_count", "refresh.max-503", FieldLogs, `chat_count="1"`, func(o *Observation) {
+			for i := range o.Logs {
+				if o.Logs[i].Msg == LogFallback {
+					o.Logs[i].Attrs["chat_count"] = 3.0
+				}
+			}
+		}},
+		{"failed refresh overwrote the cache", "redis-up.max-503.cache-stale", FieldStores, "chat 1 redis", func(o *Observation) {
+			o.Stores[0] = StoredValue{ChatID: 1, Store: StoreRedis, Present: true, Count: 0, UpdatedAt: at(time.Second)}
+		}},
+		{"refresh did not land", "redis-up.max-up.cache-stale", FieldStores, "chat 2 database", func(o *Observation) {
+			for i := range o.Stores {
+				if o.Stores[i].ChatID == 2 && o.Stores[i].Store == StoreDatabase {
+					o.Stores[i].Count = 20
+				}
+			}
+		}},
+		{"store unreadable", "redis-up.max-up.cache-fresh", FieldStores, "chat 1 redis", func(o *Observation) { o.Stores[0].Error = "timeout" }},
+		{"store not read", "redis-up.max-up.cache-fresh", FieldStores, "chat 3 database", func(o *Observation) { o.Stores = o.Stores[:5] }},
+		{"MAX called for fresh data", "redis-up.max-up.cache-fresh", FieldMaxCalls, "GET /chats/{chatId}", func(o *Observation) {
+			o.MaxCalls = append(o.MaxCalls, MaxCall{Method: "GET", Path: "/chats/-1001", Status: 200, At: o.Phases.Measured})
+		}},
+		{"refresh not deduplicated", "redis-up.max-up.cache-stale", FieldMaxCalls, "GET /chats/-1002", func(o *Observation) {
+			o.MaxCalls = append(o.MaxCalls, MaxCall{Method: "GET", Path: "/chats/-1002", Status: 200, At: o.Phases.Measured})
+		}},
+		{"MAX called while short-circuited", "redis-up.max-short-circuited.cache-stale", FieldMaxCalls, "(measured)", func(o *Observation) {
+			o.MaxCalls = append(o.MaxCalls, MaxCall{Method: "GET", Path: "/chats/-1001", Status: 503, At: o.Phases.Measured.Add(time.Millisecond)})
+		}},
+		{"health probing MAX on every request", "health.all-up", FieldMaxCalls, "GET /me (measured)", func(o *Observation) {
+			for range 5 {
+				o.MaxCalls = append(o.MaxCalls, MaxCall{Method: "GET", Path: "/me", Status: 200, At: o.Phases.Measured})
+			}
+		}},
+		{"health says healthy with the database down", "health.postgres-down", FieldHealth, "service", func(o *Observation) {
+			o.Health.Service = HealthHealthy
+		}},
+		{"health dependency wrong", "health.redis-down", FieldHealth, "dependencies.redis", func(o *Observation) {
+			o.Health.Dependencies[Redis] = HealthHealthy
+		}},
+		{"health not observed", "postgres-down.list", FieldHealth, "/health/detailed", func(o *Observation) { o.Health = nil }},
+		{"liveness fails with the database", "postgres-down.list", FieldProbes, "GET /livez", func(o *Observation) { o.Probes[1].Status = 503 }},
+		{"readiness not probed", "postgres-down.list", FieldProbes, "GET /readyz", func(o *Observation) { o.Probes = o.Probes[1:] }},
+		{"recovery too slow", "recovery.redis-down", FieldRecovery, "time to recover", func(o *Observation) { o.Recovery.After = time.Minute }},
+		{"never recovered", "recovery.max-down", FieldRecovery, "time to recover", func(o *Observation) { o.Recovery.Recovered = false }},
+		{"recovered from the wrong source", "recovery.redis-down", FieldRecovery, "recovered chat 1 source", func(o *Observation) {
+			o.Recovery.Chats[0].Source = SourceDatabase
+		}},
+		{"recovery not observed", "recovery.postgres-down", FieldRecovery, "recovery", func(o *Observation) { o.Recovery = nil }},
+		{"breaker still open", "recovery.postgres-down", FieldRecovery, "recovered circuit_breaker_state", func(o *Observation) {
+			o.Recovery.Gauges[0].Value = 2
+		}},
+		{"alert silent", "redis-down.max-up.cache-fresh", FieldAlerts, string(AlertCacheDown), func(o *Observation) { o.Alerts.Fired = nil }},
+		{"alert fires on a healthy run", "redis-up.max-up.cache-fresh", FieldAlerts, string(AlertCacheDown), func(o *Observation) {
+			o.Alerts.Fired = []string{string(AlertCacheDown)}
+		}},
+		{"observation of another row", "redis-up.max-up.cache-fresh", FieldRun, "row", func(o *Observation) { o.RowID = "other" }},
+		{"scenario failure", "redis-up.max-up.cache-fresh", FieldRun, "scenario", func(o *Observation) { o.Failures = []string{"env reset failed"} }},
+		{"secret leaked", "redis-up.max-up.cache-fresh", FieldRun, "secrets", func(o *Observation) { o.SecretsFound = []string{"log line 3"} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := row(t, tc.row)
+			o := perfect(r)
+			tc.break_(&o)
+			ms := Compare(r, o)
+			if len(ms) == 0 {
+				t.Fatal("no mismatch")
+			}
+			for _, m := range ms {
+				if m.Field != tc.field || !strings.Contains(m.Item, tc.item) {
+					t.Errorf("unexpected %s (want field %s, item containing %q)", m, tc.field, tc.item)
+				}
+				if m.Expected == "" || m.Observed == "" {
+					t.Errorf("mismatch without expected or observed value: %s", m)
+				}
+			}
+		})
+	}
+}
+
+func TestAlertsNotReplayedAreNotJudged(t *testing.T) {
+	r := row(t, "redis-down.max-up.cache-fresh")
+	o := perfect(r)
+	o.Alerts = nil
+	if ms := Compare(r, o); len(ms) > 0 {
+		t.Errorf("mismatches without alert replay:\n%s", join(ms))
+	}
+}
+
+func TestContractOnlySkipsReferenceExpectations(t *testing.T) {
+	r := row(t, "redis-up.max-503.cache-stale")
+	o := perfect(r)
+	// Another implementation names the reason differently: a reference expectation fails...
+	for i := range o.Metrics {
+		if o.Metrics[i].Labels["reason"] == "server_error" {
+			o.Metrics[i].Labels = map[string]string{"reason": "http_5xx"}
+		}
+	}
+	ms := Compare(r, o)
+	if len(ms) != 1 || !ms[0].Reference {
+		t.Fatalf("want one reference mismatch, got:\n%s", join(ms))
+	}
+	// ...and is skipped for a service that only promises the contract.
+	o.ContractOnly = true
+	if ms := Compare(r, o); len(ms) > 0 {
+		t.Errorf("contract-only mismatches:\n%s", join(ms))
+	}
+	// A contract expectation still counts.
+	o.Metrics = nil
+	if ms := Compare(r, o); len(ms) == 0 {
+		t.Error("contract metric expectation skipped")
+	}
+}
+
+func TestReferenceRowMismatchesAreReference(t *testing.T) {
+	r := row(t, "refresh.unlinked-chat")
+	o := perfect(r)
+	o.Statuses = []int{200}
+	ms := Compare(r, o)
+	if len(ms) == 0 {
+		t.Fatal("no mismatch")
+	}
+	for _, m := range ms {
+		if !m.Reference {
+			t.Errorf("not marked reference: %s", m)
+		}
+	}
+	o.ContractOnly = true
+	if ms := Compare(r, o); len(ms) > 0 {
+		t.Errorf("contract-only run judged a reference row:\n%s", join(ms))
+	}
+}
+
+func TestOriginDatabaseOrMaxAcceptsEitherButNotTheCache(t *testing.T) {
+	r := row(t, "redis-down.max-up.cache-fresh")
+	o := perfect(r)
+	refreshed := t0.Add(2 * time.Second)
+	o.Chats[1] = ObservedChat{ID: 2, Source: SourceDatabase, Count: 22, UpdatedAt: &refreshed}
+	if ms := Compare(r, o); len(ms) > 0 {
+		t.Errorf("refreshed database value rejected:\n%s", join(ms))
+	}
+	cached := t0.Add(-5 * time.Minute)
+	o.Chats[1] = ObservedChat{ID: 2, Source: SourceDatabase, Count: 21, UpdatedAt: &cached}
+	if ms := Compare(r, o); len(ms) != 1 || ms[0].Field != FieldChats {
+		t.Errorf("cache value under a database label: %v", ms)
+	}
+}
+
+func TestRecoveryMatches(t *testing.T) {
+	r := row(t, "recovery.redis-down")
+	o := perfect(r)
+	if !RecoveryMatches(r, t0, o.Recovery.Status, o.Recovery.Chats) {
+		t.Error("recovered response not recognised")
+	}
+	if RecoveryMatches(r, t0, 200, o.Chats) {
+		t.Error("faulted response taken for recovery")
+	}
+	if RecoveryMatches(r, t0, 503, o.Recovery.Chats) {
+		t.Error("wrong status taken for recovery")
+	}
+	if RecoveryMatches(row(t, "redis-up.max-up.cache-fresh"), t0, 200, nil) {
+		t.Error("a row without recovery recovered")
+	}
+}
+
+func TestNewLatency(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	l := NewLatency(ds)
+	if l.Count != 100 || l.P50 != 50*time.Millisecond || l.P95 != 95*time.Millisecond || l.Max != 100*time.Millisecond {
+		t.Errorf("NewLatency = %+v", l)
+	}
+	if l := NewLatency([]time.Duration{7}); l.P50 != 7 || l.P95 != 7 || l.Max != 7 {
+		t.Errorf("one sample: %+v", l)
+	}
+	if l := NewLatency(nil); l != (Latency{}) {
+		t.Errorf("no samples: %+v", l)
+	}
+	if ds[0] != 100*time.Millisecond {
+		t.Error("NewLatency sorted its input")
+	}
+}
+
+func TestCountAndMismatchText(t *testing.T) {
+	for c, want := range map[Count]string{AtLeast(1): ">= 1", Exactly(3): "= 3", None(): "= 0", AtMost(2): "<= 2", Between(1, 2): "1..2"} {
+		if c.String() != want {
+			t.Errorf("%+v = %q, want %q", c, c.String(), want)
+		}
+	}
+	if !AtLeast(1).Contains(5) || AtLeast(1).Contains(0) || !None().Forbids() || AtMost(1).Forbids() {
+		t.Error("Count bounds")
+	}
+	m := Mismatch{Field: FieldStatus, Item: "status", Expected: "200", Observed: "500", Reference: true}
+	if got := m.String(); got != "status: status: expected 200, observed 500 (reference)" {
+		t.Errorf("Mismatch.String = %q", got)
+	}
+}

@@ -1,0 +1,41 @@
+package matrix
+
+import "time"
+
+// The service settings the rows are written against. Latency bounds, recovery times and seed
+// ages are derived from them, so scenarios must start the service with BaseEnv.
+const (
+	staleAfter      = time.Hour
+	cacheTTL        = 24 * time.Hour
+	redisTimeout    = 200 * time.Millisecond
+	maxTimeout      = time.Second
+	databaseTimeout = 500 * time.Millisecond
+	breakerCooldown = 2 * time.Second
+	healthInterval  = 2 * time.Second
+)
+
+// BaseEnv returns the environment the rows assume, on top of the addresses and token the
+// environment provides. The contract's variables come first; the rest are the reference
+// service's and are ignored by other implementations, which is why bounds that depend on them
+// (recovery times) are generous.
+func BaseEnv() map[string]string {
+	return map[string]string{
+		"PARTICIPANTS_STALE_AFTER":        formatDuration(staleAfter),
+		"PARTICIPANTS_CACHE_TTL":          formatDuration(cacheTTL),
+		"PARTICIPANTS_LAZY_UPDATE":        "true",
+		"PARTICIPANTS_CACHE_ERROR_POLICY": "fallback",
+		"REDIS_TIMEOUT":                   formatDuration(redisTimeout),
+		"MAX_API_TIMEOUT":                 formatDuration(maxTimeout),
+		"DATABASE_TIMEOUT":                formatDuration(databaseTimeout),
+		"LOG_FORMAT":                      "json",
+		// Debug level, because "Participants refreshed" is a debug record some rows expect.
+		"LOG_LEVEL":                 "debug",
+		"MAX_API_BREAKER_FAILURES":  "5",
+		"MAX_API_BREAKER_COOLDOWN":  formatDuration(breakerCooldown),
+		"REDIS_BREAKER_FAILURES":    "3",
+		"REDIS_BREAKER_COOLDOWN":    formatDuration(breakerCooldown),
+		"DATABASE_BREAKER_FAILURES": "5",
+		"DATABASE_BREAKER_COOLDOWN": "1s",
+		"MAX_HEALTH_INTERVAL":       formatDuration(healthInterval),
+	}
+}

@@ -1,0 +1,35 @@
+package matrix
+
+// Metric names the rows refer to. The first four are the contract's; the others are the
+// reference service's, and expectations on them are marked Reference.
+const (
+	MetricCacheErrors    = "participants_cache_errors_total"
+	MetricMaxErrors      = "participants_max_api_errors_total"
+	MetricFallback       = "participants_fallback_usage_total"
+	MetricFreshness      = "participants_data_freshness_seconds"
+	MetricHTTPRequests   = "http_requests_total"
+	MetricBreakerState   = "circuit_breaker_state"
+	MetricRefresh        = "participants_refresh_total"
+	MetricRefreshDropped = "participants_refresh_dropped_total"
+)
+
+// Log messages the rows refer to. LogFallback is the contract's; the others are the reference
+// service's.
+const (
+	LogFallback      = "Using fallback data source"
+	LogMaxFailed     = "MAX API call failed"
+	LogCacheFailed   = "Cache operation failed"
+	LogBreaker       = "Circuit breaker state changed"
+	LogRefreshed     = "Participants refreshed"
+	LogHTTPRequest   = "HTTP request"
+	LevelDebug       = "DEBUG"
+	LevelInfo        = "INFO"
+	LevelWarn        = "WARN"
+	LevelError       = "ERROR"
+	FallbackCache    = "cache_unavailable"
+	FallbackMax      = "max_api_unavailable"
+	HealthHealthy    = "healthy"
+	HealthDegraded   = "degraded"
+	HealthUnhealthy  = "unhealthy"
+	RetryAfterHeader = "Retry-After"
+)

@@ -1,0 +1,147 @@
+package matrix
+
+import (
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Redacted replaces every secret the report would otherwise show.
+const Redacted = "[REDACTED]"
+
+// minSecretLen is the shortest literal secret redacted verbatim: replacing a one- or two-letter
+// value everywhere would shred the report, and such values are no secret anyway.
+const minSecretLen = 4
+
+// Redactor removes secrets from report text: the literal values it is given (the MAX token,
+// database passwords) in plain, URL- and JSON-escaped form, and, defensively, anything that
+// looks like one: URL passwords, password= and token= pairs, Authorization values and JSON
+// members whose key names a secret.
+type Redactor struct {
+	secrets  []string
+	patterns []redactPattern
+}
+
+type redactPattern struct {
+	re   *regexp.Regexp
+	repl string
+}
+
+// NewRedactor returns a Redactor for the literal secrets (empty and very short ones ignored).
+func NewRedactor(secrets ...string) *Redactor {
+	r := &Redactor{patterns: []redactPattern{
+		// scheme://user:password@host
+		{regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@"'<>]*:)([^\s@/"'<>]+)@`), "${1}" + Redacted + "@"},
+		// password=..., token=... in DSNs, query strings and key=value logs
+		{regexp.MustCompile(`(?i)\b(password|passwd|pwd|token|access_token|secret|api_key|apikey)=([^\s&"'<>;,]+)`), "${1}=" + Redacted},
+		// Authorization: value, "Authorization":"value", authorization=value
+		{regexp.MustCompile(`(?i)\b(authorization)(["']?\s*[:=]\s*["']?)((?:bearer\s+)?[^\s"'<>,}]+)`), "${1}${2}" + Redacted},
+		// "max_api_token": "...", "password": "..."
+		{regexp.MustCompile(`(?i)("[a-z_]*(?:token|password|passwd|secret|authorization)"\s*:\s*")((?:[^"\\]|\\.)*)"`), "${1}" + Redacted + `"`},
+	}}
+	for _, s := range secrets {
+		if len(s) < minSecretLen {
+			continue
+		}
+		forms := []string{s, url.QueryEscape(s), url.PathEscape(s)}
+		if b, err := json.Marshal(s); err == nil {
+			forms = append(forms, strings.Trim(string(b), `"`))
+		}
+		for _, f := range forms {
+			if !slices.Contains(r.secrets, f) {
+				r.secrets = append(r.secrets, f)
+			}
+		}
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+	return r
+}
+
+// String returns s with every secret replaced by Redacted.
+func (r *Redactor) String(s string) string {
+	for _, sec := range r.secrets {
+		s = strings.ReplaceAll(s, sec, Redacted)
+	}
+	for _, p := range r.patterns {
+		s = p.re.ReplaceAllString(s, p.repl)
+	}
+	return s
+}
+
+// sensitiveKey reports whether a map key names a secret, so its value goes whatever it is.
+func sensitiveKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range []string{"token", "password", "passwd", "secret", "authorization", "cookie"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactValue returns a copy of v (any JSON-encodable value) with every string redacted and every
+// member under a secret-naming key replaced, decoded into a fresh value of the same type.
+func redactValue[T any](r *Redactor, v T) (T, error) {
+	var out T
+	b, err := json.Marshal(v)
+	if err != nil {
+		return out, err
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return out, err
+	}
+	b, err = json.Marshal(r.walk(generic))
+	if err != nil {
+		return out, err
+	}
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
+func (r *Redactor) walk(v any) any {
+	switch x := v.(type) {
+	case string:
+		return r.String(x)
+	case []any:
+		for i := range x {
+			x[i] = r.walk(x[i])
+		}
+		return x
+	case map[string]any:
+		for k, val := range x {
+			if _, isString := val.(string); isString && sensitiveKey(k) {
+				x[k] = Redacted
+				continue
+			}
+			x[k] = r.walk(val)
+		}
+		return x
+	}
+	return v
+}
+
+// SecretsFromEnv returns the values of environment entries ("KEY=value") that hold secrets:
+// keys naming a token, password or secret, and the passwords inside URL-valued entries such
+// as DATABASE_URL. The report command redacts them whatever the observations carry.
+func SecretsFromEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" {
+			continue
+		}
+		if sensitiveKey(k) {
+			out = append(out, v)
+		}
+		if u, err := url.Parse(v); err == nil && u.User != nil {
+			if p, ok := u.User.Password(); ok && p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

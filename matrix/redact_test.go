@@ -1,0 +1,73 @@
+package matrix
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestRedactorString(t *testing.T) {
+	r := NewRedactor("tok-en/with&chars", "ab", "")
+	cases := map[string]string{ //nolint:gosec // fake credentials the redactor must remove
+		"token tok-en/with&chars leaked":                         "token [REDACTED] leaked",
+		"escaped tok-en%2Fwith%26chars":                          "escaped [REDACTED]",
+		"postgres://chat:hunter22@127.0.0.1:5432/db":             "postgres://chat:[REDACTED]@127.0.0.1:5432/db",
+		"redis://:redispw@127.0.0.1:6379/0":                      "redis://:[REDACTED]@127.0.0.1:6379/0",
+		"host=127.0.0.1 password=hunter22 dbname=chats":          "host=127.0.0.1 password=[REDACTED] dbname=chats",
+		"GET /chats/1?access_token=abc123&x=1":                   "GET /chats/1?access_token=[REDACTED]&x=1",
+		"Authorization: abcdef":                                  "Authorization: [REDACTED]",
+		`{"Authorization":"Bearer abcdef"}`:                      `{"Authorization":"[REDACTED]"}`,
+		`{"max_api_token": "abc", "password":"p\"w", "n": 1}`:    `{"max_api_token": "[REDACTED]", "password":"[REDACTED]", "n": 1}`,
+		"a short secret ab is kept, an empty one ignored":        "a short secret ab is kept, an empty one ignored",
+		"http://127.0.0.1:8080/chats/all stays as it is, no pw.": "http://127.0.0.1:8080/chats/all stays as it is, no pw.",
+	}
+	for in, want := range cases {
+		if got := r.String(in); got != want {
+			t.Errorf("String(%q)\n got %q\nwant %q", in, got, want)
+		}
+	}
+}
+
+func TestRedactValueWalksEveryString(t *testing.T) {
+	r := NewRedactor("sekrit-token")
+	o := Observation{
+		RowID:        "x",
+		Headers:      map[string]string{"Authorization": "anything", "Retry-After": "1"},
+		Logs:         []LogEvent{{Msg: "dial with sekrit-token", Attrs: map[string]any{"password": "p", "count": 3.0, "nested": map[string]any{"token": "t"}}}},
+		Failures:     []string{"env: sekrit-token"},
+		SecretsFound: []string{"log line 1"},
+	}
+	got, err := redactValue(r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Headers["Authorization"] != Redacted || got.Headers["Retry-After"] != "1" {
+		t.Errorf("headers %v", got.Headers)
+	}
+	if got.Logs[0].Msg != "dial with "+Redacted || got.Logs[0].Attrs["password"] != Redacted || got.Logs[0].Attrs["count"] != 3.0 ||
+		got.Logs[0].Attrs["nested"].(map[string]any)["token"] != Redacted {
+		t.Errorf("logs %+v", got.Logs[0])
+	}
+	if got.Failures[0] != "env: "+Redacted || got.SecretsFound[0] != "log line 1" {
+		t.Errorf("failures %v %v", got.Failures, got.SecretsFound)
+	}
+	if strings.Contains(o.Logs[0].Msg, Redacted) {
+		t.Error("redactValue changed its input")
+	}
+}
+
+func TestSecretsFromEnv(t *testing.T) {
+	got := SecretsFromEnv([]string{
+		"MAX_API_TOKEN=tok1234",
+		"POSTGRES_PASSWORD=pgpw1234",
+		"DATABASE_URL=postgres://u:dbpw1234@127.0.0.1:5432/db",
+		"CHAOS_REDIS_URL=redis://127.0.0.1:6379/0",
+		"HOME=/root",
+		"EMPTY_TOKEN=",
+		"NOEQUALS",
+	})
+	want := []string{"tok1234", "pgpw1234", "dbpw1234"}
+	if !slices.Equal(got, want) {
+		t.Errorf("SecretsFromEnv = %q, want %q", got, want)
+	}
+}

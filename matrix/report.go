@@ -1,0 +1,335 @@
+package matrix
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// Result is a row's verdict in a run.
+type Result string
+
+// The results.
+const (
+	ResultPassed Result = "passed"
+	ResultFailed Result = "failed"
+	// ResultSkipped is a row whose spec was skipped on purpose (Skip) or pending.
+	ResultSkipped Result = "skipped"
+	// ResultMissing is a row no spec ran: absent from the run, filtered out, or left
+	// unrun because the suite stopped.
+	ResultMissing Result = "missing"
+)
+
+// Cell is the state of one column of one row in the report.
+type Cell string
+
+// The cell states.
+const (
+	CellPass Cell = "pass"
+	CellFail Cell = "fail"
+	// CellNone is a column the row has no expectation in.
+	CellNone Cell = "none"
+	// CellUnknown is an expectation that was not observed (no observation, alerts not replayed).
+	CellUnknown Cell = "unknown"
+	// CellNotRun is every column of a skipped or missing row.
+	CellNotRun Cell = "not-run"
+)
+
+// RowResult is one row of the report: the row as catalogued, what was observed and the verdict.
+type RowResult struct {
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Group     Group    `json:"group"`
+	Labels    []string `json:"labels"`
+	Reference bool     `json:"reference,omitempty"`
+	Given     Given    `json:"given"`
+	Request   Request  `json:"request"`
+	Expected  Expected `json:"expected"`
+	SLA       SLA      `json:"sla"`
+	// Observed is the observation the scenario attached; nil when there was none.
+	Observed *Observation `json:"observed"`
+	Result   Result       `json:"result"`
+	// Reason says why a row did not pass, in one line.
+	Reason     string         `json:"reason,omitempty"`
+	Mismatches []Mismatch     `json:"mismatches,omitempty"`
+	Cells      map[Field]Cell `json:"cells"`
+	// Duration is the spec's run time.
+	Duration time.Duration `json:"duration,omitempty"`
+	// Specs is the number of specs labelled with the row (more than one is a scenario bug).
+	Specs int `json:"specs"`
+}
+
+// Summary counts the results and describes the run.
+type Summary struct {
+	Total   int `json:"total"`
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	Missing int `json:"missing"`
+	// Unknown lists row labels of specs that name no catalogued row.
+	Unknown []string `json:"unknown,omitempty"`
+	Run     Run      `json:"run"`
+	// Slowest are the rows that took longest, slowest first.
+	Slowest []RowTime `json:"slowest,omitempty"`
+}
+
+// RowTime is a row and how long its spec ran.
+type RowTime struct {
+	ID       string        `json:"id"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Run describes the test run the report was made from.
+type Run struct {
+	// Meta is what the caller knows and the Ginkgo report does not: commit, images, Go
+	// version, time of the run.
+	Meta     map[string]string `json:"meta,omitempty"`
+	Suites   []string          `json:"suites,omitempty"`
+	Started  time.Time         `json:"started,omitzero"`
+	Finished time.Time         `json:"finished,omitzero"`
+	Duration time.Duration     `json:"duration"`
+	// SuiteFailures are failures outside the rows' specs (BeforeSuite, AfterSuite, report
+	// nodes, special failure reasons such as an interrupt); any of them fails the gate.
+	SuiteFailures []string `json:"suite_failures,omitempty"`
+}
+
+// Report is the whole matrix report: what matrix.json holds and what the Markdown and HTML
+// pages render.
+type Report struct {
+	Rows    []RowResult `json:"rows"`
+	Summary Summary     `json:"summary"`
+}
+
+// ReportOptions are the inputs of BuildReport besides the catalogue and the Ginkgo reports.
+type ReportOptions struct {
+	Meta map[string]string
+	// Secrets are literal values that must not appear in the report.
+	Secrets []string
+}
+
+// ReadGinkgoReport decodes the file `ginkgo --json-report` writes.
+func ReadGinkgoReport(r io.Reader) ([]types.Report, error) {
+	var reports []types.Report
+	if err := json.NewDecoder(r).Decode(&reports); err != nil {
+		return nil, fmt.Errorf("decode ginkgo json report: %w", err)
+	}
+	return reports, nil
+}
+
+// BuildReport matches the specs of the Ginkgo reports to the catalogue's rows by their
+// row:<id> label, judges each row (the spec's state, and Compare of the attached observation,
+// so a scenario that forgot an assertion still fails), and redacts every secret.
+func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Report {
+	red := NewRedactor(opts.Secrets...)
+	rep := Report{}
+	run := &rep.Summary.Run
+	run.Meta = map[string]string{}
+	for k, v := range opts.Meta {
+		run.Meta[k] = red.String(v)
+	}
+	specs := map[string][]types.SpecReport{}
+	for _, s := range suites {
+		run.Suites = append(run.Suites, s.SuiteDescription)
+		if run.Started.IsZero() || (!s.StartTime.IsZero() && s.StartTime.Before(run.Started)) {
+			run.Started = s.StartTime
+		}
+		if s.EndTime.After(run.Finished) {
+			run.Finished = s.EndTime
+		}
+		run.Duration += s.RunTime
+		for _, reason := range s.SpecialSuiteFailureReasons {
+			run.SuiteFailures = append(run.SuiteFailures, red.String(s.SuiteDescription+": "+reason))
+		}
+		for _, sp := range s.SpecReports {
+			if !sp.LeafNodeType.Is(types.NodeTypeIt) {
+				if sp.State.Is(types.SpecStateFailureStates) {
+					run.SuiteFailures = append(run.SuiteFailures,
+						red.String(fmt.Sprintf("%s: %s failed: %s", s.SuiteDescription, sp.LeafNodeType, firstLine(sp.Failure.Message))))
+				}
+				continue
+			}
+			id, err := RowID(sp.Labels())
+			if err != nil {
+				if strings.Contains(err.Error(), "several") {
+					run.SuiteFailures = append(run.SuiteFailures, fmt.Sprintf("spec %q: %v", sp.FullText(), err))
+				}
+				continue // a spec of another kind, not a row
+			}
+			specs[id] = append(specs[id], sp)
+		}
+	}
+	for _, r := range catalogue {
+		rr := judge(r, specs[r.ID], red)
+		delete(specs, r.ID)
+		rep.Rows = append(rep.Rows, rr)
+		rep.Summary.Total++
+		switch rr.Result {
+		case ResultPassed:
+			rep.Summary.Passed++
+		case ResultFailed:
+			rep.Summary.Failed++
+		case ResultSkipped:
+			rep.Summary.Skipped++
+		case ResultMissing:
+			rep.Summary.Missing++
+		}
+	}
+	rep.Summary.Unknown = slices.Sorted(maps.Keys(specs))
+	var times []RowTime
+	for _, rr := range rep.Rows {
+		if rr.Duration > 0 && (rr.Result == ResultPassed || rr.Result == ResultFailed) {
+			times = append(times, RowTime{ID: rr.ID, Duration: rr.Duration})
+		}
+	}
+	slices.SortStableFunc(times, func(a, b RowTime) int { return cmp.Compare(b.Duration, a.Duration) })
+	rep.Summary.Slowest = times[:min(len(times), 5)]
+	return rep
+}
+
+// resultRank orders verdicts when several specs carry one row: the worst wins, and any spec
+// that ran beats one that did not.
+func resultRank(r Result) int {
+	return map[Result]int{ResultMissing: 0, ResultPassed: 1, ResultSkipped: 2, ResultFailed: 3}[r]
+}
+
+func judge(r Row, specs []types.SpecReport, red *Redactor) RowResult {
+	rr := RowResult{ID: r.ID, Title: r.Title, Group: r.Group, Labels: Labels(r), Reference: r.Reference,
+		Given: r.Given, Request: r.Request, Expected: r.Expected, SLA: r.SLA, Specs: len(specs)}
+	if len(specs) == 0 {
+		rr.Result, rr.Reason = ResultMissing, "no spec in the run carries the label row:"+r.ID
+		rr.Cells = cells(r, rr)
+		return rr
+	}
+	best := RowResult{Result: ResultMissing}
+	first := true
+	for _, sp := range specs {
+		one := judgeSpec(r, sp, red)
+		if first || resultRank(one.Result) > resultRank(best.Result) {
+			best, first = one, false
+		}
+	}
+	rr.Observed, rr.Result, rr.Reason, rr.Mismatches, rr.Duration = best.Observed, best.Result, best.Reason, best.Mismatches, best.Duration
+	if len(specs) > 1 {
+		rr.Reason = strings.TrimPrefix(rr.Reason+fmt.Sprintf("; %d specs carry row:%s", len(specs), r.ID), "; ")
+	}
+	rr.Cells = cells(r, rr)
+	return rr
+}
+
+func judgeSpec(r Row, sp types.SpecReport, red *Redactor) RowResult {
+	out := RowResult{Duration: sp.RunTime}
+	switch {
+	case sp.State == types.SpecStatePending:
+		out.Result, out.Reason = ResultSkipped, "pending"
+		return out
+	case sp.State == types.SpecStateSkipped && sp.Failure.Message == "":
+		// Ginkgo reports specs a label filter left out, or an interrupted suite never reached,
+		// as skipped without a message: they did not run.
+		out.Result, out.Reason, out.Duration = ResultMissing, "not run: filtered out, or the suite stopped before it", 0
+		return out
+	case sp.State == types.SpecStateSkipped:
+		out.Result, out.Reason = ResultSkipped, red.String(firstLine(sp.Failure.Message))
+		return out
+	}
+	obs, err := observation(sp, red)
+	if err != nil {
+		out.Result, out.Reason = ResultFailed, err.Error()
+		out.Mismatches = []Mismatch{{Field: FieldRun, Item: "observation", Expected: "decodable", Observed: err.Error()}}
+		return out
+	}
+	out.Observed = obs
+	if obs != nil {
+		for _, m := range Compare(r, *obs) {
+			m.Expected, m.Observed = red.String(m.Expected), red.String(m.Observed)
+			out.Mismatches = append(out.Mismatches, m)
+		}
+	}
+	switch {
+	case sp.State.Is(types.SpecStateFailureStates):
+		msg := red.String(firstLine(sp.Failure.Message))
+		out.Result, out.Reason = ResultFailed, fmt.Sprintf("spec %s: %s", sp.State, msg)
+		if len(out.Mismatches) == 0 {
+			out.Mismatches = []Mismatch{{Field: FieldRun, Item: "spec", Expected: "passed", Observed: sp.State.String() + ": " + msg}}
+		}
+	case obs == nil:
+		out.Result, out.Reason = ResultFailed, "the spec attached no observation"
+		out.Mismatches = []Mismatch{{Field: FieldRun, Item: "observation", Expected: "attached", Observed: "none"}}
+	case len(out.Mismatches) > 0:
+		out.Result, out.Reason = ResultFailed, fmt.Sprintf("%s not met, first: %s", plural(len(out.Mismatches), "expectation"), out.Mismatches[0])
+	default:
+		out.Result = ResultPassed
+	}
+	return out
+}
+
+// observation decodes the last observation entry of a spec, redacted.
+func observation(sp types.SpecReport, red *Redactor) (*Observation, error) {
+	var found *types.ReportEntry
+	for i := range sp.ReportEntries {
+		if sp.ReportEntries[i].Name == ObservationEntry {
+			found = &sp.ReportEntries[i]
+		}
+	}
+	if found == nil {
+		return nil, nil
+	}
+	var o Observation
+	if err := json.Unmarshal([]byte(found.Value.AsJSON), &o); err != nil {
+		return nil, fmt.Errorf("decode observation entry: %w", err)
+	}
+	o, err := redactValue(red, o)
+	if err != nil {
+		return nil, fmt.Errorf("redact observation: %w", err)
+	}
+	return &o, nil
+}
+
+func cells(r Row, rr RowResult) map[Field]Cell {
+	out := map[Field]Cell{}
+	for _, f := range Fields() {
+		switch {
+		case rr.Result == ResultSkipped || rr.Result == ResultMissing:
+			out[f] = CellNotRun
+		case slices.ContainsFunc(rr.Mismatches, func(m Mismatch) bool { return m.Field == f }):
+			out[f] = CellFail
+		case !Expects(r, f):
+			out[f] = CellNone
+		case rr.Observed == nil || (f == FieldAlerts && rr.Observed.Alerts == nil):
+			out[f] = CellUnknown
+		default:
+			out[f] = CellPass
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[:i]) + " …"
+	}
+	return s
+}
+
+// ReadReport decodes matrix.json.
+func ReadReport(r io.Reader) (Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return Report{}, fmt.Errorf("decode matrix report: %w", err)
+	}
+	return rep, nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

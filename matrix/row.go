@@ -1,0 +1,609 @@
+package matrix
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Row is one scenario of the behaviour matrix.
+type Row struct {
+	// ID is stable and label-safe (lower-case words joined by '-' and '.'); reports, labels and
+	// `make scenario ROW=` refer to it, so it never changes once published.
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Group Group  `json:"group"`
+	// Description says what the row proves and, where PLAN or the contract is silent, which
+	// behaviour the row chose and why.
+	Description string   `json:"description"`
+	Given       Given    `json:"given"`
+	Request     Request  `json:"request"`
+	Expected    Expected `json:"expected"`
+	SLA         SLA      `json:"sla"`
+	// Reference marks a row whose whole behaviour only the reference service promises (the
+	// contract is silent about it); another implementation may fail it without breaking the
+	// contract.
+	Reference bool `json:"reference,omitempty"`
+}
+
+// Disturbing reports whether the row may leave state inside the service that outlives the
+// environment's reset (an open breaker, a Retry-After pause, a refresh still running): the row
+// after it must start from a restarted service, or from one that has settled.
+func (r Row) Disturbing() bool { return len(r.Given.Active()) > 0 }
+
+// Group is the family a row belongs to; reports and the SLA document are sectioned by it.
+type Group string
+
+// The row groups, in report order.
+const (
+	GroupCache    Group = "cache"    // everything up, the cache fresh, stale or cold
+	GroupMax      Group = "max"      // MAX failing while Redis works
+	GroupRedis    Group = "redis"    // Redis failing, MAX up or down
+	GroupRefresh  Group = "refresh"  // POST /chats/{id}/participants/refresh
+	GroupPostgres Group = "postgres" // the database failing
+	GroupHealth   Group = "health"   // /health/detailed per dependency state
+	GroupRecovery Group = "recovery" // a fault lifted, normal behaviour back
+)
+
+// Groups returns every group in report order.
+func Groups() []Group {
+	return []Group{GroupCache, GroupMax, GroupRedis, GroupRefresh, GroupPostgres, GroupHealth, GroupRecovery}
+}
+
+// Dependency names one dependency of the service; the values are the keys of the health JSON
+// and of the service's dependency labels.
+type Dependency string
+
+// The service's dependencies.
+const (
+	Postgres Dependency = "postgres"
+	Redis    Dependency = "redis"
+	MaxAPI   Dependency = "max_api"
+)
+
+// Dependencies returns every dependency in a fixed order.
+func Dependencies() []Dependency { return []Dependency{Postgres, Redis, MaxAPI} }
+
+// FaultKind is how a dependency misbehaves. Network faults act on the proxy in front of the
+// dependency; process faults act on its container; MAX faults are switches of the fake MAX.
+type FaultKind string
+
+// Fault kinds for every dependency.
+const (
+	// FaultUp is no fault at all.
+	FaultUp FaultKind = "up"
+	// FaultDown refuses connections (the proxy is disabled).
+	FaultDown FaultKind = "down"
+)
+
+// Fault kinds for PostgreSQL and Redis.
+const (
+	// FaultBlackhole accepts connections and never answers.
+	FaultBlackhole FaultKind = "blackhole"
+	// FaultLatency delays every response by Fault.Delay.
+	FaultLatency FaultKind = "latency"
+	// FaultReset resets every connection (TCP RST).
+	FaultReset FaultKind = "reset"
+	// FaultRestartedEmpty restarts the container without its data before the requests: the
+	// dependency is up again, but empty.
+	FaultRestartedEmpty FaultKind = "restarted-empty"
+	// FaultPaused freezes the container (docker pause): connections hang.
+	FaultPaused FaultKind = "paused"
+)
+
+// Fault kinds for MAX, switched on in the fake MAX for every endpoint the service calls
+// (GET /chats/{chatId} and the health probe GET /me) until the row ends.
+const (
+	// FaultStatus answers Fault.Status with an error body.
+	FaultStatus FaultKind = "status"
+	// FaultRateLimited answers 429, with Retry-After Fault.RetryAfter when it is non-zero.
+	FaultRateLimited FaultKind = "rate-limited"
+	// FaultUnauthorized answers 401 verify.token, as for a wrong token.
+	FaultUnauthorized FaultKind = "unauthorized"
+	// FaultSlow answers correctly after Fault.Delay.
+	FaultSlow FaultKind = "slow"
+	// FaultHang never answers; the client has to give up.
+	FaultHang FaultKind = "hang"
+	// FaultMalformed answers 200 with invalid JSON.
+	FaultMalformed FaultKind = "malformed"
+	// FaultWrongTypes answers 200 with valid JSON whose fields have the wrong types.
+	FaultWrongTypes FaultKind = "wrong-types"
+	// FaultTruncated answers 200 with a body cut off in the middle.
+	FaultTruncated FaultKind = "truncated"
+	// FaultOversized answers 200 with a body far larger than any client should read.
+	FaultOversized FaultKind = "oversized"
+)
+
+// FaultKinds returns every fault kind in a fixed order.
+func FaultKinds() []FaultKind {
+	return []FaultKind{FaultUp, FaultDown, FaultBlackhole, FaultLatency, FaultReset, FaultRestartedEmpty,
+		FaultPaused, FaultStatus, FaultRateLimited, FaultUnauthorized, FaultSlow, FaultHang, FaultMalformed,
+		FaultWrongTypes, FaultTruncated, FaultOversized}
+}
+
+// AppliesTo reports whether the kind can be applied to the dependency.
+func (k FaultKind) AppliesTo(d Dependency) bool {
+	switch k {
+	case FaultUp, FaultDown:
+		return true
+	case FaultBlackhole, FaultLatency, FaultReset, FaultRestartedEmpty, FaultPaused:
+		return d == Postgres || d == Redis
+	case FaultStatus, FaultRateLimited, FaultUnauthorized, FaultSlow, FaultHang, FaultMalformed,
+		FaultWrongTypes, FaultTruncated, FaultOversized:
+		return d == MaxAPI
+	}
+	return false
+}
+
+// Fault is the state of one dependency during a row: a kind and its parameters.
+type Fault struct {
+	Kind FaultKind `json:"kind"`
+	// Delay is the added latency of FaultLatency and FaultSlow.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Status is the HTTP status of FaultStatus.
+	Status int `json:"status,omitempty"`
+	// RetryAfter is the Retry-After of FaultRateLimited; zero sends no header.
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+}
+
+// Active reports whether the fault does anything (the dependency is not simply up).
+func (f Fault) Active() bool { return f.Kind != "" && f.Kind != FaultUp }
+
+// String renders the fault with its parameters, e.g. "latency(500ms)" or "status(503)".
+func (f Fault) String() string {
+	switch f.Kind {
+	case "":
+		return string(FaultUp)
+	case FaultLatency, FaultSlow:
+		return fmt.Sprintf("%s(%s)", f.Kind, formatDuration(f.Delay))
+	case FaultStatus:
+		return fmt.Sprintf("%s(%d)", f.Kind, f.Status)
+	case FaultRateLimited:
+		if f.RetryAfter == 0 {
+			return fmt.Sprintf("%s(no retry-after)", f.Kind)
+		}
+		return fmt.Sprintf("%s(retry-after %s)", f.Kind, formatDuration(f.RetryAfter))
+	}
+	return string(f.Kind)
+}
+
+// CacheState is what Redis holds for the seeded chats before the row's faults are applied.
+type CacheState string
+
+// The cache states.
+const (
+	// CacheFresh: every linked chat has an entry younger than the stale age.
+	CacheFresh CacheState = "fresh"
+	// CacheStale: every linked chat has an entry older than the stale age (but within its TTL).
+	CacheStale CacheState = "stale"
+	// CacheCold: no entries at all, as after a flush.
+	CacheCold CacheState = "cold"
+)
+
+// Given is the world a row runs in: the state of each dependency and the seeded data.
+type Given struct {
+	Postgres Fault      `json:"postgres"`
+	Redis    Fault      `json:"redis"`
+	MaxAPI   Fault      `json:"max_api"`
+	Cache    CacheState `json:"cache"`
+	Seed     Seed       `json:"seed"`
+}
+
+// Fault returns the fault of dependency d.
+func (g Given) Fault(d Dependency) Fault {
+	switch d {
+	case Postgres:
+		return g.Postgres
+	case Redis:
+		return g.Redis
+	case MaxAPI:
+		return g.MaxAPI
+	}
+	return Fault{}
+}
+
+// Active returns the dependencies that have an active fault, in Dependencies order.
+func (g Given) Active() []Dependency {
+	var out []Dependency
+	for _, d := range Dependencies() {
+		if g.Fault(d).Active() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Summary describes the dependency state in one line, e.g.
+// "postgres up, redis down, max_api up, cache fresh".
+func (g Given) Summary() string {
+	parts := make([]string, 0, 4)
+	for _, d := range Dependencies() {
+		parts = append(parts, fmt.Sprintf("%s %s", d, g.Fault(d)))
+	}
+	parts = append(parts, "cache "+string(g.Cache))
+	return strings.Join(parts, ", ")
+}
+
+// Seed is the data written before a row runs: chats in PostgreSQL (with explicit ids), their
+// Redis entries and their counts in the fake MAX. The three counts of a chat always differ,
+// so the count served proves which source it came from.
+type Seed struct {
+	Chats []SeedChat `json:"chats"`
+}
+
+// Chat returns the seeded chat with the id.
+func (s Seed) Chat(id int64) (SeedChat, bool) {
+	for _, c := range s.Chats {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return SeedChat{}, false
+}
+
+// SeedChat is one seeded chat.
+type SeedChat struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// MaxChatID is the chat's MAX id (negative for groups); zero seeds NULL: not linked.
+	MaxChatID int64 `json:"max_chat_id,omitempty"`
+	// DB is the row's participants_count and participants_updated_at.
+	DB Stored `json:"db"`
+	// Cache is the Redis entry participants:<id>; nil writes none.
+	Cache *Stored `json:"cache,omitempty"`
+	// MaxCount is the participant count the fake MAX reports for MaxChatID.
+	MaxCount int `json:"max_count,omitempty"`
+}
+
+// Linked reports whether the chat has a MAX id, so the service may refresh it.
+func (c SeedChat) Linked() bool { return c.MaxChatID != 0 }
+
+// Stored is a participant count as seeded in one store.
+type Stored struct {
+	Count int `json:"count"`
+	// Age is how long before the seeding time the count was observed.
+	Age time.Duration `json:"age,omitempty"`
+	// Unknown seeds a NULL participants_updated_at (database only): a count never observed,
+	// as left by an import; the service must omit participants_updated_at for it.
+	Unknown bool `json:"unknown,omitempty"`
+}
+
+// UpdatedAt is the seeded timestamp for seeding time seededAt; ok is false for Unknown.
+func (s Stored) UpdatedAt(seededAt time.Time) (t time.Time, ok bool) {
+	if s.Unknown {
+		return time.Time{}, false
+	}
+	return seededAt.Add(-s.Age), true
+}
+
+// Request is what a row sends to the service.
+type Request struct {
+	Method string `json:"method"`
+	// Path includes the query, e.g. "/chats/all" or "/chats/1/participants/refresh".
+	Path string `json:"path"`
+	// WarmUp requests are sent first and not measured; rows use them to open a breaker.
+	WarmUp int `json:"warm_up,omitempty"`
+	// WarmUpInterval separates warm-up requests so the background work each starts (a
+	// refresh that fails) is done before the next.
+	WarmUpInterval time.Duration `json:"warm_up_interval,omitempty"`
+	// Repeat is the number of measured requests (at least one); latency is computed over them.
+	Repeat int `json:"repeat"`
+	// Interval separates measured requests, for the same reason as WarmUpInterval.
+	Interval time.Duration `json:"interval,omitempty"`
+}
+
+// String renders the request, e.g. "GET /chats/all x20 (after 5 warm-up)".
+func (r Request) String() string {
+	s := r.Method + " " + r.Path
+	if r.Repeat > 1 {
+		s += fmt.Sprintf(" x%d", r.Repeat)
+	}
+	if r.WarmUp > 0 {
+		s += fmt.Sprintf(" (after %d warm-up)", r.WarmUp)
+	}
+	return s
+}
+
+// Source is the participants_source of a served chat.
+type Source string
+
+// The contract's sources.
+const (
+	SourceCache    Source = "cache"
+	SourceAPI      Source = "api"
+	SourceDatabase Source = "database"
+)
+
+// Origin says whose value a served chat carries (count and participants_updated_at together:
+// a count from one store with the timestamp of another is always a bug).
+type Origin string
+
+// The origins of a served value.
+const (
+	// OriginDatabase is the seeded database row (updated_at omitted when seeded Unknown).
+	OriginDatabase Origin = "database"
+	// OriginCache is the seeded Redis entry.
+	OriginCache Origin = "cache"
+	// OriginMax is the fake MAX count, fetched during the row (updated_at not before the seeding).
+	OriginMax Origin = "max"
+	// OriginDatabaseOrMax is the database row, which a background refresh started by an
+	// earlier request of the same row may already have replaced with the MAX count.
+	OriginDatabaseOrMax Origin = "database-or-max"
+)
+
+// Expected is everything a row asserts. Each item with Reference set is promised only by the
+// reference service (its exact reason labels, extra metrics, log messages, error codes);
+// Compare skips those for an Observation with ContractOnly.
+type Expected struct {
+	// Status is the HTTP status of every measured response.
+	Status int `json:"status"`
+	// ErrorCode is error.code of the first measured response when Status is not 2xx. Codes
+	// are the reference service's, so it is always a reference expectation.
+	ErrorCode string `json:"error_code,omitempty"`
+	// Chats are the chats of the first measured response (every seeded chat for a list,
+	// the one chat for get and refresh); sources must stay the same in every measured response.
+	Chats    []ChatExpectation    `json:"chats,omitempty"`
+	Headers  []HeaderExpectation  `json:"headers,omitempty"`
+	Latency  LatencyBound         `json:"latency"`
+	Metrics  []MetricExpectation  `json:"metrics"`
+	Gauges   []GaugeExpectation   `json:"gauges,omitempty"`
+	Logs     []LogExpectation     `json:"logs"`
+	Stores   []StoreExpectation   `json:"stores"`
+	MaxCalls []MaxCallExpectation `json:"max_calls"`
+	Health   *HealthExpectation   `json:"health,omitempty"`
+	Probes   []ProbeExpectation   `json:"probes,omitempty"`
+	Recovery *Recovery            `json:"recovery,omitempty"`
+	// Within bounds how long after the measured requests the eventual expectations (a refresh
+	// landing, an error counted, a log line, the health JSON settling) may take: scenarios
+	// observe and Compare until nothing differs or Within has passed.
+	Within time.Duration `json:"within"`
+	// Hold is how long everything must keep matching once it does, so that a late write (a
+	// failed refresh overwriting data after counting its error) is caught.
+	Hold time.Duration `json:"hold,omitempty"`
+}
+
+// ChatExpectation is one served chat.
+type ChatExpectation struct {
+	ID     int64  `json:"id"`
+	Source Source `json:"source"`
+	Value  Origin `json:"value"`
+}
+
+// HeaderExpectation is a response header of the first measured response.
+type HeaderExpectation struct {
+	Name string `json:"name"`
+	// Present false forbids the header.
+	Present bool `json:"present"`
+	// Value, when not empty, must match exactly.
+	Value     string `json:"value,omitempty"`
+	Reference bool   `json:"reference,omitempty"`
+}
+
+// LatencyBound bounds the latency of the measured requests (warm-up excluded).
+type LatencyBound struct {
+	P95 time.Duration `json:"p95"`
+	Max time.Duration `json:"max"`
+}
+
+// Count is an inclusive range for a number of events or a counter delta.
+type Count struct {
+	Min int `json:"min"`
+	// Max below zero means no upper bound.
+	Max int `json:"max"`
+}
+
+// AtLeast is n or more.
+func AtLeast(n int) Count { return Count{Min: n, Max: -1} }
+
+// AtMost is n or fewer.
+func AtMost(n int) Count { return Count{Min: 0, Max: n} }
+
+// Exactly is n.
+func Exactly(n int) Count { return Count{Min: n, Max: n} }
+
+// None is zero: the thing must not happen.
+func None() Count { return Count{} }
+
+// Between is lo to hi inclusive.
+func Between(lo, hi int) Count { return Count{Min: lo, Max: hi} }
+
+// Contains reports whether v is in the range.
+func (c Count) Contains(v float64) bool {
+	return v >= float64(c.Min) && (c.Max < 0 || v <= float64(c.Max))
+}
+
+// Forbids reports whether the range is exactly zero.
+func (c Count) Forbids() bool { return c.Min == 0 && c.Max == 0 }
+
+// String renders the range, e.g. ">= 1", "= 0", "0..2".
+func (c Count) String() string {
+	switch {
+	case c.Max < 0:
+		return fmt.Sprintf(">= %d", c.Min)
+	case c.Min == c.Max:
+		return fmt.Sprintf("= %d", c.Min)
+	case c.Min == 0:
+		return fmt.Sprintf("<= %d", c.Max)
+	}
+	return fmt.Sprintf("%d..%d", c.Min, c.Max)
+}
+
+// MetricExpectation bounds how much a counter moves. The delta is summed over every series of
+// Name whose labels include Labels, so a label-less expectation covers all reasons.
+type MetricExpectation struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Delta  Count             `json:"delta"`
+	// Measured counts only the measured requests (after warm-up), not the whole row.
+	Measured  bool `json:"measured,omitempty"`
+	Reference bool `json:"reference,omitempty"`
+}
+
+// GaugeExpectation bounds a gauge's value at the end of the row.
+type GaugeExpectation struct {
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Min       *float64          `json:"min,omitempty"`
+	Max       *float64          `json:"max,omitempty"`
+	Reference bool              `json:"reference,omitempty"`
+}
+
+// LogExpectation bounds how many log records match: Level and Msg when not empty, and every
+// attribute of Attrs (compared as text, so 3 matches a JSON 3).
+type LogExpectation struct {
+	Level     string            `json:"level,omitempty"`
+	Msg       string            `json:"msg,omitempty"`
+	Attrs     map[string]string `json:"attrs,omitempty"`
+	Count     Count             `json:"count"`
+	Measured  bool              `json:"measured,omitempty"`
+	Reference bool              `json:"reference,omitempty"`
+}
+
+// Store names where participant counts are kept.
+type Store string
+
+// The stores.
+const (
+	StoreRedis    Store = "redis"
+	StoreDatabase Store = "database"
+)
+
+// StoreState is what must have become of a chat's seeded value in a store by the end of a row.
+type StoreState string
+
+// The store states.
+const (
+	// StoreUnchanged: exactly as seeded (still absent when nothing was seeded).
+	StoreUnchanged StoreState = "unchanged"
+	// StoreRefreshed: the fake MAX count, with an updated_at not before the seeding.
+	StoreRefreshed StoreState = "refreshed"
+	// StoreAbsent: no value (the Redis entry was lost with a restart and never rewritten).
+	StoreAbsent StoreState = "absent"
+	// StoreUnchangedOrRefreshed: either, because the fault lets a write through or not by
+	// timing alone (a delayed response, a frozen process that later reads its socket).
+	StoreUnchangedOrRefreshed StoreState = "unchanged-or-refreshed"
+)
+
+// StoreExpectation is the end state of one chat in one store, read directly (bypassing the
+// proxies).
+type StoreExpectation struct {
+	ChatID    int64      `json:"chat_id"`
+	Store     Store      `json:"store"`
+	Want      StoreState `json:"want"`
+	Reference bool       `json:"reference,omitempty"`
+}
+
+// MaxEndpoint names a fake MAX endpoint the service calls.
+type MaxEndpoint string
+
+// The MAX endpoints.
+const (
+	// MaxChat is GET /chats/{chatId}.
+	MaxChat MaxEndpoint = "chat"
+	// MaxMe is GET /me, the health probe.
+	MaxMe MaxEndpoint = "me"
+)
+
+// MaxCallExpectation bounds how many calls the fake MAX journal shows. A MAX that is down
+// sees no calls at all, whatever the service tries.
+type MaxCallExpectation struct {
+	Endpoint MaxEndpoint `json:"endpoint"`
+	// MaxChatID restricts MaxChat calls to one chat; zero counts calls for any chat.
+	MaxChatID int64 `json:"max_chat_id,omitempty"`
+	Count     Count `json:"count"`
+	Measured  bool  `json:"measured,omitempty"`
+	Reference bool  `json:"reference,omitempty"`
+}
+
+// HealthExpectation is GET /health/detailed as it must settle within Expected.Within.
+type HealthExpectation struct {
+	Status       int                   `json:"status"`
+	Service      string                `json:"service"`
+	Dependencies map[Dependency]string `json:"dependencies"`
+	Reference    bool                  `json:"reference,omitempty"`
+}
+
+// ProbeExpectation is the status of one more endpoint (readiness, liveness) during the fault.
+type ProbeExpectation struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+}
+
+// Recovery is what must hold after the row's faults are lifted: scenarios repeat the row's
+// request until its response matches, and the time that takes must stay within Within.
+type Recovery struct {
+	Within time.Duration      `json:"within"`
+	Status int                `json:"status"`
+	Chats  []ChatExpectation  `json:"chats,omitempty"`
+	Gauges []GaugeExpectation `json:"gauges,omitempty"`
+}
+
+// Alert names a Prometheus alert of deploy/prometheus/alerts.yml.
+type Alert string
+
+// The alerts the matrix knows. AlertNone stands alone and says no alert may fire.
+const (
+	AlertNone                Alert = "none"
+	AlertCacheDown           Alert = "ParticipantsCacheDown"
+	AlertMaxAPIDown          Alert = "ParticipantsMaxAPIDown"
+	AlertMaxAPIRateLimited   Alert = "ParticipantsMaxAPIRateLimited"
+	AlertDataStale           Alert = "ParticipantsDataStale"
+	AlertDatabaseUnavailable Alert = "DatabaseUnavailable"
+)
+
+// Alerts returns every alert the matrix knows, AlertNone excluded.
+func Alerts() []Alert {
+	return []Alert{AlertCacheDown, AlertMaxAPIDown, AlertMaxAPIRateLimited, AlertDataStale, AlertDatabaseUnavailable}
+}
+
+// StalenessKind says whether served data has an age bound.
+type StalenessKind string
+
+// The staleness kinds.
+const (
+	// StalenessBounded: served data is never older than Staleness.Max.
+	StalenessBounded StalenessKind = "bounded"
+	// StalenessUnbounded: the last known good value is served, however old.
+	StalenessUnbounded StalenessKind = "unbounded"
+	// StalenessNotServed: no participant data is served in this state.
+	StalenessNotServed StalenessKind = "not-served"
+)
+
+// Staleness is the oldest data the service may serve while the row's state persists.
+type Staleness struct {
+	Kind StalenessKind `json:"kind"`
+	Max  time.Duration `json:"max,omitempty"`
+	Note string        `json:"note"`
+}
+
+// String renders the staleness for documents, e.g. "1h0m0s" or "unbounded".
+func (s Staleness) String() string {
+	switch s.Kind {
+	case StalenessBounded:
+		return formatDuration(s.Max)
+	case StalenessNotServed:
+		return "none served"
+	}
+	return string(s.Kind)
+}
+
+// SLA is what the SLA document says about the row's dependency state beyond Expected.
+type SLA struct {
+	Staleness Staleness `json:"staleness"`
+	// Alerts fire when the row's dependency state persists longer than their `for`; a row
+	// lasts seconds, so the alert replay extrapolates its metric samples.
+	Alerts []Alert `json:"alerts"`
+}
+
+// formatDuration renders d without zero tails, as people write it: "1h", "2m30s", "200ms".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
