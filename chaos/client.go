@@ -197,27 +197,28 @@ func (c *Client) Refresh(ctx context.Context, id int64) ChatResponse {
 
 // Health calls GET /health/detailed; its body is decoded for 200 and 503 alike.
 func (c *Client) Health(ctx context.Context) HealthResponse {
-	r := c.Do(ctx, http.MethodGet, "/health/detailed")
+	r := c.send(ctx, http.MethodGet, "/health/detailed")
 	out := HealthResponse{}
 	if r.Err == nil && (r.Status == http.StatusOK || r.Status == http.StatusServiceUnavailable) {
 		if err := json.Unmarshal(r.Body, &out.Health); err != nil {
 			r.Err = fmt.Errorf("%w: %v", ErrDecode, err)
 		}
-		r.APIError = nil
+	} else if r.Err == nil {
+		decodeError(&r)
 	}
 	out.Response = r
 	return out
 }
 
-// Livez calls GET /livez.
-func (c *Client) Livez(ctx context.Context) Response { return c.Do(ctx, http.MethodGet, "/livez") }
+// Livez calls GET /livez; its body is not interpreted.
+func (c *Client) Livez(ctx context.Context) Response { return c.send(ctx, http.MethodGet, "/livez") }
 
-// Readyz calls GET /readyz.
-func (c *Client) Readyz(ctx context.Context) Response { return c.Do(ctx, http.MethodGet, "/readyz") }
+// Readyz calls GET /readyz; its body is not interpreted.
+func (c *Client) Readyz(ctx context.Context) Response { return c.send(ctx, http.MethodGet, "/readyz") }
 
 // Metrics calls GET /metrics and parses the text format.
 func (c *Client) Metrics(ctx context.Context) MetricsResponse {
-	r := c.Do(ctx, http.MethodGet, "/metrics")
+	r := c.send(ctx, http.MethodGet, "/metrics")
 	out := MetricsResponse{}
 	if r.Err == nil && r.Status == http.StatusOK {
 		snap, err := ParseMetrics(bytes.NewReader(r.Body))
@@ -231,8 +232,18 @@ func (c *Client) Metrics(ctx context.Context) MetricsResponse {
 }
 
 // Do sends a request with an empty body to path (which may carry a query) and records
-// the answer. A 4xx or 5xx JSON error body is decoded into APIError.
+// the answer. A 4xx or 5xx answer must carry the contract's error body, which is decoded
+// into APIError; any other body is an ErrDecode.
 func (c *Client) Do(ctx context.Context, method, path string) Response {
+	r := c.send(ctx, method, path)
+	if r.Err == nil {
+		decodeError(&r)
+	}
+	return r
+}
+
+// send records the answer to a request without interpreting its body.
+func (c *Client) send(ctx context.Context, method, path string) Response {
 	r := Response{Method: method, Path: path}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -255,19 +266,23 @@ func (c *Client) Do(ctx context.Context, method, path string) Response {
 	r.Header = resp.Header
 	if err != nil {
 		r.Err = fmt.Errorf("read body: %w", err)
-		return r
-	}
-	if r.Status >= 400 {
-		var body struct {
-			Error *APIError `json:"error"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err == nil && body.Error != nil {
-			r.APIError = body.Error
-		} else if path != "/readyz" && path != "/livez" {
-			r.Err = fmt.Errorf("%w: error body %q", ErrDecode, truncate(r.Body, 200))
-		}
 	}
 	return r
+}
+
+// decodeError decodes the contract's error body of a 4xx or 5xx answer.
+func decodeError(r *Response) {
+	if r.Status < 400 {
+		return
+	}
+	var body struct {
+		Error *APIError `json:"error"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err == nil && body.Error != nil {
+		r.APIError = body.Error
+		return
+	}
+	r.Err = fmt.Errorf("%w: error body %q", ErrDecode, truncate(r.Body, 200))
 }
 
 // decodeOK decodes a 200 body into v, recording a mismatch in r.Err.

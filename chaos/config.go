@@ -8,12 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/fakes/maxapi"
 )
 
 // Default images and the variables that override them.
@@ -65,7 +66,7 @@ type config struct {
 	sutEnv                []string
 	readyTimeout          time.Duration
 	stopTimeout           time.Duration
-	maxHandler            http.Handler
+	maxOptions            []maxapi.Option
 	toxiproxyAPI          bool
 	skipOrphanCleanup     bool
 }
@@ -113,8 +114,11 @@ func WithReadyTimeout(d time.Duration) Option { return func(c *config) { c.ready
 // WithStopTimeout bounds the wait for the SUT to exit after SIGTERM.
 func WithStopTimeout(d time.Duration) Option { return func(c *config) { c.stopTimeout = d } }
 
-// WithMaxHandler serves h behind the maxapi proxy instead of the fake MAX.
-func WithMaxHandler(h http.Handler) Option { return func(c *config) { c.maxHandler = h } }
+// WithMaxOptions configures the fake MAX (chats, bot, rate limit...). Its state returns to
+// what these options describe on every Reset. The token is always the environment's.
+func WithMaxOptions(opts ...maxapi.Option) Option {
+	return func(c *config) { c.maxOptions = append(c.maxOptions, opts...) }
+}
 
 // WithToxiproxyAPI also serves Toxiproxy's HTTP API on a loopback port (see ToxiproxyURL).
 func WithToxiproxyAPI() Option { return func(c *config) { c.toxiproxyAPI = true } }

@@ -3,8 +3,10 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -61,7 +63,14 @@ type depContainer struct {
 // containerStartTimeout bounds the wait for a container's readiness log line.
 const containerStartTimeout = 60 * time.Second
 
-func runContainer(ctx context.Context, docker *client.Client, spec containerSpec, image imageChoice) (*depContainer, error) {
+// tcLogger sends testcontainers' progress lines to the harness's log at debug level.
+type tcLogger struct{ log *slog.Logger }
+
+func (l tcLogger) Printf(format string, args ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "testcontainers")
+}
+
+func runContainer(ctx context.Context, docker *client.Client, spec containerSpec, image imageChoice, log *slog.Logger) (*depContainer, error) {
 	port, err := network.ParsePort(spec.port)
 	if err != nil {
 		return nil, fmt.Errorf("parse port %s: %w", spec.port, err)
@@ -70,6 +79,7 @@ func runContainer(ctx context.Context, docker *client.Client, spec containerSpec
 		testcontainers.WithExposedPorts(spec.port),
 		testcontainers.WithCmd(spec.cmd...),
 		testcontainers.WithLabels(ownerLabels()),
+		testcontainers.WithLogger(tcLogger{log: log}),
 		// Publish on loopback only: nothing outside this machine may reach the dependencies.
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.PortBindings = network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "0"}}}

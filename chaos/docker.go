@@ -29,6 +29,9 @@ const dockerPingTimeout = 3 * time.Second
 const (
 	labelOwner = "io.faultline.chaos"
 	labelPID   = "io.faultline.chaos.pid"
+	// labelHost keeps a harness from judging pids of another machine or PID namespace
+	// that shares the engine.
+	labelHost = "io.faultline.chaos.host"
 )
 
 // connectDocker returns a client for the engine at host (the default socket when empty)
@@ -133,7 +136,7 @@ func reapOrphans(ctx context.Context, cli *client.Client) (int, error) {
 	removed := 0
 	for _, c := range list.Items {
 		pid, err := strconv.Atoi(c.Labels[labelPID])
-		if err != nil || pid <= 0 || processAlive(pid) {
+		if err != nil || pid <= 0 || c.Labels[labelHost] != hostname() || processAlive(pid) {
 			continue
 		}
 		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
@@ -159,5 +162,13 @@ func processAlive(pid int) bool {
 
 // ownerLabels are the labels for a container started by this process.
 func ownerLabels() map[string]string {
-	return map[string]string{labelOwner: "true", labelPID: strconv.Itoa(os.Getpid())}
+	return map[string]string{labelOwner: "true", labelPID: strconv.Itoa(os.Getpid()), labelHost: hostname()}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
 }

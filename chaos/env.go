@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
@@ -80,8 +81,8 @@ type Env struct {
 	docker     *client.Client
 	containers map[Dependency]*depContainer
 	proxies    *proxies
-	max        *httptest.Server
-	maxHandler http.Handler
+	max        *maxapi.Server
+	maxServer  *httptest.Server
 	workDir    string
 	sutCommand []string
 	sutAddr    string
@@ -200,13 +201,15 @@ func (e *Env) start(ctx context.Context) error {
 			return err
 		}
 	}
-	e.maxHandler = e.cfg.maxHandler
-	if e.maxHandler == nil {
-		e.maxHandler = http.NotFoundHandler()
-	}
-	e.max = httptest.NewServer(e.maxHandler)
-	e.onClose(func(context.Context) error { e.max.Close(); return nil })
-	if err := e.proxies.add(MaxAPI, e.max.Listener.Addr().String()); err != nil {
+	e.max = maxapi.NewServer(append([]maxapi.Option{maxapi.WithToken(e.maxToken)}, e.cfg.maxOptions...)...)
+	e.maxServer = httptest.NewServer(e.max)
+	e.onClose(func(context.Context) error {
+		// Release requests held by hang faults first: the server waits for them.
+		e.max.Close()
+		e.maxServer.Close()
+		return nil
+	})
+	if err := e.proxies.add(MaxAPI, e.maxServer.Listener.Addr().String()); err != nil {
 		return err
 	}
 	if e.cfg.toxiproxyAPI {
@@ -276,7 +279,7 @@ func (e *Env) startContainer(ctx context.Context, spec containerSpec, image stri
 	if choice.offline {
 		e.log.InfoContext(ctx, "Using offline image", "dependency", spec.dep, "wanted", image, "image", choice.image)
 	}
-	return runContainer(ctx, e.docker, spec, choice)
+	return runContainer(ctx, e.docker, spec, choice, e.log)
 }
 
 // prepareSUT settles the command that runs the SUT, building it when none was given.
@@ -469,9 +472,10 @@ func freeLoopbackAddr() (string, error) {
 type ResetOption func(*resetConfig)
 
 type resetConfig struct {
-	sutEnv []string
-	chats  []ChatRow
-	cache  []CacheEntry
+	sutEnv   []string
+	chats    []ChatRow
+	cache    []CacheEntry
+	maxChats []maxapi.Chat
 }
 
 // WithSUTEnv starts the SUT with these KEY=VALUE settings on top of the contract's, for
@@ -488,6 +492,11 @@ func WithChats(rows ...ChatRow) ResetOption {
 // WithCache seeds these cache entries after Redis is flushed.
 func WithCache(entries ...CacheEntry) ResetOption {
 	return func(c *resetConfig) { c.cache = append(c.cache, entries...) }
+}
+
+// WithMaxChats puts these chats into the fake MAX after it is reset.
+func WithMaxChats(chats ...maxapi.Chat) ResetOption {
+	return func(c *resetConfig) { c.maxChats = append(c.maxChats, chats...) }
 }
 
 // Reset makes the environment fresh for the next scenario: every fault is removed
@@ -527,8 +536,13 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 	if err := e.stopSUT(); err != nil {
 		errs = append(errs, fmt.Errorf("previous SUT run: %w", err))
 	}
-	if err := e.resetMax(); err != nil {
-		return fmt.Errorf("reset: %w", err)
+	// The fake returns to its start-up state: the token, no chats but those given at
+	// Start, no faults, an empty journal; requests held by a hang are released.
+	e.max.Reset()
+	for _, c := range rc.maxChats {
+		if err := e.max.PutChat(c); err != nil {
+			return fmt.Errorf("reset: seed fake MAX: %w", err)
+		}
 	}
 	if err := e.resetData(ctx, rc.chats, rc.cache); err != nil {
 		return fmt.Errorf("reset: %w", err)
@@ -570,14 +584,6 @@ func (e *Env) restoreContainers(ctx context.Context) error {
 	return nil
 }
 
-// resetMax clears the fake MAX's state and faults, when the handler is one that can.
-func (e *Env) resetMax() error {
-	if r, ok := e.maxHandler.(interface{ Reset() }); ok {
-		r.Reset()
-	}
-	return nil
-}
-
 // Close stops the SUT (reporting an unclean exit), terminates the containers and stops
 // the proxies and the fake MAX. It is safe to call more than once.
 func (e *Env) Close(ctx context.Context) error {
@@ -613,8 +619,12 @@ func (e *Env) URL() string { return e.client.URL() }
 // Client returns the probe client for the SUT.
 func (e *Env) Client() *Client { return e.client }
 
-// MaxURL is the fake MAX's own address, bypassing its proxy.
-func (e *Env) MaxURL() string { return e.max.URL }
+// Max is the fake MAX API: its state, faults and journal.
+func (e *Env) Max() *maxapi.Server { return e.max }
+
+// MaxURL is the fake MAX's own address, bypassing its proxy. Its admin API is under
+// MaxURL() + maxapi.AdminPrefix.
+func (e *Env) MaxURL() string { return e.maxServer.URL }
 
 // ProxyAddr is the loopback address of dep's proxy, which the SUT is configured with.
 func (e *Env) ProxyAddr(dep Dependency) string { return e.proxies.listen(dep) }
@@ -623,7 +633,7 @@ func (e *Env) ProxyAddr(dep Dependency) string { return e.proxies.listen(dep) }
 // the fake MAX's listener.
 func (e *Env) DirectAddr(ctx context.Context, dep Dependency) string {
 	if dep == MaxAPI {
-		return e.max.Listener.Addr().String()
+		return e.maxServer.Listener.Addr().String()
 	}
 	c, ok := e.containers[dep]
 	if !ok {

@@ -144,6 +144,18 @@ func (w *lineWriter) flush() {
 	}
 }
 
+// ParseLogs reads a log as the SUT writes it (JSON lines, possibly mixed with other
+// lines), for example a saved stderr, and returns a query over all of it.
+func ParseLogs(r io.Reader) (Logs, error) {
+	buf := &logBuffer{}
+	w := &lineWriter{buf: buf, run: 1}
+	if _, err := io.Copy(w, r); err != nil {
+		return Logs{}, fmt.Errorf("read log: %w", err)
+	}
+	w.flush()
+	return Logs{buf: buf}, nil
+}
+
 // Logs is a query over the captured log. It is a value: each method returns a narrower
 // query and leaves the receiver unchanged, so a base query can be reused.
 type Logs struct {
