@@ -98,7 +98,7 @@ var _ = Describe("Probe client", Label("unit"), func() {
 	})
 
 	It("reports a timeout and a refused connection as observations", func() {
-		r := client.WithTimeout(50 * time.Millisecond).Get(ctx, 7)
+		r := client.WithTimeout(50*time.Millisecond).Get(ctx, 7)
 		Expect(r.TimedOut()).To(BeTrue(), r.String())
 		Expect(r.Status).To(BeZero())
 		srv.Close()
