@@ -422,6 +422,11 @@ func (e *Env) startSUT(ctx context.Context, overrides []string) error {
 	e.sut = p
 	e.mu.Unlock()
 	if err := p.waitReady(ctx, e.client.URL(), e.cfg.readyTimeout); err != nil {
+		// The failure is reported here; a process still running is not left behind.
+		_ = p.stop(e.cfg.stopTimeout)
+		e.mu.Lock()
+		e.sut = nil
+		e.mu.Unlock()
 		return fmt.Errorf("%w\nlast SUT output:\n%s", err, e.allLogs().Where(func(r Record) bool { return r.Run == run }).Tail(20))
 	}
 	e.mu.Lock()

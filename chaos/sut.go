@@ -150,7 +150,7 @@ func (p *sutProcess) waitReady(ctx context.Context, baseURL string, timeout time
 // does not stop in time is killed and reported.
 func (p *sutProcess) stop(timeout time.Duration) error {
 	if p.exited() {
-		return p.exitErr("had already exited")
+		return p.exitErr("before it was stopped")
 	}
 	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("%w: send SIGTERM: %v", ErrSUT, err)
