@@ -3,7 +3,7 @@ GO ?= go
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images
+.PHONY: test unit build vet fmt images stack
 
 test: vet unit
 
@@ -22,3 +22,11 @@ fmt:
 
 images:
 	scripts/offline-images.sh
+
+# The whole environment by hand: containers, proxies, fake MAX and the service, with a
+# fault prompt on stdin; Ctrl-C tears it down. STACK_FLAGS='-v -race' for more.
+# Built first and run directly (not with go run), so Ctrl-C reaches the stack itself and
+# the teardown's clean exit is what make sees.
+stack:
+	$(GO) build -o out/stack ./chaos/cmd/stack
+	out/stack $(STACK_FLAGS)
