@@ -3,9 +3,9 @@ GO ?= go
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images stack
+.PHONY: test unit build vet fmt images alerts stack
 
-test: vet unit
+test: vet unit alerts
 
 build:
 	$(GO) build ./...
@@ -30,3 +30,8 @@ images:
 stack:
 	$(GO) build -o out/stack ./chaos/cmd/stack
 	out/stack $(STACK_FLAGS)
+
+# promtool comes from Debian's prometheus package.
+alerts:
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml

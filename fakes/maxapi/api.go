@@ -285,12 +285,18 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) int {
 // the first half of it under a Content-Length for all of it. Padding is
 // streamed so an oversized body of many megabytes costs no memory.
 func writeShaped(w http.ResponseWriter, status int, body []byte, oversize int, truncate bool) {
-	head, pad, tail := body, 0, []byte(nil)
+	head, pad, fill, tail := body, 0, byte(0), []byte(nil)
 	if oversize > len(body) {
-		head, pad, tail = padding(body, oversize)
+		head, pad, fill, tail = padding(body, oversize)
+	}
+	setJSONHeaders(w)
+	if !bodyAllowed(status) {
+		// 204 and 304 carry no body; net/http would refuse to write one.
+		w.Header().Del("Content-Length")
+		w.WriteHeader(status)
+		return
 	}
 	total := len(head) + pad + len(tail)
-	setJSONHeaders(w)
 	w.Header().Set("Content-Length", strconv.Itoa(total))
 	w.WriteHeader(status)
 	var out io.Writer = w
@@ -300,33 +306,37 @@ func writeShaped(w http.ResponseWriter, status int, body []byte, oversize int, t
 		out = &limitWriter{w: w, n: total / 2}
 	}
 	_, _ = out.Write(head)
-	writePadding(out, pad)
+	writePadding(out, pad, fill)
 	_, _ = out.Write(tail)
 }
 
-// padding splits an oversized body into head, padding length and tail. A JSON
-// object gets a "padding" string member so that a client has to read it all;
-// anything else gets trailing spaces.
-func padding(body []byte, size int) ([]byte, int, []byte) {
+func bodyAllowed(status int) bool {
+	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
+}
+
+// padding splits an oversized body into head, padding length and byte, and
+// tail. A JSON object gets a "padding" string member so that a client has to
+// read it all; anything else gets trailing spaces, which keep JSON valid.
+func padding(body []byte, size int) (head []byte, n int, fill byte, tail []byte) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) >= 2 && trimmed[0] == '{' && trimmed[len(trimmed)-1] == '}' {
 		inner := bytes.TrimSpace(trimmed[:len(trimmed)-1])
-		head := append([]byte{}, inner...)
+		head = append([]byte{}, inner...)
 		if len(inner) > 1 {
 			head = append(head, ',')
 		}
 		head = append(head, `"padding":"`...)
-		tail := []byte(`"}`)
-		return head, max(size-len(head)-len(tail), 0), tail
+		tail = []byte(`"}`)
+		return head, max(size-len(head)-len(tail), 0), 'x', tail
 	}
-	return body, size - len(body), nil
+	return body, size - len(body), ' ', nil
 }
 
-func writePadding(w io.Writer, n int) {
+func writePadding(w io.Writer, n int, fill byte) {
 	if n <= 0 {
 		return
 	}
-	chunk := bytes.Repeat([]byte{'x'}, min(n, 32<<10))
+	chunk := bytes.Repeat([]byte{fill}, min(n, 32<<10))
 	for n > 0 {
 		k := min(n, len(chunk))
 		if _, err := w.Write(chunk[:k]); err != nil {

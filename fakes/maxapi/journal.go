@@ -12,7 +12,9 @@ import (
 // whether an Authorization header was sent, and an access_token query value is
 // replaced by "REDACTED".
 type Call struct {
-	// Seq numbers calls from 1 in arrival order.
+	// Seq numbers calls from 1 in arrival order; numbers are never reused,
+	// not even after Reset, so a call answered late cannot be mistaken for a
+	// newer one.
 	Seq int64 `json:"seq"`
 	// Time is the arrival time on the fake's clock.
 	Time   time.Time `json:"time"`

@@ -110,18 +110,21 @@ func DefaultBot() Bot {
 	}
 }
 
-// chatTypes and chatStatuses list what the real API sends; anything else would
-// make a client see a value it was never promised.
-var (
-	chatTypes    = []string{"chat", "channel", "dialog"}
-	chatStatuses = []string{"active", "removed", "left", "closed"}
-	// adminPermissions is the schema's ChatAdminPermission enum.
-	adminPermissions = []string{
+// chatTypes lists the chat types the real API sends; anything else would make
+// a client see a value it was never promised.
+func chatTypes() []string { return []string{"chat", "channel", "dialog"} }
+
+// chatStatuses lists the chat statuses the real API sends.
+func chatStatuses() []string { return []string{"active", "removed", "left", "closed"} }
+
+// adminPermissions is the schema's ChatAdminPermission enum.
+func adminPermissions() []string {
+	return []string{
 		"read_all_messages", "add_remove_members", "add_admins", "change_chat_info",
 		"pin_message", "write", "can_call", "edit_link", "post_edit_delete_message",
 		"edit_message", "delete_message", "edit", "delete",
 	}
-)
+}
 
 // normalize fills defaults and checks the chat, returning the stored form: a
 // deep copy with members sorted by user id.
@@ -132,14 +135,14 @@ func (c Chat) normalize(nowMS int64) (Chat, error) {
 	if c.Type == "" {
 		c.Type = "chat"
 	}
-	if !slices.Contains(chatTypes, c.Type) {
-		return Chat{}, fmt.Errorf("chat %d: type %q not one of %v: %w", c.ID, c.Type, chatTypes, ErrInvalid)
+	if !slices.Contains(chatTypes(), c.Type) {
+		return Chat{}, fmt.Errorf("chat %d: type %q not one of %v: %w", c.ID, c.Type, chatTypes(), ErrInvalid)
 	}
 	if c.Status == "" {
 		c.Status = "active"
 	}
-	if !slices.Contains(chatStatuses, c.Status) {
-		return Chat{}, fmt.Errorf("chat %d: status %q not one of %v: %w", c.ID, c.Status, chatStatuses, ErrInvalid)
+	if !slices.Contains(chatStatuses(), c.Status) {
+		return Chat{}, fmt.Errorf("chat %d: status %q not one of %v: %w", c.ID, c.Status, chatStatuses(), ErrInvalid)
 	}
 	// The schema declares participants_count as int32; a larger value could
 	// never come from the real API.
@@ -185,8 +188,8 @@ func (m Member) normalize(nowMS int64) (Member, error) {
 		return Member{}, fmt.Errorf("member user_id %d must be positive: %w", m.UserID, ErrInvalid)
 	}
 	for _, p := range m.Permissions {
-		if !slices.Contains(adminPermissions, p) {
-			return Member{}, fmt.Errorf("member %d: permission %q not one of %v: %w", m.UserID, p, adminPermissions, ErrInvalid)
+		if !slices.Contains(adminPermissions(), p) {
+			return Member{}, fmt.Errorf("member %d: permission %q not one of %v: %w", m.UserID, p, adminPermissions(), ErrInvalid)
 		}
 	}
 	if m.JoinTime == 0 {

@@ -290,7 +290,7 @@ func (s *Server) Bot() Bot {
 	return s.bot.clone()
 }
 
-// authorized reports whether the Authorization header value is accepted.
+// authorizedLocked reports whether the Authorization header value is accepted.
 func (s *Server) authorizedLocked(token string) bool {
 	if token == "" {
 		return false

@@ -79,7 +79,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		DataFreshness: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "participants_data_freshness_seconds",
-			Help: "Age of the oldest known participant count in the last list response.",
+			Help: "Age of the oldest known participant count of a MAX-linked chat in the last list response.",
 		}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total",

@@ -1,0 +1,162 @@
+package participants
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Policy decides what a request does when the participants cache fails.
+type Policy string
+
+// The cache error policies.
+const (
+	// PolicyFallback serves database data and counts the fallback.
+	PolicyFallback Policy = "fallback"
+	// PolicyFail fails the request with cache_unavailable. It reproduces the behaviour of a
+	// service that treats its cache as a hard dependency, so the harness can show it catches
+	// that.
+	PolicyFail Policy = "fail"
+)
+
+// Valid reports whether p is a known policy.
+func (p Policy) Valid() bool { return p == PolicyFallback || p == PolicyFail }
+
+// Clock is the service's source of time. Staleness, data age, rate limiting and
+// Retry-After pauses all read it, so tests can move time without sleeping.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config tunes enrichment and the background refresher. NewService replaces zero or
+// negative numbers and durations with the defaults of DefaultConfig; LazyUpdate has no
+// default because its zero value (off) is a legitimate setting.
+type Config struct {
+	// StaleAfter is the age after which served data is refreshed from MAX.
+	StaleAfter time.Duration
+	// CacheTTL is how long the cache keeps an entry. The cache adapter applies it; the
+	// service only requires it to exceed StaleAfter, so that stale data is still there to
+	// serve while MAX is down.
+	CacheTTL time.Duration
+	// LazyUpdate enables the cache and background refreshes. Off, lists and gets serve
+	// database data as is.
+	LazyUpdate bool
+	// Policy decides what a cache failure does to a request.
+	Policy Policy
+	// Workers is the number of background refresh workers.
+	Workers int
+	// QueueSize bounds the background refresh queue; a full queue drops refreshes.
+	QueueSize int
+	// RateLimit is the most MAX calls per second the service makes, background and
+	// synchronous together. MAX allows 30.
+	RateLimit float64
+	// MaxTimeout is the deadline of one MAX call and, separately, of the writes that
+	// follow a successful one.
+	MaxTimeout time.Duration
+	// BreakerFailures consecutive MAX failures open the circuit breaker.
+	BreakerFailures int
+	// BreakerCooldown is how long the breaker stays open before it lets one probe call
+	// through.
+	BreakerCooldown time.Duration
+	// Clock is the time source; nil means the wall clock. The circuit breaker always uses
+	// the wall clock, because the breaker library does not take one.
+	Clock Clock
+}
+
+// DefaultConfig returns the documented defaults of the service's environment.
+func DefaultConfig() Config {
+	return Config{
+		StaleAfter:      time.Hour,
+		CacheTTL:        24 * time.Hour,
+		LazyUpdate:      true,
+		Policy:          PolicyFallback,
+		Workers:         4,
+		QueueSize:       1024,
+		RateLimit:       20,
+		MaxTimeout:      2 * time.Second,
+		BreakerFailures: 5,
+		BreakerCooldown: 10 * time.Second,
+	}
+}
+
+// maxRateLimit is MAX's own limit of requests per second for one bot.
+const maxRateLimit = 30
+
+// Validate reports every setting that is out of range, naming each by its field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.StaleAfter <= 0 {
+		errs = append(errs, fmt.Errorf("setting StaleAfter = %v must be positive", c.StaleAfter))
+	}
+	if c.CacheTTL <= c.StaleAfter {
+		errs = append(errs, fmt.Errorf("setting CacheTTL = %v must exceed StaleAfter %v", c.CacheTTL, c.StaleAfter))
+	}
+	if !c.Policy.Valid() {
+		errs = append(errs, fmt.Errorf("setting Policy = %q must be %q or %q", c.Policy, PolicyFallback, PolicyFail))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("setting Workers = %d must be at least 1", c.Workers))
+	}
+	if c.QueueSize < 1 {
+		errs = append(errs, fmt.Errorf("setting QueueSize = %d must be at least 1", c.QueueSize))
+	}
+	if c.RateLimit <= 0 || c.RateLimit > maxRateLimit {
+		errs = append(errs, fmt.Errorf("setting RateLimit = %v must be in (0, %d]", c.RateLimit, maxRateLimit))
+	}
+	if c.MaxTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("setting MaxTimeout = %v must be positive", c.MaxTimeout))
+	}
+	if c.BreakerFailures < 1 {
+		errs = append(errs, fmt.Errorf("setting BreakerFailures = %d must be at least 1", c.BreakerFailures))
+	}
+	if c.BreakerCooldown <= 0 {
+		errs = append(errs, fmt.Errorf("setting BreakerCooldown = %v must be positive", c.BreakerCooldown))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("participants config: %w", err)
+	}
+	return nil
+}
+
+// withDefaults fills unset settings from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = d.StaleAfter
+	}
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = d.CacheTTL
+	}
+	if !c.Policy.Valid() {
+		c.Policy = d.Policy
+	}
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = d.QueueSize
+	}
+	if c.RateLimit <= 0 {
+		c.RateLimit = d.RateLimit
+	}
+	if c.MaxTimeout <= 0 {
+		c.MaxTimeout = d.MaxTimeout
+	}
+	if c.BreakerFailures <= 0 {
+		c.BreakerFailures = d.BreakerFailures
+	}
+	if c.BreakerCooldown <= 0 {
+		c.BreakerCooldown = d.BreakerCooldown
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	return c
+}

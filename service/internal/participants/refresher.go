@@ -1,0 +1,293 @@
+package participants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/metrics"
+)
+
+// errStopped refuses refreshes after Run has ended.
+var errStopped = fmt.Errorf("participants service stopped: %w", context.Canceled)
+
+// errPaused is returned inside the breaker when a Retry-After pause began while the call
+// waited for the rate limiter; the breaker ignores it.
+var errPaused = errors.New("MAX API calls paused after a 429")
+
+// Run runs the background refresh workers until ctx is done, then cancels every refresh
+// in flight (background and synchronous), waits for them to end and returns nil. It may
+// be called once.
+func (s *Service) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("participants: Run called twice")
+	}
+	var workers sync.WaitGroup
+	for range s.cfg.Workers {
+		workers.Go(func() { s.work(ctx) })
+	}
+	<-ctx.Done()
+	s.stop()
+	workers.Wait()
+
+	s.tasksMu.Lock()
+	s.tasksEnd = true
+	s.tasksMu.Unlock()
+	s.tasks.Wait()
+
+	// Refreshes still queued are abandoned; forget them so the gauges tell the truth.
+	s.mu.Lock()
+	for len(s.queue) > 0 {
+		<-s.queue
+	}
+	clear(s.pending)
+	s.m.RefreshQueueLen.Set(0)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Service) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-s.queue:
+			s.m.RefreshQueueLen.Set(float64(len(s.queue)))
+			s.process(ctx, j)
+			s.mu.Lock()
+			delete(s.pending, j.id)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// process refreshes one queued chat. A Retry-After pause holds the worker rather than
+// dropping the job, so the queue resumes when MAX allows it; an open breaker drops it.
+func (s *Service) process(ctx context.Context, j job) {
+	if err := s.waitPause(ctx); err != nil {
+		return
+	}
+	_, err := s.refreshShared(ctx, chat.Chat{ID: j.id, MaxChatID: j.maxChatID})
+	var f *refreshError
+	if errors.As(err, &f) && f.reason == reasonCircuitOpen {
+		s.m.RefreshDropped.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Inc()
+	}
+}
+
+// refreshShared refreshes c once for every concurrent caller: a synchronous refresh and
+// a background one of the same chat share one MAX call and one write. The shared work
+// runs detached from any single caller, so a caller that gives up does not cancel it
+// for the others; Run's end does.
+func (s *Service) refreshShared(ctx context.Context, c chat.Chat) (chat.Participants, error) {
+	ch := s.flight.DoChan(key(c.ID), func() (any, error) {
+		if !s.startTask() {
+			return chat.Participants{}, errStopped
+		}
+		defer s.tasks.Done()
+		return s.refreshOnce(ctx, c)
+	})
+	select {
+	case r := <-ch:
+		p, _ := r.Val.(chat.Participants)
+		return p, r.Err
+	case <-ctx.Done():
+		return chat.Participants{}, fmt.Errorf("refresh chat %d: %w", c.ID, ctx.Err())
+	}
+}
+
+// startTask registers a refresh with Run's shutdown, or refuses it after Run ended.
+func (s *Service) startTask() bool {
+	s.tasksMu.Lock()
+	defer s.tasksMu.Unlock()
+	if s.tasksEnd {
+		return false
+	}
+	s.tasks.Add(1)
+	return true
+}
+
+// refreshOnce asks MAX for c's count and, on success, writes the database and then the
+// cache. It counts and logs MAX failures, but not refusals (reason circuit_open), which
+// its callers account for in their own terms.
+func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Participants, error) {
+	// Keep the caller's values (request id) for logs, but not its cancellation.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	defer cancel()
+	defer context.AfterFunc(s.base, cancel)()
+
+	if why := s.maxUnavailable(); why != "" {
+		return chat.Participants{}, shortCircuit(why)
+	}
+	if err := s.waitLimiter(ctx); err != nil {
+		return chat.Participants{}, err
+	}
+	n, err := s.breaker.Execute(func() (int, error) {
+		if s.paused() {
+			return 0, errPaused
+		}
+		callCtx, cancel := context.WithTimeout(ctx, s.cfg.MaxTimeout)
+		defer cancel()
+		n, err := s.max.ParticipantsCount(callCtx, c.MaxChatID)
+		if err == nil && n < 0 {
+			err = &reasonError{reason: reasonMalformed, msg: fmt.Sprintf("negative participant count %d", n)}
+		}
+		return n, err
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		return chat.Participants{}, shortCircuit("circuit breaker open")
+	case errors.Is(err, errPaused):
+		return chat.Participants{}, shortCircuit(err.Error())
+	case errors.Is(err, chat.ErrShortCircuited):
+		return chat.Participants{}, &refreshError{reason: reasonCircuitOpen, err: err}
+	case ctx.Err() != nil:
+		return chat.Participants{}, fmt.Errorf("refresh chat %d: %w", c.ID, ctx.Err())
+	default:
+		reason := reasonOf(err)
+		s.countMaxFailure(ctx, c, reason, err)
+		if reason == reasonRateLimited {
+			s.pause(ctx, retryAfterOf(err))
+		}
+		return chat.Participants{}, &refreshError{reason: reason, err: err}
+	}
+
+	// Microseconds, because that is what the database keeps: the answer, the row and the
+	// cache entry then carry the same instant.
+	p := chat.Participants{Count: n, UpdatedAt: s.clock.Now().UTC().Truncate(time.Microsecond), Source: chat.SourceAPI}
+	wctx, wcancel := context.WithTimeout(ctx, s.cfg.MaxTimeout)
+	defer wcancel()
+	if err := s.store.UpdateParticipants(wctx, c.ID, p); err != nil {
+		s.m.RefreshTotal.WithLabelValues(metrics.ResultFailure).Inc()
+		s.log.ErrorContext(ctx, "Participants refresh not stored", "chat_id", c.ID, "error", err.Error())
+		return chat.Participants{}, fmt.Errorf("store participants of chat %d: %w", c.ID, err)
+	}
+	// The database holds the count now; a cache failure only delays serving it from the
+	// cache. The cache adapter counts and logs its own failures.
+	if err := s.cache.Set(wctx, c.ID, p); err != nil {
+		s.log.DebugContext(ctx, "Refreshed participants not cached", "chat_id", c.ID, "error", err.Error())
+	}
+	s.m.RefreshTotal.WithLabelValues(metrics.ResultSuccess).Inc()
+	s.log.DebugContext(ctx, msgRefreshed, "chat_id", c.ID, "count", n)
+	return p, nil
+}
+
+// countMaxFailure records a failed refresh of c: the error metric by reason, the refresh
+// result and the ERROR log line.
+func (s *Service) countMaxFailure(ctx context.Context, c chat.Chat, reason string, err error) {
+	s.m.MaxAPIErrors.WithLabelValues(reason).Inc()
+	s.m.RefreshTotal.WithLabelValues(metrics.ResultFailure).Inc()
+	s.log.ErrorContext(ctx, msgMaxFailed,
+		"chat_id", c.ID,
+		"max_chat_id", c.MaxChatID,
+		"reason", reason,
+		"error", err.Error())
+}
+
+// waitLimiter waits for the rate limiter's permission to call MAX. A wait longer than one
+// call's deadline means callers pile up faster than MAX may be called: the call is
+// refused rather than queued without bound.
+func (s *Service) waitLimiter(ctx context.Context) error {
+	now := s.clock.Now()
+	r := s.limiter.ReserveN(now, 1)
+	if !r.OK() {
+		return shortCircuit("rate limit")
+	}
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	if d > s.cfg.MaxTimeout {
+		r.CancelAt(now)
+		return shortCircuit(fmt.Sprintf("rate limit wait %v over the call deadline", d))
+	}
+	select {
+	case <-ctx.Done():
+		r.CancelAt(s.clock.Now())
+		return fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
+	case <-s.clock.After(d):
+		return nil
+	}
+}
+
+// pause stops MAX calls for d (MAX's Retry-After; capped, with a default when absent).
+func (s *Service) pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		d = defaultPause
+	}
+	d = min(d, maxPause)
+	until := s.clock.Now().Add(d)
+	s.mu.Lock()
+	extend := until.After(s.pausedUntil)
+	if extend {
+		s.pausedUntil = until
+	}
+	s.mu.Unlock()
+	if extend {
+		s.log.WarnContext(ctx, "MAX API calls paused", "dependency", metrics.DepMaxAPI, "pause", d.String())
+	}
+}
+
+func (s *Service) paused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock.Now().Before(s.pausedUntil)
+}
+
+// waitPause blocks until no Retry-After pause is in force.
+func (s *Service) waitPause(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		until := s.pausedUntil
+		s.mu.Unlock()
+		d := until.Sub(s.clock.Now())
+		if d <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.clock.After(d):
+		}
+	}
+}
+
+// breakerSuccess decides which MAX answers count against MAX: a chat it does not know, or
+// a request it rejects as invalid, is about that chat, not MAX's health.
+func breakerSuccess(err error) bool {
+	if err == nil {
+		return true
+	}
+	switch reasonOf(err) {
+	case reasonNotFound, reasonClientError:
+		return true
+	}
+	return false
+}
+
+// breakerExcluded keeps cancellations (shutdown) and pause refusals out of the breaker's
+// counts: neither says anything about MAX.
+func breakerExcluded(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, errPaused)
+}
+
+func (s *Service) breakerChanged(_ string, from, to gobreaker.State) {
+	s.m.BreakerState.WithLabelValues(metrics.DepMaxAPI).Set(breakerValue(to))
+	s.log.WarnContext(s.base, msgBreakerChange,
+		"dependency", metrics.DepMaxAPI, "from", from.String(), "to", to.String())
+}
+
+func breakerValue(st gobreaker.State) float64 {
+	switch st {
+	case gobreaker.StateHalfOpen:
+		return metrics.BreakerHalfOpen
+	case gobreaker.StateOpen:
+		return metrics.BreakerOpen
+	}
+	return metrics.BreakerClosed
+}

@@ -1,0 +1,397 @@
+// Package participants enriches chats with participant counts: it serves the newest of
+// the cached and the stored count, refreshes stale or unknown counts from MAX in the
+// background, and degrades to database data when the cache or MAX fails, saying so in
+// metrics and logs.
+package participants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+
+	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/metrics"
+)
+
+// Store is the database of chats.
+type Store interface {
+	// ListChats returns a page of chats in id order with their stored counts.
+	ListChats(ctx context.Context, page chat.Page) ([]chat.Chat, error)
+	// GetChat returns one chat, or a *chat.Error not_found.
+	GetChat(ctx context.Context, id int64) (chat.Chat, error)
+	// UpdateParticipants stores p for chat id unless the stored count is newer.
+	UpdateParticipants(ctx context.Context, id int64, p chat.Participants) error
+}
+
+// Cache holds recently fetched participant counts.
+type Cache interface {
+	// GetMultiple returns the entries of ids that exist, with Source cache; missing ids
+	// are absent from the map.
+	GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Participants, error)
+	// Set stores p for chat id.
+	Set(ctx context.Context, id int64, p chat.Participants) error
+}
+
+// ChatInfoGetter asks MAX for a chat's participant count.
+type ChatInfoGetter interface {
+	ParticipantsCount(ctx context.Context, maxChatID int64) (int, error)
+}
+
+// Values of log attributes and metric labels that are part of the service's contract.
+const (
+	msgFallback      = "Using fallback data source"
+	msgMaxFailed     = "MAX API call failed"
+	msgBreakerChange = "Circuit breaker state changed"
+	msgRefreshed     = "Participants refreshed"
+
+	reasonCircuitOpen = "circuit_open"
+	reasonMalformed   = "malformed"
+	reasonTimeout     = "timeout"
+	reasonConnection  = "connection"
+	reasonRateLimited = "rate_limited"
+	reasonNotFound    = "not_found"
+	reasonClientError = "client_error"
+
+	sourceMixed = "mixed"
+)
+
+// Retry-After pauses: MAX's value is capped so that a bogus header cannot stop refreshes
+// for long, and a 429 without one still backs off briefly.
+const (
+	defaultPause = time.Second
+	maxPause     = time.Minute
+)
+
+// Service enriches chats with participant counts and refreshes them from MAX.
+type Service struct {
+	store Store
+	cache Cache
+	max   ChatInfoGetter
+	log   *slog.Logger
+	m     *metrics.Metrics
+	cfg   Config
+	clock Clock
+
+	limiter *rate.Limiter
+	breaker *gobreaker.CircuitBreaker[int]
+	flight  singleflight.Group
+	queue   chan job
+
+	mu          sync.Mutex
+	pending     map[int64]struct{} // queued or being refreshed in the background
+	pausedUntil time.Time
+
+	// base is cancelled when Run ends; every refresh runs under it, so shutdown cancels
+	// synchronous and background refreshes alike.
+	base     context.Context
+	stop     context.CancelFunc
+	running  atomic.Bool
+	tasksMu  sync.Mutex
+	tasksEnd bool
+	tasks    sync.WaitGroup
+}
+
+type job struct {
+	id        int64
+	maxChatID int64
+}
+
+// NewService returns a service over its dependencies. Call Run to start the background
+// refresher; List, Get and Refresh work without it, but queued refreshes wait for it.
+func NewService(store Store, cache Cache, maxAPI ChatInfoGetter, log *slog.Logger, m *metrics.Metrics, cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		store:   store,
+		cache:   cache,
+		max:     maxAPI,
+		log:     log,
+		m:       m,
+		cfg:     cfg,
+		clock:   cfg.Clock,
+		limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit), 1),
+		queue:   make(chan job, cfg.QueueSize),
+		pending: make(map[int64]struct{}),
+	}
+	s.base, s.stop = context.WithCancel(context.Background())
+	s.breaker = gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
+		Name:        metrics.DepMaxAPI,
+		MaxRequests: 1,
+		Timeout:     cfg.BreakerCooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return int(c.ConsecutiveFailures) >= cfg.BreakerFailures
+		},
+		IsSuccessful:  breakerSuccess,
+		IsExcluded:    breakerExcluded,
+		OnStateChange: s.breakerChanged,
+	})
+	m.RefreshQueueCap.Set(float64(cfg.QueueSize))
+	m.RefreshQueueLen.Set(0)
+	m.BreakerState.WithLabelValues(metrics.DepMaxAPI).Set(metrics.BreakerClosed)
+	return s
+}
+
+// List returns a page of chats with the best participant data available, and queues
+// background refreshes for linked chats whose cache entry is missing or whose data is
+// unknown or stale. It never waits
+// for MAX.
+func (s *Service) List(ctx context.Context, page chat.Page) ([]chat.Chat, error) {
+	chats, err := s.store.ListChats(ctx, page)
+	if err != nil {
+		return nil, fmt.Errorf("list chats: %w", err)
+	}
+	if err := s.enrich(ctx, chats); err != nil {
+		return nil, fmt.Errorf("list chats: %w", err)
+	}
+	s.m.DataFreshness.Set(oldestAge(chats, s.clock.Now()).Seconds())
+	return chats, nil
+}
+
+// Get returns one chat with the best participant data available, like List.
+func (s *Service) Get(ctx context.Context, id int64) (chat.Chat, error) {
+	c, err := s.store.GetChat(ctx, id)
+	if err != nil {
+		return chat.Chat{}, fmt.Errorf("get chat %d: %w", id, err)
+	}
+	one := []chat.Chat{c}
+	if err := s.enrich(ctx, one); err != nil {
+		return chat.Chat{}, fmt.Errorf("get chat %d: %w", id, err)
+	}
+	return one[0], nil
+}
+
+// Refresh fetches chat id's count from MAX now, writes it to the database and then the
+// cache, and returns the chat with source api. When MAX fails or is short-circuited it
+// returns the stored data (source database) and no error, having written nothing. An
+// unknown chat is a *chat.Error not_found, an unlinked one conflict. Refresh works
+// whether or not lazy updates are on: it is an explicit request.
+func (s *Service) Refresh(ctx context.Context, id int64) (chat.Chat, error) {
+	c, err := s.store.GetChat(ctx, id)
+	if err != nil {
+		return chat.Chat{}, fmt.Errorf("refresh chat %d: %w", id, err)
+	}
+	c.Participants.Source = chat.SourceDatabase
+	if !c.Linked() {
+		return chat.Chat{}, chat.Errorf(chat.ECONFLICT, "chat %d is not linked to a MAX chat", id)
+	}
+	p, err := s.refreshShared(ctx, c)
+	if err == nil {
+		c.Participants = p
+		return c, nil
+	}
+	var f *refreshError
+	if !errors.As(err, &f) {
+		return chat.Chat{}, fmt.Errorf("refresh chat %d: %w", id, err)
+	}
+	if f.reason == reasonCircuitOpen {
+		// Nothing was called, so nothing was counted yet: this request's refresh failed.
+		s.countMaxFailure(ctx, c, f.reason, f.err)
+	}
+	s.m.FallbackUsage.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Inc()
+	s.log.WarnContext(ctx, msgFallback,
+		"reason", metrics.ReasonMaxAPIUnavailable,
+		"chat_count", 1,
+		"fallback_source", string(chat.SourceDatabase),
+		"error", f.Error())
+	return c, nil
+}
+
+// enrich sets the served participant data of chats in place and schedules refreshes.
+func (s *Service) enrich(ctx context.Context, chats []chat.Chat) error {
+	for i := range chats {
+		chats[i].Participants.Source = chat.SourceDatabase
+	}
+	if !s.cfg.LazyUpdate {
+		return nil
+	}
+	var ids []int64
+	for _, c := range chats {
+		if c.Linked() {
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	cached, err := s.cache.GetMultiple(ctx, ids)
+	cacheRead := err == nil
+	if err != nil {
+		if s.cfg.Policy == PolicyFail {
+			return chat.Wrap(fmt.Errorf("get cached participants: %w", err),
+				chat.ECACHEUNAVAILABLE, "participants cache unavailable")
+		}
+		s.m.FallbackUsage.WithLabelValues(metrics.ReasonCacheUnavailable).Inc()
+		s.log.WarnContext(ctx, msgFallback,
+			"reason", metrics.ReasonCacheUnavailable,
+			"chat_count", len(chats),
+			"fallback_source", string(chat.SourceDatabase),
+			"error", err.Error())
+		cached = nil
+	}
+
+	now := s.clock.Now()
+	var stale []chat.Chat
+	for i := range chats {
+		c := &chats[i]
+		if !c.Linked() {
+			continue
+		}
+		// Serve the newer of cache and database; on a tie the cache, which is what a
+		// successful refresh wrote last.
+		p, hit := cached[c.ID]
+		if hit && !p.UpdatedAt.Before(c.Participants.UpdatedAt) {
+			p.Source = chat.SourceCache
+			c.Participants = p
+		}
+		// A readable cache without the entry is refilled from MAX even when the database
+		// row is fresh: the contract refreshes every missing entry, so a cold cache warms
+		// up by itself. While the cache is unreadable only the served data's age counts.
+		missing := cacheRead && !hit
+		if missing || !c.Participants.Known() || now.Sub(c.Participants.UpdatedAt) > s.cfg.StaleAfter {
+			stale = append(stale, *c)
+		}
+	}
+	s.scheduleRefresh(ctx, stale)
+	return nil
+}
+
+// scheduleRefresh queues background refreshes of stale, unless MAX is short-circuited:
+// then the stale data served is a fallback, and queueing calls that would be refused
+// only fills the queue.
+func (s *Service) scheduleRefresh(ctx context.Context, stale []chat.Chat) {
+	if len(stale) == 0 {
+		return
+	}
+	if why := s.maxUnavailable(); why != "" {
+		s.m.RefreshDropped.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Add(float64(len(stale)))
+		s.m.FallbackUsage.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Inc()
+		s.log.WarnContext(ctx, msgFallback,
+			"reason", metrics.ReasonMaxAPIUnavailable,
+			"chat_count", len(stale),
+			"fallback_source", servedFrom(stale),
+			"error", "MAX API short-circuited: "+why)
+		return
+	}
+	for _, c := range stale {
+		s.enqueue(ctx, c)
+	}
+}
+
+// enqueue queues a background refresh of c without blocking. A chat already queued or
+// being refreshed is not queued again.
+func (s *Service) enqueue(ctx context.Context, c chat.Chat) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pending[c.ID]; ok {
+		return
+	}
+	select {
+	case s.queue <- job{id: c.ID, maxChatID: c.MaxChatID}:
+		s.pending[c.ID] = struct{}{}
+		s.m.RefreshQueueLen.Set(float64(len(s.queue)))
+	default:
+		s.m.RefreshDropped.WithLabelValues(metrics.ReasonQueueFull).Inc()
+		s.log.DebugContext(ctx, "Refresh queue full", "chat_id", c.ID)
+	}
+}
+
+// servedFrom names the source the chats were served from: cache, database or mixed.
+func servedFrom(chats []chat.Chat) string {
+	src := string(chats[0].Participants.Source)
+	for _, c := range chats[1:] {
+		if string(c.Participants.Source) != src {
+			return sourceMixed
+		}
+	}
+	return src
+}
+
+// oldestAge is the age of the oldest known participant data among chats linked to MAX.
+// Unlinked chats are left out: their counts are never refreshed, so their age would say
+// nothing about the refresh path and would keep a staleness alert firing for ever.
+func oldestAge(chats []chat.Chat, now time.Time) time.Duration {
+	var oldest time.Duration
+	for _, c := range chats {
+		if !c.Linked() {
+			continue
+		}
+		if age := c.Participants.Age(now); age > oldest {
+			oldest = age
+		}
+	}
+	return oldest
+}
+
+// maxUnavailable says why MAX calls are being refused without trying, or "" when they
+// are not.
+func (s *Service) maxUnavailable() string {
+	s.mu.Lock()
+	until := s.pausedUntil
+	s.mu.Unlock()
+	if s.clock.Now().Before(until) {
+		return "paused after a 429 until " + until.UTC().Format(time.RFC3339)
+	}
+	if s.breaker.State() == gobreaker.StateOpen {
+		return "circuit breaker open"
+	}
+	return ""
+}
+
+// refreshError is a refresh that MAX did not answer usefully, or (reason circuit_open)
+// that was refused without calling MAX.
+type refreshError struct {
+	reason string
+	err    error
+}
+
+func (f *refreshError) Error() string  { return fmt.Sprintf("MAX API %s: %v", f.reason, f.err) }
+func (f *refreshError) Unwrap() error  { return f.err }
+func (f *refreshError) Reason() string { return f.reason }
+
+func shortCircuit(why string) *refreshError {
+	return &refreshError{reason: reasonCircuitOpen, err: fmt.Errorf("%s: %w", why, chat.ErrShortCircuited)}
+}
+
+// reasonOf classifies a MAX error. The client's errors say their reason; anything else
+// is a call that got no usable answer.
+func reasonOf(err error) string {
+	var r interface{ Reason() string }
+	if errors.As(err, &r) {
+		return r.Reason()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return reasonTimeout
+	}
+	return reasonConnection
+}
+
+func retryAfterOf(err error) time.Duration {
+	var r interface{ RetryAfter() time.Duration }
+	if errors.As(err, &r) {
+		return r.RetryAfter()
+	}
+	return 0
+}
+
+// reasonError gives a locally detected MAX problem a reason, like the client's errors.
+type reasonError struct {
+	reason string
+	msg    string
+}
+
+func (e *reasonError) Error() string  { return e.msg }
+func (e *reasonError) Reason() string { return e.reason }
+
+// key formats a chat id as a singleflight key.
+func key(id int64) string { return strconv.FormatInt(id, 10) }
