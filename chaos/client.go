@@ -259,7 +259,7 @@ func (c *Client) send(ctx context.Context, method, path string) Response {
 		r.Err = err
 		return r
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	r.Body, err = io.ReadAll(resp.Body)
 	r.Latency = time.Since(start)
 	r.Status = resp.StatusCode

@@ -46,11 +46,11 @@ var _ = Describe("Probe client", Label("unit"), func() {
 			}
 			_, _ = w.Write([]byte(`{"id":1,"name":"a","max_chat_id":-5,"participants_count":3,"participants_source":"api"}`))
 		})
-		mux.HandleFunc("GET /health/detailed", func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET /health/detailed", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"service":"unhealthy","timestamp":"2026-01-02T03:04:05Z","dependencies":{"database":"unhealthy","redis":"healthy","max_api":"unknown"}}`))
 		})
-		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte("# TYPE x_total counter\nx_total 3\n"))
 		})
 		srv = httptest.NewServer(mux)

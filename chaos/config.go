@@ -68,7 +68,6 @@ type config struct {
 	stopTimeout           time.Duration
 	maxOptions            []maxapi.Option
 	toxiproxyAPI          bool
-	skipOrphanCleanup     bool
 }
 
 // WithReporter sets where one-line calls report their errors (usually t or GinkgoT()).

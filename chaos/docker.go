@@ -113,7 +113,7 @@ func pullImage(ctx context.Context, cli *client.Client, image string) error {
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", image, err)
 	}
-	defer resp.Close()
+	defer func() { _ = resp.Close() }()
 	if err := resp.Wait(ctx); err != nil {
 		return fmt.Errorf("pull %s: %w", image, err)
 	}

@@ -60,11 +60,13 @@ var _ = Describe("Environment", Label("env"), func() {
 	It("resets fast: faults off, data re-seeded, fake MAX cleared, SUT restarted with new settings", func() {
 		ctx := bg()
 		env.SeedCache(ctx, chaos.CacheEntry{ChatID: 99, Count: 1, UpdatedAt: time.Now()})
-		env.Max().PutChat(maxapi.Chat{ID: -99, ParticipantsCount: 5})
+		Expect(env.Max().PutChat(maxapi.Chat{ID: -99, ParticipantsCount: 5})).To(Succeed())
 		env.Max().Fail(maxapi.Status(503))
 		env.Apply(chaos.Latency(chaos.Redis, 2*time.Second, 0), chaos.Down(chaos.MaxAPI), chaos.MaxStatus(502))
 		Expect(env.ActiveFaults()).To(HaveLen(3))
-		_, _ = http.Get(env.MaxURL() + "/me")
+		resp, err := http.Get(env.MaxURL() + "/me")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Body.Close()).To(Succeed())
 		pid := env.SUTPid()
 
 		now := time.Now().UTC().Truncate(time.Millisecond)
@@ -88,9 +90,9 @@ var _ = Describe("Environment", Label("env"), func() {
 		d, err := pingThroughProxy(env, time.Second)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(d).To(BeNumerically("<", time.Second))
-		resp, err := http.Get("http://" + env.ProxyAddr(chaos.MaxAPI) + "/chats/-100")
+		resp, err = http.Get("http://" + env.ProxyAddr(chaos.MaxAPI) + "/chats/-100")
 		Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
+		Expect(resp.Body.Close()).To(Succeed())
 		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "the fake answers again (no token sent)")
 
 		By("re-seeding the data and emptying the fake's journal")

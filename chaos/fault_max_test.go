@@ -38,7 +38,7 @@ func getMaxChat(env *chaos.Env, chatID string, timeout time.Duration) maxCall {
 	if err != nil {
 		return maxCall{err: err, latency: time.Since(t0)}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	return maxCall{status: resp.StatusCode, header: resp.Header, body: body, err: err, latency: time.Since(t0)}
 }

@@ -21,7 +21,7 @@ var _ = Describe("SlowClose", Label("env", "fault"), func() {
 	closeDelay := func() time.Duration {
 		conn, err := net.DialTimeout("tcp", env.ProxyAddr(chaos.Redis), time.Second)
 		Expect(err).NotTo(HaveOccurred())
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		Expect(conn.SetDeadline(time.Now().Add(10 * time.Second))).To(Succeed())
 		_, err = conn.Write([]byte("QUIT\r\n"))
 		Expect(err).NotTo(HaveOccurred())

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	"github.com/Shopify/toxiproxy/v2/toxics"
 	"github.com/rs/zerolog"
 )
 
@@ -98,16 +97,6 @@ func (p *proxies) disable(dep Dependency) error {
 	return nil
 }
 
-func (p *proxies) enabled(dep Dependency) bool {
-	proxy, err := p.get(dep)
-	if err != nil {
-		return false
-	}
-	proxy.Lock()
-	defer proxy.Unlock()
-	return proxy.Enabled
-}
-
 // toxicSpec is a toxic as Toxiproxy's API takes it.
 type toxicSpec struct {
 	Name       string  `json:"name"`
@@ -144,21 +133,6 @@ func (p *proxies) removeToxic(ctx context.Context, dep Dependency, name string) 
 		return fmt.Errorf("remove toxic %s from %s proxy: %w", name, dep, err)
 	}
 	return nil
-}
-
-// toxicNames lists the toxics on dep's proxy, for reports and the stack's status.
-func (p *proxies) toxicNames(dep Dependency) []string {
-	proxy, err := p.get(dep)
-	if err != nil {
-		return nil
-	}
-	var names []string
-	for _, t := range proxy.Toxics.GetToxicArray() {
-		if w, ok := t.(*toxics.ToxicWrapper); ok {
-			names = append(names, w.Name)
-		}
-	}
-	return names
 }
 
 // reset removes every toxic and enables every proxy.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -119,7 +118,7 @@ func (p *sutProcess) waitReady(ctx context.Context, baseURL string, timeout time
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	last := "no answer yet"
+	var last string
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/readyz", nil)
 		if err != nil {
@@ -189,12 +188,4 @@ func sutEnv(lookup func(string) (string, bool), contract map[string]string, over
 	}
 	// exec uses the last value of a repeated key, so overrides win.
 	return append(env, overrides...)
-}
-
-// sutState guards the current process, so faults and resets from several goroutines
-// (the stack's command loop and its signal handler) do not race.
-type sutState struct {
-	mu   sync.Mutex
-	proc *sutProcess
-	runs int
 }

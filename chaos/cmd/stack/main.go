@@ -27,12 +27,19 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "stack:", err)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		sayln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
 }
+
+// say, sayln and sayRaw print to the console; a console that cannot be written to leaves
+// nothing to report the error on.
+func say(w io.Writer, format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }
+func sayln(w io.Writer, args ...any)              { _, _ = fmt.Fprintln(w, args...) }
+func sayRaw(w io.Writer, args ...any)             { _, _ = fmt.Fprint(w, args...) }
 
 type multiFlag []string
 
@@ -73,17 +80,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *verbose {
 		opts = append(opts, chaos.WithSUTOutput(stderr))
 	}
-	fmt.Fprintln(stdout, "Starting the stack (containers, proxies, fake MAX, service)...")
+	sayln(stdout, "Starting the stack (containers, proxies, fake MAX, service)...")
 	env, err := chaos.Start(ctx, opts...)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		fmt.Fprintln(stdout, "Tearing down...")
+		sayln(stdout, "Tearing down...")
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := env.Close(closeCtx); err != nil {
-			fmt.Fprintln(stderr, "stack: teardown:", err)
+			sayln(stderr, "stack: teardown:", err)
 		}
 	}()
 	st := &stack{env: env, out: stdout, seed: demoRows(*chats), showSecrets: *showSecrets}
@@ -96,7 +103,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if strings.TrimSpace(c) == "" {
 			continue
 		}
-		fmt.Fprintf(stdout, "> %s\n", strings.TrimSpace(c))
+		say(stdout, "> %s\n", strings.TrimSpace(c))
 		if st.exec(ctx, c) {
 			return nil
 		}
@@ -110,11 +117,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			lines <- sc.Text()
 		}
 	}()
-	fmt.Fprint(stdout, "stack> ")
+	sayRaw(stdout, "stack> ")
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(stdout)
+			sayln(stdout)
 			return nil
 		case line, ok := <-lines:
 			if !ok {
@@ -126,7 +133,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if st.exec(ctx, line) {
 				return nil
 			}
-			fmt.Fprint(stdout, "stack> ")
+			sayRaw(stdout, "stack> ")
 		}
 	}
 }
@@ -137,7 +144,7 @@ type printReporter struct{ w io.Writer }
 
 func (printReporter) Helper() {}
 func (r printReporter) Fatalf(format string, args ...any) {
-	fmt.Fprintf(r.w, "error: "+format+"\n", args...)
+	say(r.w, "error: "+format+"\n", args...)
 }
 
 func demoMaxChats(n int) []maxapi.Chat {
@@ -175,14 +182,14 @@ func (s *stack) printURLs(ctx context.Context) {
 	e := s.env
 	t := e.Timings()
 	w := s.out
-	fmt.Fprintf(w, "\nStack is up (start %s: containers %s, build %s, migrate %s, service %s; reset %s)\n\n",
+	say(w, "\nStack is up (start %s: containers %s, build %s, migrate %s, service %s; reset %s)\n\n",
 		t.Start.Round(time.Millisecond), t.Containers.Round(time.Millisecond), t.Build.Round(time.Millisecond),
 		t.Migrate.Round(time.Millisecond), t.SUTStart.Round(time.Millisecond), t.Reset.Round(time.Millisecond))
-	fmt.Fprintf(w, "  service        %s   (try %s/chats/all, /health/detailed, /metrics)\n", e.URL(), e.URL())
-	fmt.Fprintf(w, "  fake MAX       %s   admin API %s%s (chats, faults, journal)\n", e.MaxURL(), e.MaxURL(), maxapi.AdminPrefix)
-	fmt.Fprintf(w, "  toxiproxy API  %s   (toxiproxy-cli -h %s)\n", e.ToxiproxyURL(), strings.TrimPrefix(e.ToxiproxyURL(), "http://"))
+	say(w, "  service        %s   (try %s/chats/all, /health/detailed, /metrics)\n", e.URL(), e.URL())
+	say(w, "  fake MAX       %s   admin API %s%s (chats, faults, journal)\n", e.MaxURL(), e.MaxURL(), maxapi.AdminPrefix)
+	say(w, "  toxiproxy API  %s   (toxiproxy-cli -h %s)\n", e.ToxiproxyURL(), strings.TrimPrefix(e.ToxiproxyURL(), "http://"))
 	for _, dep := range chaos.Dependencies() {
-		fmt.Fprintf(w, "  proxy %-8s %s -> %s\n", dep, e.ProxyAddr(dep), e.DirectAddr(ctx, dep))
+		say(w, "  proxy %-8s %s -> %s\n", dep, e.ProxyAddr(dep), e.DirectAddr(ctx, dep))
 	}
 	dsn := e.DatabaseURL(ctx)
 	if !s.showSecrets {
@@ -190,12 +197,12 @@ func (s *stack) printURLs(ctx context.Context) {
 			dsn = strings.ReplaceAll(dsn, secret, "xxxxx")
 		}
 	}
-	fmt.Fprintf(w, "  postgres       %s   (direct, no faults)\n", dsn)
-	fmt.Fprintf(w, "  redis          redis://%s/0   (direct, no faults)\n", e.DirectAddr(ctx, chaos.Redis))
+	say(w, "  postgres       %s   (direct, no faults)\n", dsn)
+	say(w, "  redis          redis://%s/0   (direct, no faults)\n", e.DirectAddr(ctx, chaos.Redis))
 	if s.showSecrets {
-		fmt.Fprintf(w, "  MAX token      %s\n", e.MaxToken())
+		say(w, "  MAX token      %s\n", e.MaxToken())
 	}
-	fmt.Fprintf(w, "\nType \"help\" for commands; Ctrl-C tears everything down.\n")
+	say(w, "\nType \"help\" for commands; Ctrl-C tears everything down.\n")
 }
 
 const help = `commands (dep is postgres, redis or maxapi):
@@ -225,7 +232,7 @@ func (s *stack) exec(ctx context.Context, line string) (quit bool) {
 		if errors.Is(err, errQuit) {
 			return true
 		}
-		fmt.Fprintln(s.out, "error:", err)
+		sayln(s.out, "error:", err)
 	}
 	return false
 }
@@ -247,18 +254,18 @@ func (s *stack) do(ctx context.Context, cmd string, args []string) error {
 	}
 	switch cmd {
 	case "help", "?":
-		fmt.Fprintln(s.out, help)
+		sayln(s.out, help)
 	case "quit", "exit":
 		return errQuit
 	case "urls":
 		s.printURLs(ctx)
 	case "status":
-		fmt.Fprintf(s.out, "service pid %d at %s\n", s.env.SUTPid(), s.env.URL())
+		say(s.out, "service pid %d at %s\n", s.env.SUTPid(), s.env.URL())
 		for _, a := range s.faults {
-			fmt.Fprintf(s.out, "  fault: %s\n", a.name)
+			say(s.out, "  fault: %s\n", a.name)
 		}
 		if len(s.faults) == 0 {
-			fmt.Fprintln(s.out, "  no faults")
+			sayln(s.out, "  no faults")
 		}
 	case "up":
 		dep, err := depArg()
@@ -352,7 +359,7 @@ func (s *stack) do(ctx context.Context, cmd string, args []string) error {
 		if err := s.env.Reset(ctx, chaos.WithSUTEnv(args...), chaos.WithChats(s.seed...)); err != nil {
 			return err
 		}
-		fmt.Fprintf(s.out, "reset in %s\n", s.env.Timings().Reset.Round(time.Millisecond))
+		say(s.out, "reset in %s\n", s.env.Timings().Reset.Round(time.Millisecond))
 	case "logs":
 		n := 20
 		if len(args) > 0 {
@@ -360,21 +367,21 @@ func (s *stack) do(ctx context.Context, cmd string, args []string) error {
 				return err
 			}
 		}
-		fmt.Fprint(s.out, s.env.Logs().Tail(n))
+		sayRaw(s.out, s.env.Logs().Tail(n))
 	case "metrics":
 		snap := s.env.Metrics(ctx)
 		if len(args) > 0 {
 			for _, smp := range snap.Series(args[0]) {
-				fmt.Fprintf(s.out, "%s%v %g\n", smp.Name, smp.Labels, smp.Value)
+				say(s.out, "%s%v %g\n", smp.Name, smp.Labels, smp.Value)
 			}
 			return nil
 		}
-		fmt.Fprint(s.out, snap.Delta(s.env.Baseline()))
+		sayRaw(s.out, snap.Delta(s.env.Baseline()))
 	case "get":
 		if err := need(1); err != nil {
 			return err
 		}
-		fmt.Fprintln(s.out, s.env.Client().Do(ctx, "GET", args[0]))
+		sayln(s.out, s.env.Client().Do(ctx, "GET", args[0]))
 	case "refresh":
 		if err := need(1); err != nil {
 			return err
@@ -383,7 +390,7 @@ func (s *stack) do(ctx context.Context, cmd string, args []string) error {
 		if _, err := fmt.Sscan(args[0], &id); err != nil {
 			return err
 		}
-		fmt.Fprintln(s.out, s.env.Client().Refresh(ctx, id).Response)
+		sayln(s.out, s.env.Client().Refresh(ctx, id).Response)
 	default:
 		return fmt.Errorf("unknown command %q; type help", cmd)
 	}
@@ -446,7 +453,7 @@ func (s *stack) apply(ctx context.Context, dep chaos.Dependency, f chaos.Fault) 
 		return err
 	}
 	s.faults = append(s.faults, applied{dep: dep, name: f.String(), undo: undo})
-	fmt.Fprintf(s.out, "applied %s\n", f)
+	say(s.out, "applied %s\n", f)
 	return nil
 }
 
@@ -463,7 +470,7 @@ func (s *stack) clear(ctx context.Context, match func(applied) bool) error {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(s.out, "removed %s\n", a.name)
+		say(s.out, "removed %s\n", a.name)
 	}
 	s.faults = keep
 	return errors.Join(errs...)

@@ -2,9 +2,6 @@
 // test the chaos harness apart from the reference service: a harness bug then shows up
 // as a harness failure, not as a service one. It serves database data only (no cache
 // enrichment, no background refresh); POST refresh calls MAX synchronously.
-//
-// Two switches exist for the harness's own tests: STUB_EXIT_CODE makes it exit with that
-// code on SIGTERM, and STUB_FAIL_START makes it exit at once with status 1.
 package main
 
 import (
@@ -38,24 +35,18 @@ const schema = `CREATE TABLE IF NOT EXISTS chats (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "stubsut:", err)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	if err != nil {
+		_, _ = fmt.Fprintln(os.Stderr, "stubsut:", err)
 		os.Exit(1)
-	}
-	if code := os.Getenv("STUB_EXIT_CODE"); code != "" {
-		n, _ := strconv.Atoi(code)
-		os.Exit(n)
 	}
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// One plain line, so the harness's handling of non-JSON output is exercised.
-	fmt.Fprintln(stderr, "stubsut starting")
-	if getenv("STUB_FAIL_START") != "" {
-		return errors.New("told to fail at start")
-	}
+	_, _ = fmt.Fprintln(stderr, "stubsut starting")
 	db, err := pgxpool.New(ctx, getenv("DATABASE_URL"))
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
@@ -76,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout, ropt.MaxRetries = 200*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond, -1
 	rdb := redis.NewClient(ropt)
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 
 	reg := prometheus.NewRegistry()
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "HTTP requests."}, []string{"method", "route", "status"})
@@ -96,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 				"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 		})
 	}
-	route("GET /livez", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	route("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	route("GET /readyz", s.readyz)
 	route("GET /health/detailed", s.health)
 	route("GET /chats/all", s.list)
@@ -309,7 +300,7 @@ func (s *stub) fetch(ctx context.Context, maxChatID int64) (int, string, error) 
 	if err != nil {
 		return 0, "connection", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return 0, "server_error", fmt.Errorf("status %d", resp.StatusCode)
 	}
