@@ -538,6 +538,9 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 	if err := e.restoreContainers(ctx); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
+	// Release calls held by a hanging fake before the SUT stops, so its graceful shutdown
+	// does not wait for them.
+	e.max.ClearFaults()
 	if err := e.stopSUT(); err != nil {
 		errs = append(errs, fmt.Errorf("previous SUT run: %w", err))
 	}
