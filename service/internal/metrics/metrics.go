@@ -35,6 +35,7 @@ const (
 // Metrics holds the service's collectors.
 type Metrics struct {
 	CacheErrors      prometheus.Counter
+	CacheCorrupt     prometheus.Counter
 	MaxAPIErrors     *prometheus.CounterVec // reason
 	FallbackUsage    *prometheus.CounterVec // reason
 	DataFreshness    prometheus.Gauge
@@ -68,6 +69,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		CacheErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "participants_cache_errors_total",
 			Help: "Failed participants cache (Redis) operations, including calls refused by the open circuit breaker.",
+		}),
+		CacheCorrupt: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "participants_cache_corrupt_entries_total",
+			Help: "Participants cache entries that could not be decoded and were treated as missing.",
 		}),
 		MaxAPIErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "participants_max_api_errors_total",
@@ -139,7 +144,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"version"}),
 	}
 	reg.MustRegister(
-		m.CacheErrors, m.MaxAPIErrors, m.FallbackUsage, m.DataFreshness,
+		m.CacheErrors, m.CacheCorrupt, m.MaxAPIErrors, m.FallbackUsage, m.DataFreshness,
 		m.HTTPRequests, m.HTTPDuration, m.DependencyUp, m.BreakerState,
 		m.RefreshTotal, m.RefreshDropped, m.RefreshQueueLen, m.RefreshQueueCap,
 		m.MaxAPIDuration, m.CacheDuration, m.DatabaseDuration, m.DatabaseErrors, m.BuildInfo,

@@ -1,0 +1,292 @@
+// Package postgres is the service's PostgreSQL store: the chats table, read and updated
+// through a pgx connection pool, behind a circuit breaker, with the schema applied by
+// embedded migrations.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/metrics"
+)
+
+// Operation labels of database_query_duration_seconds and database_errors_total.
+const (
+	OpListChats          = "list_chats"
+	OpGetChat            = "get_chat"
+	OpUpdateParticipants = "update_participants"
+	OpPing               = "ping"
+)
+
+// unavailableMessage is what clients are told while the database cannot be reached.
+const unavailableMessage = "database unavailable"
+
+// DefaultMaxConns is the pool size when Options.MaxConns is zero.
+const DefaultMaxConns = 10
+
+// Options configure a Store.
+type Options struct {
+	// Timeout bounds every call, including waiting for and opening a connection.
+	Timeout time.Duration
+	// BreakerFailures consecutive unavailability errors open the breaker; it lets a probe
+	// through after BreakerCooldown.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+	// MaxConns is the pool size; DefaultMaxConns if zero.
+	MaxConns int32
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+}
+
+// Store reads and writes chats. Its methods are safe for concurrent use.
+type Store struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+	breaker *gobreaker.CircuitBreaker[struct{}]
+	secrets []string
+	log     *slog.Logger
+	m       *metrics.Metrics
+}
+
+// Open creates a Store for dsn. It does not connect: connections are made on demand, so
+// chatd starts, and recovers, whatever the database's state.
+func Open(dsn string, opts Options) (*Store, error) {
+	if opts.Timeout <= 0 {
+		return nil, errors.New("open postgres store: timeout must be positive")
+	}
+	if opts.BreakerFailures <= 0 || opts.BreakerCooldown <= 0 {
+		return nil, errors.New("open postgres store: breaker failures and cooldown must be positive")
+	}
+	secrets := dsnSecrets(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: parse database url: %w", redact(err, secrets))
+	}
+	cfg.ConnConfig.ConnectTimeout = opts.Timeout
+	// The server gives up on a statement the client has given up on, instead of running
+	// it to completion for nobody.
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.Timeout.Milliseconds()+1, 10)
+	cfg.MaxConns = opts.MaxConns
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", redact(err, secrets))
+	}
+	s := &Store{pool: pool, timeout: opts.Timeout, secrets: secrets, log: opts.Logger, m: opts.Metrics}
+	failures := uint32(opts.BreakerFailures) //nolint:gosec // config bounds it to int32
+	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        metrics.DepDatabase,
+		MaxRequests: 1,
+		Timeout:     opts.BreakerCooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		// Only unavailability counts against the database: a missing row or a rejected
+		// statement is an answer.
+		IsSuccessful: func(err error) bool { return err == nil || !unavailable(err) },
+		IsExcluded:   func(err error) bool { return errors.Is(err, errCallerGone) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			s.m.BreakerState.WithLabelValues(metrics.DepDatabase).Set(float64(to))
+			s.log.WarnContext(context.Background(), "Circuit breaker state changed",
+				"dependency", metrics.DepDatabase, "from", from.String(), "to", to.String())
+		},
+	})
+	s.m.BreakerState.WithLabelValues(metrics.DepDatabase).Set(metrics.BreakerClosed)
+	return s, nil
+}
+
+// Close closes the pool's connections. It waits at most the store's timeout: after a
+// query timed out, pgx cancels it on a fresh connection and the pool waits for that, for
+// up to 15s against a hung database; a shutting-down process need not.
+func (s *Store) Close() {
+	done := make(chan struct{})
+	go func() {
+		s.pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(s.timeout):
+		s.log.WarnContext(context.Background(), "Database connections still closing; not waiting for them")
+	}
+}
+
+// errCallerGone marks a failure caused by the caller's own context ending (the client went
+// away, or shutdown): it says nothing about the database.
+var errCallerGone = errors.New("caller's context ended")
+
+// unavailable reports whether err means the database cannot serve us: it could not be
+// reached, did not answer in time, or refused for its own reasons (shutting down, out of
+// connections). A statement the server rejected is not unavailability.
+func unavailable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || // connection exception
+			strings.HasPrefix(pgErr.Code, "53") || // insufficient resources
+			strings.HasPrefix(pgErr.Code, "57P") || // shutting down, cannot connect now
+			pgErr.Code == "57014" // statement timeout
+	}
+	return !errors.Is(err, pgx.ErrNoRows)
+}
+
+// call runs fn through the breaker under the store's timeout, records its metrics and
+// turns its error into what callers decide on: *chat.Error database_unavailable when the
+// database is unreachable or short-circuited.
+func (s *Store) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	start := time.Now()
+	_, err := s.breaker.Execute(func() (struct{}, error) {
+		callCtx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		err := fn(callCtx)
+		if err != nil && ctx.Err() != nil {
+			return struct{}{}, fmt.Errorf("%w: %w", errCallerGone, err)
+		}
+		return struct{}{}, err
+	})
+	s.m.DatabaseDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errCallerGone), errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%s: %w", op, redact(err, s.secrets))
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		s.m.DatabaseErrors.WithLabelValues(op).Inc()
+		return chat.Wrap(fmt.Errorf("%s: %w: %w", op, chat.ErrShortCircuited, err), chat.EDATABASEUNAVAILABLE, unavailableMessage)
+	case unavailable(err):
+		s.m.DatabaseErrors.WithLabelValues(op).Inc()
+		return chat.Wrap(fmt.Errorf("%s: %w", op, redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, unavailableMessage)
+	default:
+		s.m.DatabaseErrors.WithLabelValues(op).Inc()
+		return fmt.Errorf("%s: %w", op, redact(err, s.secrets))
+	}
+}
+
+const chatColumns = `id, name, max_chat_id, participants_count, participants_updated_at`
+
+func scanChat(row pgx.Row) (chat.Chat, error) {
+	var (
+		c         chat.Chat
+		maxChatID *int64
+		updatedAt *time.Time
+	)
+	if err := row.Scan(&c.ID, &c.Name, &maxChatID, &c.Participants.Count, &updatedAt); err != nil {
+		return chat.Chat{}, err
+	}
+	if maxChatID != nil {
+		c.MaxChatID = *maxChatID
+	}
+	if updatedAt != nil {
+		c.Participants.UpdatedAt = updatedAt.UTC()
+	}
+	c.Participants.Source = chat.SourceDatabase
+	return c, nil
+}
+
+// ListChats returns a page of chats in id order, with the participant counts stored in
+// the table (source database). A limit outside 1..chat.MaxLimit means chat.DefaultLimit.
+func (s *Store) ListChats(ctx context.Context, page chat.Page) ([]chat.Chat, error) {
+	limit, offset := page.Limit, max(page.Offset, 0)
+	if limit <= 0 || limit > chat.MaxLimit {
+		limit = chat.DefaultLimit
+	}
+	var chats []chat.Chat
+	err := s.call(ctx, OpListChats, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, `SELECT `+chatColumns+` FROM chats ORDER BY id LIMIT $1 OFFSET $2`, limit, offset)
+		if err != nil {
+			return err
+		}
+		chats, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (chat.Chat, error) { return scanChat(row) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list chats: %w", err)
+	}
+	return chats, nil
+}
+
+// GetChat returns one chat with its stored participant count, or a *chat.Error not_found.
+func (s *Store) GetChat(ctx context.Context, id int64) (chat.Chat, error) {
+	var c chat.Chat
+	err := s.call(ctx, OpGetChat, func(ctx context.Context) error {
+		var err error
+		c, err = scanChat(s.pool.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE id = $1`, id))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return chat.Chat{}, chat.Errorf(chat.ENOTFOUND, "chat %d not found", id)
+	}
+	if err != nil {
+		return chat.Chat{}, fmt.Errorf("get chat %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// updateIfNewer writes the count only when it is newer than the stored one, and reports
+// whether the chat exists, in one statement so that concurrent refreshes cannot overwrite
+// a newer count with an older one.
+const updateIfNewer = `
+WITH target AS (
+    SELECT id FROM chats WHERE id = $1
+), updated AS (
+    UPDATE chats
+       SET participants_count = $2, participants_updated_at = $3
+     WHERE id = $1
+       AND (participants_updated_at IS NULL OR participants_updated_at < $3)
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM updated)`
+
+// UpdateParticipants stores a count observed at p.UpdatedAt, unless the stored count is
+// as new or newer: then it changes nothing and returns nil. A missing chat is a
+// *chat.Error not_found. Times are stored with microsecond precision, PostgreSQL's.
+func (s *Store) UpdateParticipants(ctx context.Context, id int64, p chat.Participants) error {
+	if !p.Known() {
+		return chat.Errorf(chat.EINVALID, "participants of chat %d have no observation time", id)
+	}
+	at := p.UpdatedAt.UTC().Truncate(time.Microsecond)
+	var exists, updated bool
+	err := s.call(ctx, OpUpdateParticipants, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, updateIfNewer, id, p.Count, at).Scan(&exists, &updated)
+	})
+	if err != nil {
+		return fmt.Errorf("update participants of chat %d: %w", id, err)
+	}
+	if !exists {
+		return chat.Errorf(chat.ENOTFOUND, "chat %d not found", id)
+	}
+	if !updated {
+		s.log.DebugContext(ctx, "Participants not stored: the database has newer data", "chat_id", id)
+	}
+	return nil
+}
+
+// Ping checks that the database answers, within the store's timeout. It bypasses the
+// breaker, so health checks report the database's real state even while requests are
+// short-circuited.
+func (s *Store) Ping(ctx context.Context) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	err := s.pool.Ping(ctx)
+	s.m.DatabaseDuration.WithLabelValues(OpPing).Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.m.DatabaseErrors.WithLabelValues(OpPing).Inc()
+		return chat.Wrap(fmt.Errorf("ping: %w", redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, unavailableMessage)
+	}
+	return nil
+}
