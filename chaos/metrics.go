@@ -21,6 +21,10 @@ type Sample struct {
 	Value  float64
 }
 
+// String prints the sample as in the text format, for example
+// participants_max_api_errors_total{reason="timeout"} 3.
+func (s Sample) String() string { return fmt.Sprintf("%s%s %g", s.Name, seriesKey(s.Labels), s.Value) }
+
 // Snapshot is the SUT's /metrics at one moment, indexed by metric name.
 type Snapshot struct {
 	Time   time.Time
@@ -125,7 +129,8 @@ func (s Snapshot) String() string {
 			if smp.Value == 0 {
 				continue
 			}
-			fmt.Fprintf(&sb, "%s%s %g\n", name, seriesKey(smp.Labels), smp.Value)
+			sb.WriteString(smp.String())
+			sb.WriteByte('\n')
 		}
 	}
 	return sb.String()

@@ -372,7 +372,7 @@ func (s *stack) do(ctx context.Context, cmd string, args []string) error {
 		snap := s.env.Metrics(ctx)
 		if len(args) > 0 {
 			for _, smp := range snap.Series(args[0]) {
-				say(s.out, "%s%v %g\n", smp.Name, smp.Labels, smp.Value)
+				sayln(s.out, smp)
 			}
 			return nil
 		}
