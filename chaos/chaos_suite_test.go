@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -45,26 +44,16 @@ func theEnv(opts ...chaos.ResetOption) *chaos.Env {
 	return shared.env
 }
 
-// startSuiteEnv tests the reference service when it is in the tree (or the command in
-// CHAOS_SUT_CMD); before the service exists it builds the contract stub instead, so the
-// harness is tested either way.
+// startSuiteEnv starts the environment around the reference service, or around the
+// command in CHAOS_SUT_CMD.
 func startSuiteEnv() (*chaos.Env, error) {
 	opts := []chaos.Option{
 		chaos.WithReporter(GinkgoT()),
 		chaos.WithLogger(slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case os.Getenv("CHAOS_SUT_CMD") != "":
-		shared.sut = os.Getenv("CHAOS_SUT_CMD")
-	case dirExists(filepath.Join(root, chaos.DefaultSUTPackage)):
-		shared.sut = chaos.DefaultSUTPackage
-	default:
-		shared.sut = "./chaos/internal/stubsut"
-		opts = append(opts, chaos.WithSUTPackage(shared.sut))
+	shared.sut = chaos.DefaultSUTPackage
+	if cmd := os.Getenv("CHAOS_SUT_CMD"); cmd != "" {
+		shared.sut = cmd
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -76,11 +65,6 @@ func startSuiteEnv() (*chaos.Env, error) {
 	AddReportEntry("environment start", fmt.Sprintf("sut=%s start=%s containers=%s build=%s migrate=%s sut_start=%s",
 		shared.sut, t.Start, t.Containers, t.Build, t.Migrate, t.SUTStart))
 	return env, nil
-}
-
-func dirExists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
 }
 
 var _ = AfterSuite(func() {
