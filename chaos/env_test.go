@@ -60,6 +60,7 @@ var _ = Describe("Environment", Label("env"), func() {
 	It("resets fast: faults off, data re-seeded, fake MAX cleared, SUT restarted with new settings", func() {
 		ctx := bg()
 		env.SeedCache(ctx, chaos.CacheEntry{ChatID: 99, Count: 1, UpdatedAt: time.Now()})
+		env.SeedCacheRaw(ctx, chaos.CacheKey(98), "not json", 0)
 		Expect(env.Max().PutChat(maxapi.Chat{ID: -99, ParticipantsCount: 5})).To(Succeed())
 		env.Max().Fail(maxapi.Status(503))
 		env.Apply(chaos.Latency(chaos.Redis, 2*time.Second, 0), chaos.Down(chaos.MaxAPI), chaos.MaxStatus(502))
@@ -103,6 +104,7 @@ var _ = Describe("Environment", Label("env"), func() {
 		Expect(entry.TTL).To(BeNumerically("~", time.Hour, time.Minute))
 		_, found = env.CacheEntry(ctx, 99)
 		Expect(found).To(BeFalse(), "redis was flushed")
+		Expect(env.Redis().Exists(ctx, chaos.CacheKey(98)).Val()).To(BeZero())
 		Expect(env.Max().Journal()).To(HaveLen(1), "only the call made just above")
 		c, ok := env.Max().Chat(-100)
 		Expect(ok).To(BeTrue())
@@ -113,6 +115,7 @@ var _ = Describe("Environment", Label("env"), func() {
 		By("restarting the SUT with the requested settings and fresh baselines")
 		Expect(env.SUTPid()).NotTo(Equal(pid))
 		Expect(sutEnviron(env)).To(ContainElement("PARTICIPANTS_STALE_AFTER=2h"))
+		Expect(env.SUTEnv()).To(ContainElement("PARTICIPANTS_STALE_AFTER=2h"))
 		for _, r := range env.Logs().Records() {
 			Expect(r.Run).To(Equal(env.Logs().Records()[0].Run), "only the new run's lines: %s", r.Raw)
 		}
@@ -121,6 +124,12 @@ var _ = Describe("Environment", Label("env"), func() {
 		By("assigning ids after the seeded ones")
 		more := env.SeedChats(ctx, chaos.ChatRow{Name: "third"})
 		Expect(more[0].ID).To(Equal(int64(3)))
+
+		By("keeping the settings across a plain restart")
+		pid = env.SUTPid()
+		Expect(env.RestartSUT(ctx)).To(Succeed())
+		Expect(env.SUTPid()).NotTo(Equal(pid))
+		Expect(sutEnviron(env)).To(ContainElement("PARTICIPANTS_STALE_AFTER=2h"), "a restart keeps the settings")
 	})
 
 	It("measures reset durations", func() {

@@ -32,4 +32,22 @@ var _ = Describe("Latency", Label("env", "fault"), func() {
 		AddReportEntry("health latency", before.String()+" -> "+after.Latency.String())
 		Expect(after.Latency).To(BeNumerically(">=", 300*time.Millisecond))
 	})
+
+	It("combines faults, turns direction and toxicity, and undoes them in one call", func() {
+		undo := env.Apply(chaos.Faults(
+			chaos.Latency(chaos.Redis, 300*time.Millisecond, 0).Upstream(),
+			chaos.Latency(chaos.Redis, 5*time.Second, 0).WithToxicity(0),
+		))
+		Expect(env.ActiveFaults()).To(Equal([]string{
+			"latency(redis, 300ms±0s) upstream + latency(redis, 5s±0s) downstream p=0.00"}))
+		took, err := pingThroughProxy(env, 10*time.Second)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(took).To(And(BeNumerically(">=", 300*time.Millisecond), BeNumerically("<", 5*time.Second)),
+			"the upstream delay applies; the toxic with toxicity 0 does not")
+		undo()
+		Expect(env.ActiveFaults()).To(BeEmpty())
+		took, err = pingThroughProxy(env, 10*time.Second)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(took).To(BeNumerically("<", 300*time.Millisecond))
+	})
 })
