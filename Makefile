@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz
+.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz stack
 
 test: vet lint unit alerts
 
@@ -43,6 +43,14 @@ fmt:
 
 images:
 	scripts/offline-images.sh
+
+# The whole environment by hand: containers, proxies, fake MAX and the service, with a
+# fault prompt on stdin; Ctrl-C tears it down. STACK_FLAGS='-v -race' for more.
+# Built first and run directly (not with go run), so Ctrl-C reaches the stack itself and
+# the teardown's clean exit is what make sees.
+stack:
+	$(GO) build -o out/stack ./chaos/cmd/stack
+	out/stack $(STACK_FLAGS)
 
 # promtool comes from Debian's prometheus package.
 alerts:

@@ -1,0 +1,228 @@
+package chaos
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/fakes/maxapi"
+)
+
+// Default images and the variables that override them.
+const (
+	DefaultPostgresImage        = "postgres:16-alpine"
+	DefaultRedisImage           = "redis:7-alpine"
+	DefaultOfflinePostgresImage = "faultline-offline/postgres:15"
+	DefaultOfflineRedisImage    = "faultline-offline/redis:7"
+	DefaultSUTPackage           = "./service/cmd/chatd"
+)
+
+// Reporter receives the errors of the calls a scenario makes in one line (Apply, seeding,
+// direct reads, Metrics). testing.TB and Ginkgo's GinkgoT() satisfy it. Fatalf is expected
+// not to return; if it does, the call returns zero values.
+type Reporter interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// panicReporter is used when no Reporter was given: a harness error must never pass silently.
+type panicReporter struct{}
+
+func (panicReporter) Helper() {}
+func (panicReporter) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("chaos: "+format, args...))
+}
+
+// Option configures Start.
+type Option func(*config)
+
+type config struct {
+	lookup   func(string) (string, bool)
+	reporter Reporter
+	logger   *slog.Logger
+
+	dockerHost            string
+	postgresImage         string
+	postgresImageExplicit bool
+	redisImage            string
+	redisImageExplicit    bool
+	offlinePostgresImage  string
+	offlineRedisImage     string
+	sutCommand            []string
+	sutPackage            string
+	moduleRoot            string
+	race                  bool
+	raceOpt               *bool
+	sutOutput             io.Writer
+	sutEnv                []string
+	readyTimeout          time.Duration
+	stopTimeout           time.Duration
+	maxOptions            []maxapi.Option
+	toxiproxyAPI          bool
+}
+
+// WithReporter sets where one-line calls report their errors (usually t or GinkgoT()).
+func WithReporter(r Reporter) Option { return func(c *config) { c.reporter = r } }
+
+// WithLogger sets the harness's own log (start-up and reset timings, faults applied).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithLookupEnv replaces os.LookupEnv as the source of the CHAOS_*, CI and DOCKER_HOST
+// settings, and of the few variables passed through to the SUT.
+func WithLookupEnv(lookup func(string) (string, bool)) Option {
+	return func(c *config) { c.lookup = lookup }
+}
+
+// WithSUTCommand runs this command instead of building DefaultSUTPackage; it wins over
+// CHAOS_SUT_CMD. The harness appends "migrate" to run the migrations.
+func WithSUTCommand(command ...string) Option {
+	return func(c *config) { c.sutCommand = command }
+}
+
+// WithSUTPackage builds this package (relative to the module root) as the SUT.
+func WithSUTPackage(pkg string) Option { return func(c *config) { c.sutPackage = pkg } }
+
+// WithModuleRoot sets the directory the SUT is built in (found from the working directory
+// by default).
+func WithModuleRoot(dir string) Option { return func(c *config) { c.moduleRoot = dir } }
+
+// WithRace builds the SUT with the race detector (default: CHAOS_RACE=1, or CI set).
+func WithRace(race bool) Option { return func(c *config) { c.raceOpt = &race } }
+
+// WithSUTOutput copies everything the SUT writes to w, as written.
+func WithSUTOutput(w io.Writer) Option { return func(c *config) { c.sutOutput = w } }
+
+// WithBaseSUTEnv adds KEY=VALUE settings to every start of the SUT; the overrides of a
+// Reset or RestartSUT come after them.
+func WithBaseSUTEnv(kv ...string) Option {
+	return func(c *config) { c.sutEnv = append(c.sutEnv, kv...) }
+}
+
+// WithReadyTimeout bounds the wait for /readyz after each start of the SUT.
+func WithReadyTimeout(d time.Duration) Option { return func(c *config) { c.readyTimeout = d } }
+
+// WithStopTimeout bounds the wait for the SUT to exit after SIGTERM.
+func WithStopTimeout(d time.Duration) Option { return func(c *config) { c.stopTimeout = d } }
+
+// WithMaxOptions configures the fake MAX (chats, bot, rate limit...). Its state returns to
+// what these options describe on every Reset. The token is always the environment's.
+func WithMaxOptions(opts ...maxapi.Option) Option {
+	return func(c *config) { c.maxOptions = append(c.maxOptions, opts...) }
+}
+
+// WithToxiproxyAPI also serves Toxiproxy's HTTP API on a loopback port (see ToxiproxyURL).
+func WithToxiproxyAPI() Option { return func(c *config) { c.toxiproxyAPI = true } }
+
+func newConfig(opts []Option) (config, error) {
+	c := config{
+		lookup:       os.LookupEnv,
+		reporter:     panicReporter{},
+		logger:       slog.New(slog.DiscardHandler),
+		readyTimeout: 60 * time.Second,
+		stopTimeout:  15 * time.Second,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	get := func(k string) string { v, _ := c.lookup(k); return strings.TrimSpace(v) }
+	c.dockerHost = get("DOCKER_HOST")
+	c.postgresImage, c.postgresImageExplicit = orDefault(get("CHAOS_POSTGRES_IMAGE"), DefaultPostgresImage)
+	c.redisImage, c.redisImageExplicit = orDefault(get("CHAOS_REDIS_IMAGE"), DefaultRedisImage)
+	c.offlinePostgresImage, _ = orDefault(get("CHAOS_OFFLINE_POSTGRES_IMAGE"), DefaultOfflinePostgresImage)
+	c.offlineRedisImage, _ = orDefault(get("CHAOS_OFFLINE_REDIS_IMAGE"), DefaultOfflineRedisImage)
+	if c.sutCommand == nil {
+		// A plain split: paths with spaces are not supported; wrap them in a script.
+		c.sutCommand = strings.Fields(get("CHAOS_SUT_CMD"))
+	}
+	if c.sutPackage == "" {
+		c.sutPackage = DefaultSUTPackage
+	}
+	if c.raceOpt != nil {
+		c.race = *c.raceOpt
+	} else {
+		switch get("CHAOS_RACE") {
+		case "1", "true":
+			c.race = true
+		case "0", "false":
+			c.race = false
+		default:
+			c.race = get("CI") != ""
+		}
+	}
+	if len(c.sutCommand) == 0 && c.moduleRoot == "" {
+		root, err := findModuleRoot()
+		if err != nil {
+			return c, err
+		}
+		c.moduleRoot = root
+	}
+	for _, kv := range c.sutEnv {
+		if !strings.Contains(kv, "=") {
+			return c, fmt.Errorf("SUT environment setting %q is not KEY=VALUE", kv)
+		}
+	}
+	return c, nil
+}
+
+func orDefault(v, def string) (string, bool) {
+	if v == "" {
+		return def, false
+	}
+	return v, true
+}
+
+// findModuleRoot walks up from the working directory to the nearest go.mod.
+func findModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find module root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find module root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// applyTestcontainersDefaults sets the settings testcontainers-go needs on these machines.
+// testcontainers reads them from the process environment only, so they are set there when
+// unset; a value the user set is never changed.
+func applyTestcontainersDefaults() {
+	defaults := [][2]string{
+		// /.dockerenv exists on the CI machines, which makes testcontainers dial the bridge
+		// gateway; the published ports are on loopback.
+		{"TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1"},
+		// The reaper's image cannot be pulled without a registry; the harness terminates
+		// its own containers instead.
+		{"TESTCONTAINERS_RYUK_DISABLED", "true"},
+	}
+	for _, kv := range defaults {
+		if _, ok := os.LookupEnv(kv[0]); !ok {
+			_ = os.Setenv(kv[0], kv[1])
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

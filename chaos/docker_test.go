@@ -1,0 +1,61 @@
+package chaos_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/faultline/faultline/chaos"
+)
+
+var _ = Describe("Without Docker", Label("unit"), func() {
+	DescribeTable("Start fails fast with one message saying what to install or start",
+		func(host string) {
+			lookup := func(k string) (string, bool) {
+				if k == "DOCKER_HOST" {
+					return host, true
+				}
+				return "", false
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			t0 := time.Now()
+			env, err := chaos.Start(ctx, chaos.WithLookupEnv(lookup), chaos.WithSUTCommand("/bin/true"))
+			took := time.Since(t0)
+			AddReportEntry("docker unreachable: failed after", took.String())
+			Expect(env).To(BeNil())
+			Expect(errors.Is(err, chaos.ErrDockerUnavailable)).To(BeTrue(), "%v", err)
+			Expect(err.Error()).To(ContainSubstring("apt-get install -y docker.io"))
+			Expect(err.Error()).To(ContainSubstring("dockerd"))
+			Expect(took).To(BeNumerically("<", 10*time.Second))
+		},
+		Entry("a socket that does not exist", "unix:///nonexistent/docker.sock"),
+		Entry("a TCP port nobody listens on", "tcp://127.0.0.1:1"),
+	)
+})
+
+var _ = Describe("Images", Label("env"), func() {
+	It("fails with one clear message when an image is neither present nor pullable", func() {
+		lookup := func(k string) (string, bool) {
+			switch k {
+			case "CHAOS_POSTGRES_IMAGE":
+				return "faultline-absent/postgres:0", true
+			case "CHAOS_REDIS_IMAGE":
+				return "faultline-absent/redis:0", true
+			}
+			return os.LookupEnv(k)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		env, err := chaos.Start(ctx, chaos.WithLookupEnv(lookup), chaos.WithSUTCommand("/bin/true"))
+		Expect(env).To(BeNil())
+		Expect(errors.Is(err, chaos.ErrImageUnavailable)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("faultline-absent/postgres:0"))
+		Expect(err.Error()).To(ContainSubstring("scripts/offline-images.sh"))
+		Expect(err.Error()).To(ContainSubstring("CHAOS_POSTGRES_IMAGE"))
+	})
+})

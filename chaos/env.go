@@ -1,0 +1,812 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/fakes/maxapi"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/moby/moby/client"
+	"github.com/redis/go-redis/v9"
+)
+
+// Dependency names something the SUT depends on. Each has a proxy of the same name.
+type Dependency string
+
+// The SUT's dependencies.
+const (
+	Postgres Dependency = "postgres"
+	Redis    Dependency = "redis"
+	MaxAPI   Dependency = "maxapi"
+)
+
+// Dependencies lists every dependency in a fixed order.
+func Dependencies() []Dependency { return []Dependency{Postgres, Redis, MaxAPI} }
+
+// ParseDependency accepts a dependency's name, and "max" or "pg" for short.
+func ParseDependency(s string) (Dependency, error) {
+	switch s {
+	case "postgres", "pg", "database", "db":
+		return Postgres, nil
+	case "redis", "cache":
+		return Redis, nil
+	case "maxapi", "max", "max_api":
+		return MaxAPI, nil
+	}
+	return "", fmt.Errorf("unknown dependency %q (want postgres, redis or maxapi)", s)
+}
+
+// Timings are the measured durations of the environment's set-up steps.
+type Timings struct {
+	// Containers is the time until both containers logged readiness and answer a ping.
+	Containers time.Duration
+	// Build is the SUT build (0 when a command was given instead).
+	Build time.Duration
+	// Migrate is the SUT's migrate subcommand.
+	Migrate time.Duration
+	// SUTStart is the last start of the SUT until /readyz answered 200.
+	SUTStart time.Duration
+	// Start is the whole of Start.
+	Start time.Duration
+	// Reset is the last Reset.
+	Reset time.Duration
+}
+
+// Database names used in the Postgres container.
+const (
+	dbUser = "chaos"
+	dbName = "chaos"
+)
+
+// Env is a running environment: Postgres and Redis in containers, the fake MAX in process,
+// an embedded Toxiproxy in front of each, and the SUT as a child process talking to them
+// only through the proxies. One Env serves a whole suite; Reset makes it fresh between
+// scenarios. All methods are safe for concurrent use.
+type Env struct {
+	cfg  config
+	rep  Reporter
+	log  *slog.Logger
+	logs *logBuffer
+
+	docker     *client.Client
+	containers map[Dependency]*depContainer
+	proxies    *proxies
+	max        *maxapi.Server
+	maxServer  *httptest.Server
+	workDir    string
+	sutCommand []string
+	sutAddr    string
+	client     *Client
+	dbPassword string
+	maxToken   string
+
+	// opMu serialises operations that change the environment (Reset, faults, restarts,
+	// Close), so the stack's command loop and its signal handler cannot interleave them.
+	opMu sync.Mutex
+
+	mu         sync.Mutex // guards the fields below
+	db         *pgxpool.Pool
+	rdb        *redis.Client
+	sut        *sutProcess
+	runs       int
+	overrides  []string
+	baseline   Snapshot
+	mark       LogMark
+	timings    Timings
+	generation int64
+	active     map[int64]string
+	nextFault  int64
+	closers    []func(context.Context) error
+	closed     bool
+}
+
+// Start brings up the whole environment and returns it with the SUT ready. It fails within
+// seconds when Docker is unreachable (ErrDockerUnavailable) or the images cannot be had
+// (ErrImageUnavailable). On error everything already started is torn down.
+//
+// Start sets TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 and TESTCONTAINERS_RYUK_DISABLED=true
+// in the process environment when they are unset, because testcontainers-go reads them
+// only from there and needs them on machines without a registry.
+func Start(ctx context.Context, opts ...Option) (*Env, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{
+		cfg:        cfg,
+		rep:        cfg.reporter,
+		log:        cfg.logger,
+		logs:       &logBuffer{},
+		containers: make(map[Dependency]*depContainer),
+		dbPassword: randomHex(12),
+		maxToken:   randomHex(16),
+		active:     make(map[int64]string),
+	}
+	if err := e.start(ctx); err != nil {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return nil, errors.Join(err, e.Close(closeCtx))
+	}
+	return e, nil
+}
+
+func (e *Env) start(ctx context.Context) error {
+	t0 := time.Now()
+	applyTestcontainersDefaults()
+	docker, err := connectDocker(ctx, e.cfg.dockerHost)
+	if err != nil {
+		return err
+	}
+	e.docker = docker
+	e.onClose(func(context.Context) error { return docker.Close() })
+	if n, err := reapOrphans(ctx, docker); err != nil {
+		e.log.WarnContext(ctx, "Could not remove orphaned containers", "error", err)
+	} else if n > 0 {
+		e.log.InfoContext(ctx, "Removed containers of dead harness processes", "count", n)
+	}
+
+	workDir, err := os.MkdirTemp("", "faultline-chaos-")
+	if err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	e.workDir = workDir
+	e.onClose(func(context.Context) error { return os.RemoveAll(workDir) })
+
+	// The build and the two containers are independent and each takes seconds: overlap them.
+	var wg sync.WaitGroup
+	var buildErr, pgErr, redisErr error
+	var pg, rd *depContainer
+	var pgUp, rdUp time.Time
+	wg.Go(func() { buildErr = e.prepareSUT(ctx) })
+	wg.Go(func() {
+		pg, pgErr = e.startContainer(ctx, postgresSpec(dbUser, e.dbPassword, dbName),
+			e.cfg.postgresImage, e.cfg.postgresImageExplicit, e.cfg.offlinePostgresImage, "CHAOS_POSTGRES_IMAGE")
+		pgUp = time.Now()
+	})
+	wg.Go(func() {
+		rd, redisErr = e.startContainer(ctx, redisSpec(),
+			e.cfg.redisImage, e.cfg.redisImageExplicit, e.cfg.offlineRedisImage, "CHAOS_REDIS_IMAGE")
+		rdUp = time.Now()
+	})
+	wg.Wait()
+	// Register what did start before looking at errors, so Close terminates it.
+	for _, c := range []*depContainer{pg, rd} {
+		if c != nil {
+			e.containers[c.spec.dep] = c
+			e.onClose(func(ctx context.Context) error { return c.terminate(ctx) })
+		}
+	}
+	if err := errors.Join(buildErr, pgErr, redisErr); err != nil {
+		return err
+	}
+
+	e.proxies = newProxies()
+	e.onClose(func(context.Context) error { e.proxies.close(); return nil })
+	for _, dep := range []Dependency{Postgres, Redis} {
+		addr, err := e.containers[dep].addr(ctx)
+		if err != nil {
+			return err
+		}
+		if err := e.proxies.add(dep, addr); err != nil {
+			return err
+		}
+	}
+	e.max = maxapi.NewServer(append([]maxapi.Option{maxapi.WithToken(e.maxToken)}, e.cfg.maxOptions...)...)
+	e.maxServer = httptest.NewServer(e.max)
+	e.onClose(func(context.Context) error {
+		// Release requests held by hang faults first: the server waits for them.
+		e.max.Close()
+		e.maxServer.Close()
+		return nil
+	})
+	if err := e.proxies.add(MaxAPI, e.maxServer.Listener.Addr().String()); err != nil {
+		return err
+	}
+	if e.cfg.toxiproxyAPI {
+		e.proxies.serveAPI()
+	}
+
+	tc := time.Now()
+	if err := e.connectDirect(ctx); err != nil {
+		return err
+	}
+	// The build overlaps the containers, so their time is measured apart from it.
+	e.timings.Containers = later(pgUp, rdUp).Sub(t0) + time.Since(tc)
+	e.onClose(func(context.Context) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.db.Close()
+		return e.rdb.Close()
+	})
+
+	sutAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	e.sutAddr = sutAddr
+	e.client = NewClient("http://" + sutAddr)
+
+	tm := time.Now()
+	if err := runMigrate(ctx, e.sutCommand, e.childEnv(nil), e.cfg.sutOutput); err != nil {
+		return err
+	}
+	e.timings.Migrate = time.Since(tm)
+
+	e.onClose(func(context.Context) error { return e.stopSUT() })
+	if err := e.startSUT(ctx, nil); err != nil {
+		return err
+	}
+	if err := e.takeBaseline(ctx); err != nil {
+		return err
+	}
+	e.timings.Start = time.Since(t0)
+	e.log.InfoContext(ctx, "Environment started",
+		"start", e.timings.Start, "containers", e.timings.Containers, "build", e.timings.Build,
+		"migrate", e.timings.Migrate, "sut_start", e.timings.SUTStart,
+		"postgres_image", e.containers[Postgres].image.image, "redis_image", e.containers[Redis].image.image,
+		"sut", e.client.URL())
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (e *Env) onClose(f func(context.Context) error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closers = append(e.closers, f)
+}
+
+func (e *Env) startContainer(ctx context.Context, spec containerSpec, image string, explicit bool, offline, envVar string) (*depContainer, error) {
+	choice, err := resolveImage(ctx, e.docker, image, explicit, offline, envVar)
+	if err != nil {
+		return nil, err
+	}
+	if choice.offline {
+		e.log.InfoContext(ctx, "Using offline image", "dependency", spec.dep, "wanted", image, "image", choice.image)
+	}
+	return runContainer(ctx, e.docker, spec, choice, e.log)
+}
+
+// prepareSUT settles the command that runs the SUT, building it when none was given.
+func (e *Env) prepareSUT(ctx context.Context) error {
+	if len(e.cfg.sutCommand) > 0 {
+		e.sutCommand = e.cfg.sutCommand
+		return nil
+	}
+	t0 := time.Now()
+	bin, err := buildSUT(ctx, e.cfg.moduleRoot, e.cfg.sutPackage, e.workDir, e.cfg.race)
+	if err != nil {
+		return err
+	}
+	e.timings.Build = time.Since(t0)
+	e.sutCommand = []string{bin}
+	e.log.InfoContext(ctx, "Built the service under test", "package", e.cfg.sutPackage, "race", e.cfg.race, "took", e.timings.Build)
+	return nil
+}
+
+// directTimeout bounds waiting for a container to answer its first ping after its log
+// said it was ready.
+const directTimeout = 30 * time.Second
+
+// connectDirect (re)creates the harness's own clients on the containers' published ports.
+func (e *Env) connectDirect(ctx context.Context) error {
+	pgAddr, err := e.containers[Postgres].addr(ctx)
+	if err != nil {
+		return err
+	}
+	redisAddr, err := e.containers[Redis].addr(ctx)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, e.databaseURL(pgAddr))
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	rdb := redis.NewClient(&redis.Options{
+		Addr: redisAddr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second,
+		WriteTimeout: 2 * time.Second, PoolSize: 4,
+	})
+	err = pollUntil(ctx, directTimeout, func(ctx context.Context) error {
+		if err := pool.Ping(ctx); err != nil {
+			return fmt.Errorf("ping postgres at %s: %w", pgAddr, err)
+		}
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("ping redis at %s: %w", redisAddr, err)
+		}
+		return nil
+	})
+	if err != nil {
+		pool.Close()
+		_ = rdb.Close()
+		return err
+	}
+	e.mu.Lock()
+	oldDB, oldRedis := e.db, e.rdb
+	e.db, e.rdb = pool, rdb
+	e.mu.Unlock()
+	if oldDB != nil {
+		oldDB.Close()
+	}
+	if oldRedis != nil {
+		_ = oldRedis.Close()
+	}
+	return nil
+}
+
+// pollUntil calls try every 50 ms until it succeeds or timeout passes, then returns its
+// last error.
+func pollUntil(ctx context.Context, timeout time.Duration, try func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		err := try(attempt)
+		cancelAttempt()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gave up after %s: %w", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *Env) databaseURL(hostPort string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(dbUser, e.dbPassword),
+		Host:     hostPort,
+		Path:     "/" + dbName,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// contractEnv is the SUT's configuration per the contract, pointing at the proxies.
+func (e *Env) contractEnv() map[string]string {
+	return map[string]string{
+		"HTTP_ADDR":     e.sutAddr,
+		"DATABASE_URL":  e.databaseURL(e.proxies.listen(Postgres)),
+		"REDIS_URL":     "redis://" + e.proxies.listen(Redis) + "/0",
+		"MAX_API_URL":   "http://" + e.proxies.listen(MaxAPI),
+		"MAX_API_TOKEN": e.maxToken,
+		"LOG_FORMAT":    "json",
+		// Debug adds the refresh successes that scenarios look for.
+		"LOG_LEVEL": "debug",
+	}
+}
+
+func (e *Env) childEnv(overrides []string) []string {
+	all := append(append([]string(nil), e.cfg.sutEnv...), overrides...)
+	return sutEnv(e.cfg.lookup, e.contractEnv(), all)
+}
+
+// startSUT starts the SUT with overrides and waits until it is ready. The caller holds opMu
+// or is Start.
+func (e *Env) startSUT(ctx context.Context, overrides []string) error {
+	e.mu.Lock()
+	if e.sut != nil && !e.sut.exited() {
+		e.mu.Unlock()
+		return fmt.Errorf("%w: already running", ErrSUT)
+	}
+	e.runs++
+	run := e.runs
+	e.overrides = append([]string(nil), overrides...)
+	e.mu.Unlock()
+
+	t0 := time.Now()
+	p, err := startSUT(e.sutCommand, e.childEnv(overrides), e.logs, run, e.cfg.sutOutput)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.sut = p
+	e.mu.Unlock()
+	if err := p.waitReady(ctx, e.client.URL(), e.cfg.readyTimeout); err != nil {
+		// The failure is reported here; a process still running is not left behind.
+		_ = p.stop(e.cfg.stopTimeout)
+		e.mu.Lock()
+		e.sut = nil
+		e.mu.Unlock()
+		return fmt.Errorf("%w\nlast SUT output:\n%s", err, e.allLogs().Where(func(r Record) bool { return r.Run == run }).Tail(20))
+	}
+	e.mu.Lock()
+	e.timings.SUTStart = time.Since(t0)
+	e.mu.Unlock()
+	return nil
+}
+
+// stopSUT stops the running SUT, if any, and reports an unclean exit.
+func (e *Env) stopSUT() error {
+	e.mu.Lock()
+	p := e.sut
+	e.sut = nil
+	e.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	if err := p.stop(e.cfg.stopTimeout); err != nil {
+		return fmt.Errorf("run %d: %w\nlast SUT output:\n%s", p.run, err,
+			e.allLogs().Where(func(r Record) bool { return r.Run == p.run }).Tail(20))
+	}
+	return nil
+}
+
+func (e *Env) takeBaseline(ctx context.Context) error {
+	m := e.client.Metrics(ctx)
+	if m.Err != nil || m.Status != http.StatusOK {
+		return fmt.Errorf("%w: metrics baseline: %s", ErrSUT, m.Response)
+	}
+	mark := e.logs.mark()
+	e.mu.Lock()
+	e.baseline = m.Snapshot
+	e.mark = mark
+	e.mu.Unlock()
+	return nil
+}
+
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// ResetOption configures Reset.
+type ResetOption func(*resetConfig)
+
+type resetConfig struct {
+	sutEnv   []string
+	chats    []ChatRow
+	cache    []CacheEntry
+	maxChats []maxapi.Chat
+}
+
+// WithSUTEnv starts the SUT with these KEY=VALUE settings on top of the contract's, for
+// example WithSUTEnv("PARTICIPANTS_CACHE_ERROR_POLICY=fail").
+func WithSUTEnv(kv ...string) ResetOption {
+	return func(c *resetConfig) { c.sutEnv = append(c.sutEnv, kv...) }
+}
+
+// WithChats seeds these rows after the table is emptied.
+func WithChats(rows ...ChatRow) ResetOption {
+	return func(c *resetConfig) { c.chats = append(c.chats, rows...) }
+}
+
+// WithCache seeds these cache entries after Redis is flushed.
+func WithCache(entries ...CacheEntry) ResetOption {
+	return func(c *resetConfig) { c.cache = append(c.cache, entries...) }
+}
+
+// WithMaxChats puts these chats into the fake MAX after it is reset.
+func WithMaxChats(chats ...maxapi.Chat) ResetOption {
+	return func(c *resetConfig) { c.maxChats = append(c.maxChats, chats...) }
+}
+
+// Reset makes the environment fresh for the next scenario: every fault is removed
+// (toxics, disabled proxies, stopped or paused containers, fake MAX faults), Redis is
+// flushed, the chats table is emptied and seeded, and the SUT is restarted with the given
+// settings, so its breakers, queues and metrics start from zero. It then takes the log and
+// metrics baselines that Logs and MetricsDelta count from.
+//
+// Reset also reports an unclean exit of the previous SUT run (after resetting anyway):
+// a crash or a race report there is a finding, not noise.
+func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
+	var rc resetConfig
+	for _, o := range opts {
+		o(&rc)
+	}
+	for _, kv := range rc.sutEnv {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("reset: SUT environment setting %q is not KEY=VALUE", kv)
+		}
+	}
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	t0 := time.Now()
+
+	e.mu.Lock()
+	e.generation++
+	clear(e.active)
+	e.mu.Unlock()
+
+	var errs []error
+	if err := e.proxies.reset(ctx); err != nil {
+		return fmt.Errorf("reset proxies: %w", err)
+	}
+	if err := e.restoreContainers(ctx); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	// Release calls held by a hanging fake before the SUT stops, so its graceful shutdown
+	// does not wait for them.
+	e.max.ClearFaults()
+	if err := e.stopSUT(); err != nil {
+		errs = append(errs, fmt.Errorf("previous SUT run: %w", err))
+	}
+	// The fake returns to its start-up state: the token, no chats but those given at
+	// Start, no faults, an empty journal; requests held by a hang are released.
+	e.max.Reset()
+	for _, c := range rc.maxChats {
+		if err := e.max.PutChat(c); err != nil {
+			return fmt.Errorf("reset: seed fake MAX: %w", err)
+		}
+	}
+	if err := e.resetData(ctx, rc.chats, rc.cache); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if err := e.startSUT(ctx, rc.sutEnv); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("reset: %w", err))...)
+	}
+	if err := e.takeBaseline(ctx); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("reset: %w", err))...)
+	}
+	e.mu.Lock()
+	e.timings.Reset = time.Since(t0)
+	took := e.timings.Reset
+	e.mu.Unlock()
+	e.log.InfoContext(ctx, "Environment reset", "took", took, "sut_env", rc.sutEnv,
+		"chats", len(rc.chats), "cache_entries", len(rc.cache))
+	return errors.Join(errs...)
+}
+
+// restoreContainers unpauses and starts whatever a process fault left paused or stopped.
+func (e *Env) restoreContainers(ctx context.Context) error {
+	for _, dep := range []Dependency{Postgres, Redis} {
+		c := e.containers[dep]
+		st, err := c.state(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.paused:
+			if err := c.unpause(ctx); err != nil {
+				return err
+			}
+		case !st.running:
+			if err := e.startContainerAgain(ctx, dep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close stops the SUT (reporting an unclean exit), terminates the containers and stops
+// the proxies and the fake MAX. It is safe to call more than once.
+func (e *Env) Close(ctx context.Context) error {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	closers := e.closers
+	e.closers = nil
+	e.mu.Unlock()
+	// A paused container cannot be stopped; unpause first.
+	for _, c := range e.containers {
+		if st, err := c.state(ctx); err == nil && st.paused {
+			_ = c.unpause(ctx)
+		}
+	}
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// URL is the SUT's base URL.
+func (e *Env) URL() string { return e.client.URL() }
+
+// Client returns the probe client for the SUT.
+func (e *Env) Client() *Client { return e.client }
+
+// Max is the fake MAX API: its state, faults and journal.
+func (e *Env) Max() *maxapi.Server { return e.max }
+
+// MaxURL is the fake MAX's own address, bypassing its proxy. Its admin API is under
+// MaxURL() + maxapi.AdminPrefix.
+func (e *Env) MaxURL() string { return e.maxServer.URL }
+
+// ProxyAddr is the loopback address of dep's proxy, which the SUT is configured with.
+func (e *Env) ProxyAddr(dep Dependency) string { return e.proxies.listen(dep) }
+
+// DirectAddr is dep's own address, bypassing the proxy: a container's published port, or
+// the fake MAX's listener.
+func (e *Env) DirectAddr(ctx context.Context, dep Dependency) string {
+	if dep == MaxAPI {
+		return e.maxServer.Listener.Addr().String()
+	}
+	c, ok := e.containers[dep]
+	if !ok {
+		return ""
+	}
+	addr, err := c.addr(ctx)
+	if err != nil {
+		return ""
+	}
+	return addr
+}
+
+// DatabaseURL is a DSN for the database that bypasses the proxy.
+func (e *Env) DatabaseURL(ctx context.Context) string {
+	return e.databaseURL(e.DirectAddr(ctx, Postgres))
+}
+
+// ToxiproxyURL is the address of Toxiproxy's HTTP API, when WithToxiproxyAPI was given.
+func (e *Env) ToxiproxyURL() string {
+	if e.proxies.api == nil {
+		return ""
+	}
+	return e.proxies.api.URL
+}
+
+// DB is the harness's own pool on Postgres, bypassing the proxy and its faults.
+func (e *Env) DB() *pgxpool.Pool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.db
+}
+
+// Redis is the harness's own client on Redis, bypassing the proxy and its faults.
+func (e *Env) Redis() *redis.Client {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rdb
+}
+
+// MaxToken is the bot token the SUT was given.
+func (e *Env) MaxToken() string { return e.maxToken }
+
+// Secrets lists the values that must never appear in the SUT's logs, errors or reports.
+func (e *Env) Secrets() []string { return []string{e.maxToken, e.dbPassword} }
+
+// SUTEnv is the environment of the current SUT run, as KEY=VALUE lines. It contains the
+// secrets; do not print it.
+func (e *Env) SUTEnv() []string {
+	e.mu.Lock()
+	overrides := e.overrides
+	e.mu.Unlock()
+	return e.childEnv(overrides)
+}
+
+// SUTPid is the process id of the running SUT, 0 when it is not running.
+func (e *Env) SUTPid() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sut == nil || e.sut.exited() {
+		return 0
+	}
+	return e.sut.cmd.Process.Pid
+}
+
+// Timings returns the measured set-up durations.
+func (e *Env) Timings() Timings {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.timings
+}
+
+// Logs queries what the SUT wrote since the last Reset (or Start).
+func (e *Env) Logs() Logs {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Logs{buf: e.logs, from: e.mark}
+}
+
+func (e *Env) allLogs() Logs { return Logs{buf: e.logs} }
+
+// LogMark is the current end of the log, for Logs().Since(mark).
+func (e *Env) LogMark() LogMark { return e.logs.mark() }
+
+// Metrics scrapes the SUT's /metrics. A failed scrape goes to the Reporter.
+func (e *Env) Metrics(ctx context.Context) Snapshot {
+	e.rep.Helper()
+	m := e.client.Metrics(ctx)
+	if m.Err != nil || m.Status != http.StatusOK {
+		e.rep.Fatalf("scrape metrics: %s", m.Response)
+		return Snapshot{}
+	}
+	return m.Snapshot
+}
+
+// Baseline is the metrics snapshot taken right after the last Reset (or Start).
+func (e *Env) Baseline() Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.baseline
+}
+
+// MetricsDelta is what changed in the metrics since the last Reset.
+func (e *Env) MetricsDelta(ctx context.Context) Snapshot {
+	e.rep.Helper()
+	return e.Metrics(ctx).Delta(e.Baseline())
+}
+
+// RestartSUT stops the SUT with SIGTERM (checking that it exits cleanly) and starts it
+// again with the given KEY=VALUE overrides, or with the current run's overrides when none
+// are given. Its in-memory state starts from zero; the baselines are not retaken.
+func (e *Env) RestartSUT(ctx context.Context, overrides ...string) error {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	return e.restartSUT(ctx, overrides)
+}
+
+func (e *Env) restartSUT(ctx context.Context, overrides []string) error {
+	if overrides == nil {
+		e.mu.Lock()
+		overrides = e.overrides
+		e.mu.Unlock()
+	}
+	stopErr := e.stopSUT()
+	if err := e.startSUT(ctx, overrides); err != nil {
+		return errors.Join(stopErr, err)
+	}
+	return stopErr
+}
+
+// StopSUT stops the SUT with SIGTERM and reports an exit that is not clean (status 0
+// within the stop timeout).
+func (e *Env) StopSUT() error {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	return e.stopSUT()
+}
+
+// StartSUT starts a stopped SUT with the given KEY=VALUE overrides.
+func (e *Env) StartSUT(ctx context.Context, overrides ...string) error {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	return e.startSUT(ctx, overrides)
+}
+
+// startContainerAgain starts a stopped container and points its proxy and the direct
+// clients at its new published port.
+func (e *Env) startContainerAgain(ctx context.Context, dep Dependency) error {
+	c := e.containers[dep]
+	if err := c.start(ctx); err != nil {
+		return err
+	}
+	addr, err := c.addr(ctx)
+	if err != nil {
+		return err
+	}
+	if err := e.proxies.setUpstream(dep, addr); err != nil {
+		return err
+	}
+	return e.connectDirect(ctx)
+}
+
+func (e *Env) container(dep Dependency) (*depContainer, error) {
+	c, ok := e.containers[dep]
+	if !ok {
+		return nil, fmt.Errorf("%s does not run in a container; use Down(%s) instead", dep, dep)
+	}
+	return c, nil
+}

@@ -1,0 +1,149 @@
+package chaos
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Sample is one series of a metrics snapshot. Histograms and summaries appear as their
+// _bucket, _sum and _count series, as in the text format.
+type Sample struct {
+	Name   string
+	Labels map[string]string
+	Value  float64
+}
+
+// String prints the sample as in the text format, for example
+// participants_max_api_errors_total{reason="timeout"} 3.
+func (s Sample) String() string { return fmt.Sprintf("%s%s %g", s.Name, seriesKey(s.Labels), s.Value) }
+
+// Snapshot is the SUT's /metrics at one moment, indexed by metric name.
+type Snapshot struct {
+	Time   time.Time
+	series map[string][]Sample
+}
+
+// ParseMetrics reads the Prometheus text format.
+func ParseMetrics(r io.Reader) (Snapshot, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("parse metrics: %w", err)
+	}
+	fams := slices.Collect(maps.Values(families))
+	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, fams...)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("extract samples: %w", err)
+	}
+	s := Snapshot{Time: time.Now(), series: make(map[string][]Sample)}
+	for _, smp := range vec {
+		name := string(smp.Metric[model.MetricNameLabel])
+		labels := make(map[string]string, len(smp.Metric)-1)
+		for k, v := range smp.Metric {
+			if k != model.MetricNameLabel {
+				labels[string(k)] = string(v)
+			}
+		}
+		s.series[name] = append(s.series[name], Sample{Name: name, Labels: labels, Value: float64(smp.Value)})
+	}
+	for name := range s.series {
+		sort.Slice(s.series[name], func(i, j int) bool {
+			return seriesKey(s.series[name][i].Labels) < seriesKey(s.series[name][j].Labels)
+		})
+	}
+	return s, nil
+}
+
+// Value returns the sum of the series called name whose labels include every given pair,
+// for example Value("participants_max_api_errors_total", "reason", "timeout"). With no
+// pairs it sums over all label values. A metric that is absent counts as 0.
+func (s Snapshot) Value(name string, labelPairs ...string) float64 {
+	var sum float64
+	for _, smp := range s.Series(name, labelPairs...) {
+		sum += smp.Value
+	}
+	return sum
+}
+
+// Series returns the series called name whose labels include every given pair.
+func (s Snapshot) Series(name string, labelPairs ...string) []Sample {
+	if len(labelPairs)%2 != 0 {
+		panic(fmt.Sprintf("chaos: metric %s: label pairs must come as key, value: %q", name, labelPairs))
+	}
+	var out []Sample
+next:
+	for _, smp := range s.series[name] {
+		for i := 0; i < len(labelPairs); i += 2 {
+			if smp.Labels[labelPairs[i]] != labelPairs[i+1] {
+				continue next
+			}
+		}
+		out = append(out, smp)
+	}
+	return out
+}
+
+// Has reports whether the snapshot holds a series called name.
+func (s Snapshot) Has(name string) bool { return len(s.series[name]) > 0 }
+
+// Names lists the metric names in the snapshot, sorted.
+func (s Snapshot) Names() []string {
+	return slices.Sorted(maps.Keys(s.series))
+}
+
+// Delta returns after minus before for every series of after; a series absent from
+// before counts from 0. For counters this is what happened in between; for gauges it is
+// the change.
+func Delta(before, after Snapshot) Snapshot {
+	d := Snapshot{Time: after.Time, series: make(map[string][]Sample, len(after.series))}
+	for name, samples := range after.series {
+		old := make(map[string]float64, len(before.series[name]))
+		for _, smp := range before.series[name] {
+			old[seriesKey(smp.Labels)] = smp.Value
+		}
+		out := make([]Sample, len(samples))
+		for i, smp := range samples {
+			out[i] = Sample{Name: name, Labels: smp.Labels, Value: smp.Value - old[seriesKey(smp.Labels)]}
+		}
+		d.series[name] = out
+	}
+	return d
+}
+
+// Delta returns s minus before; see the function Delta.
+func (s Snapshot) Delta(before Snapshot) Snapshot { return Delta(before, s) }
+
+// String prints the non-zero series, one per line, for failure messages and reports.
+func (s Snapshot) String() string {
+	var sb strings.Builder
+	for _, name := range s.Names() {
+		for _, smp := range s.series[name] {
+			if smp.Value == 0 {
+				continue
+			}
+			sb.WriteString(smp.String())
+			sb.WriteByte('\n')
+		}
+	}
+	return sb.String()
+}
+
+func seriesKey(labels map[string]string) string {
+	if len(labels) == 0 {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(labels))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}

@@ -1,0 +1,241 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// ChatRow is a row of the contract's chats table.
+type ChatRow struct {
+	// ID is assigned by the database when 0.
+	ID   int64
+	Name string
+	// MaxChatID is the linked MAX chat (negative for groups); 0 means not linked (NULL).
+	MaxChatID int64
+	Count     int
+	// UpdatedAt is when Count was last known good; zero means never (NULL).
+	UpdatedAt time.Time
+}
+
+// CacheEntry is a participants entry in Redis, under the contract's key and JSON shape.
+type CacheEntry struct {
+	ChatID    int64
+	Count     int
+	UpdatedAt time.Time
+	// TTL is the entry's time to live; 0 means no expiry. Read back, it is what remains.
+	TTL time.Duration
+}
+
+// CacheKey is the contract's Redis key for a chat's participants.
+func CacheKey(chatID int64) string { return "participants:" + strconv.FormatInt(chatID, 10) }
+
+// seedTimeout bounds each seeding or reading call that has no context of its own.
+const seedTimeout = 10 * time.Second
+
+// resetData empties Redis and the chats table, then seeds them. The harness leaves the
+// schema to the SUT's migrations; it only knows the contract's table and key.
+func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry) error {
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	if err := e.Redis().FlushAll(ctx).Err(); err != nil {
+		return fmt.Errorf("flush redis: %w", err)
+	}
+	if _, err := e.DB().Exec(ctx, "TRUNCATE chats RESTART IDENTITY CASCADE"); err != nil {
+		return fmt.Errorf("truncate chats: %w", err)
+	}
+	if _, err := e.seedChats(ctx, chats); err != nil {
+		return err
+	}
+	return e.seedCache(ctx, cache)
+}
+
+// SeedChats inserts rows into the chats table directly and returns them with their ids.
+// Errors go to the Reporter.
+func (e *Env) SeedChats(ctx context.Context, rows ...ChatRow) []ChatRow {
+	e.rep.Helper()
+	out, err := e.seedChats(ctx, rows)
+	if err != nil {
+		e.rep.Fatalf("%v", err)
+	}
+	return out
+}
+
+func (e *Env) seedChats(ctx context.Context, rows []ChatRow) ([]ChatRow, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	out := make([]ChatRow, len(rows))
+	err := pgx.BeginFunc(ctx, e.DB(), func(tx pgx.Tx) error {
+		for i, r := range rows {
+			var id any
+			if r.ID != 0 {
+				id = r.ID
+			}
+			err := tx.QueryRow(ctx, `INSERT INTO chats (id, name, max_chat_id, participants_count, participants_updated_at)
+				VALUES (COALESCE($1::bigint, nextval(pg_get_serial_sequence('chats', 'id'))), $2, $3, $4, $5)
+				RETURNING id`,
+				id, r.Name, nullInt(r.MaxChatID), r.Count, nullTime(r.UpdatedAt)).Scan(&r.ID)
+			if err != nil {
+				return fmt.Errorf("insert chat %q: %w", r.Name, err)
+			}
+			out[i] = r
+		}
+		// Rows with explicit ids must not collide with ids the SUT or a later seed assigns.
+		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('chats', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM chats`)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed chats: %w", err)
+	}
+	return out, nil
+}
+
+// SeedCache writes participants entries into Redis directly. Errors go to the Reporter.
+func (e *Env) SeedCache(ctx context.Context, entries ...CacheEntry) {
+	e.rep.Helper()
+	if err := e.seedCache(ctx, entries); err != nil {
+		e.rep.Fatalf("%v", err)
+	}
+}
+
+func (e *Env) seedCache(ctx context.Context, entries []CacheEntry) error {
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	for _, en := range entries {
+		v, err := json.Marshal(cacheValue{Count: en.Count, UpdatedAt: en.UpdatedAt.UTC().Format(time.RFC3339Nano)})
+		if err != nil {
+			return fmt.Errorf("encode cache entry %d: %w", en.ChatID, err)
+		}
+		if err := e.Redis().Set(ctx, CacheKey(en.ChatID), v, en.TTL).Err(); err != nil {
+			return fmt.Errorf("seed cache entry %d: %w", en.ChatID, err)
+		}
+	}
+	return nil
+}
+
+// SeedCacheRaw writes value under key as is, for entries the SUT must survive (malformed
+// JSON, wrong types). Errors go to the Reporter.
+func (e *Env) SeedCacheRaw(ctx context.Context, key, value string, ttl time.Duration) {
+	e.rep.Helper()
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	if err := e.Redis().Set(ctx, key, value, ttl).Err(); err != nil {
+		e.rep.Fatalf("seed cache key %s: %v", key, err)
+	}
+}
+
+type cacheValue struct {
+	Count     int    `json:"count"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// ChatRow reads a chat's row directly from the database; found is false when it does not
+// exist. Errors go to the Reporter.
+func (e *Env) ChatRow(ctx context.Context, id int64) (row ChatRow, found bool) {
+	e.rep.Helper()
+	rows, err := e.queryChats(ctx, "WHERE id = $1", id)
+	if err != nil {
+		e.rep.Fatalf("%v", err)
+		return ChatRow{}, false
+	}
+	if len(rows) == 0 {
+		return ChatRow{}, false
+	}
+	return rows[0], true
+}
+
+// ChatRows reads every row of the chats table directly, in id order.
+func (e *Env) ChatRows(ctx context.Context) []ChatRow {
+	e.rep.Helper()
+	rows, err := e.queryChats(ctx, "")
+	if err != nil {
+		e.rep.Fatalf("%v", err)
+	}
+	return rows
+}
+
+func (e *Env) queryChats(ctx context.Context, where string, args ...any) ([]ChatRow, error) {
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	rows, err := e.DB().Query(ctx, `SELECT id, name, COALESCE(max_chat_id, 0), participants_count, participants_updated_at
+		FROM chats `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read chats: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ChatRow, error) {
+		var r ChatRow
+		var updated *time.Time
+		err := row.Scan(&r.ID, &r.Name, &r.MaxChatID, &r.Count, &updated)
+		if updated != nil {
+			r.UpdatedAt = updated.UTC()
+		}
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read chats: %w", err)
+	}
+	return out, nil
+}
+
+// CacheEntry reads a chat's participants entry directly from Redis; found is false when
+// there is none. An entry that is not the contract's JSON goes to the Reporter.
+func (e *Env) CacheEntry(ctx context.Context, chatID int64) (entry CacheEntry, found bool) {
+	e.rep.Helper()
+	entry, found, err := e.cacheEntry(ctx, chatID)
+	if err != nil {
+		e.rep.Fatalf("%v", err)
+	}
+	return entry, found
+}
+
+func (e *Env) cacheEntry(ctx context.Context, chatID int64) (CacheEntry, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	key := CacheKey(chatID)
+	raw, err := e.Redis().Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return CacheEntry{}, false, nil
+	}
+	if err != nil {
+		return CacheEntry{}, false, fmt.Errorf("read cache entry %d: %w", chatID, err)
+	}
+	var v cacheValue
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return CacheEntry{}, true, fmt.Errorf("cache entry %s is not the contract's JSON: %q", key, raw)
+	}
+	updated, err := time.Parse(time.RFC3339Nano, v.UpdatedAt)
+	if err != nil {
+		return CacheEntry{}, true, fmt.Errorf("cache entry %s: updated_at %q is not RFC 3339", key, v.UpdatedAt)
+	}
+	ttl, err := e.Redis().PTTL(ctx, key).Result()
+	if err != nil {
+		return CacheEntry{}, true, fmt.Errorf("read ttl of %s: %w", key, err)
+	}
+	if ttl < 0 {
+		ttl = 0
+	}
+	return CacheEntry{ChatID: chatID, Count: v.Count, UpdatedAt: updated.UTC(), TTL: ttl}, true, nil
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
