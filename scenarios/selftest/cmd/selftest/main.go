@@ -1,0 +1,423 @@
+// Command selftest runs the behaviour matrix against deliberately broken variants of the
+// reference service and passes only when the gate rejects each variant on exactly the rows
+// expected (see scenarios/selftest/README.md).
+//
+//	selftest [run] [-variants a,b] [-all] [-out out/selftest] [-race] [-timeout 30m] [-v]
+//	selftest list
+//	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
+//	selftest save <variant> <dir>   write the copy's changes as the mutant's patch
+//
+// Exit status: 0 every variant passed, 1 a variant did not, 2 bad usage or a broken run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/faultline/faultline/matrix"
+	"github.com/faultline/faultline/scenarios/selftest"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitMismatch = 1
+	exitUsage    = 2
+)
+
+// How the scenarios suite is run: its package, and the variables it reads.
+const (
+	suitePackage = "./scenarios"
+	// envSUTCommand runs this binary as the service instead of building one.
+	envSUTCommand = "CHAOS_SUT_CMD"
+	// envSUTEnv holds run-wide KEY=VALUE overrides for every start of the service.
+	envSUTEnv = "CHAOS_SUT_ENV"
+	// envOut is the directory the suite's own report goes to.
+	envOut = "MATRIX_OUT"
+)
+
+const usage = `usage:
+  selftest [run] [-variants a,b] [-all] [-out dir] [-race] [-timeout d] [-v]
+  selftest list
+  selftest edit <variant>
+  selftest save <variant> <dir>
+`
+
+// errMismatch marks a self-test whose variants did not all pass.
+var errMismatch = errors.New("self-test failed")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "run":
+		err = runAll(ctx, args, stdout, stderr)
+	case "list":
+		err = list(stdout)
+	case "edit":
+		err = edit(ctx, args, stdout)
+	case "save":
+		err = save(ctx, args, stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errMismatch):
+		return exitMismatch
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "selftest: %v\n", err)
+	return exitUsage
+}
+
+type options struct {
+	variants []selftest.Variant
+	all      bool
+	out      string
+	race     bool
+	timeout  time.Duration
+	verbose  bool
+}
+
+func parseRun(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	names := fs.String("variants", "", "comma-separated variants to run (default: all)")
+	all := fs.Bool("all", false, "run every row of the matrix for each variant, not the sample")
+	out := fs.String("out", "out/selftest", "directory for the binaries, each variant's report and summary.md")
+	race := fs.Bool("race", false, "build the service binaries with the race detector")
+	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
+	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
+	}
+	o := options{all: *all, out: *out, race: *race, timeout: *timeout, verbose: *verbose}
+	if *names == "" {
+		o.variants = selftest.Variants()
+		return o, nil
+	}
+	for n := range strings.SplitSeq(*names, ",") {
+		v, ok := selftest.Lookup(strings.TrimSpace(n))
+		if !ok {
+			return options{}, fmt.Errorf("run: unknown variant %q (selftest list shows them)", n)
+		}
+		o.variants = append(o.variants, v)
+	}
+	return o, nil
+}
+
+func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseRun(args, stderr)
+	if err != nil {
+		return err
+	}
+	root, err := selftest.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	out, err := filepath.Abs(opts.out)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	catalogue := matrix.Rows()
+	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "selftest: "+format+"\n", a...) }
+
+	// Everything is built before the first run, so a patch that no longer applies fails the
+	// self-test within seconds, not after the first variants' runs.
+	bin := filepath.Join(out, "bin")
+	if err := os.MkdirAll(bin, 0o750); err != nil {
+		return err
+	}
+	b := selftest.Builder{Root: root, Race: opts.race}
+	suite := filepath.Join(bin, "scenarios.test")
+	logf("building the scenarios suite and %d service variants", len(opts.variants))
+	if err := goCmd(ctx, root, "test", "-c", "-o", suite, suitePackage); err != nil {
+		return fmt.Errorf("build the scenarios suite: %w", err)
+	}
+	binaries := map[string]string{}
+	for _, v := range opts.variants {
+		path := filepath.Join(bin, v.Name, "chatd")
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return err
+		}
+		if v.Patch == "" {
+			err = b.Build(ctx, root, path)
+		} else {
+			err = b.Mutant(ctx, v.Patch, path)
+		}
+		if err != nil {
+			return fmt.Errorf("variant %s: %w", v.Name, err)
+		}
+		binaries[v.Name] = path
+	}
+	logf("built in %s", time.Since(start).Round(time.Second))
+
+	sum := selftest.Summary{Sampled: !opts.all, Notes: notes(ctx, root, opts)}
+	for _, v := range opts.variants {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		o := runVariant(ctx, v, binaries[v.Name], suite, root, out, catalogue, opts, logf)
+		sum.Outcomes = append(sum.Outcomes, o)
+	}
+	sum.Duration = time.Since(start)
+
+	var md strings.Builder
+	if err := sum.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%s", md.String())
+	if err := os.WriteFile(filepath.Join(out, "summary.md"), []byte(md.String()), 0o644); err != nil { //nolint:gosec // a report for people
+		return err
+	}
+	js, err := json.MarshalIndent(sum.Outcomes, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "summary.json"), append(js, '\n'), 0o644); err != nil { //nolint:gosec // a report for people
+		return err
+	}
+	logf("wrote %s", filepath.Join(out, "summary.md"))
+	if !sum.OK() {
+		return errMismatch
+	}
+	return nil
+}
+
+// runVariant runs the suite on the variant's rows and judges the gate's verdict.
+func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out string, catalogue []matrix.Row,
+	opts options, logf func(string, ...any),
+) selftest.Outcome {
+	start := time.Now()
+	rows := selftest.Selection(v, catalogue, opts.all)
+	dir := filepath.Join(out, v.Name)
+	fail := func(err error) selftest.Outcome {
+		o := selftest.Outcome{Variant: v.Name, Ran: rows, Errors: []string{err.Error()}, Dir: dir}
+		o.Duration = time.Since(start)
+		logf("%s: %s (%s)", v.Name, o.Verdict(), err)
+		return o
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fail(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "suite"), 0o750); err != nil {
+		return fail(err)
+	}
+	how := "patch " + v.Patch
+	if v.Patch == "" {
+		how = "env " + strings.Join(v.Env, " ")
+	}
+	logf("%s: %d rows, %d expected rejected (%s)", v.Name, len(rows), countIn(rows, v.Reject), how)
+
+	jsonReport := filepath.Join(dir, "report.json")
+	args := []string{
+		"-test.count=1",
+		"-test.timeout=" + opts.timeout.String(),
+		"-ginkgo.json-report=" + jsonReport,
+		"-ginkgo.junit-report=" + filepath.Join(dir, "junit.xml"),
+	}
+	if f := selftest.LabelFilter(rows, catalogue); f != "" {
+		args = append(args, "-ginkgo.label-filter="+f)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "suite.log"))
+	if err != nil {
+		return fail(err)
+	}
+	defer logFile.Close()
+	var output io.Writer = logFile
+	if opts.verbose {
+		output = io.MultiWriter(logFile, os.Stdout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, suite, args...)
+	// A test binary runs in its package's directory, as under go test.
+	cmd.Dir = filepath.Join(root, filepath.FromSlash(suitePackage))
+	cmd.Stdout, cmd.Stderr = output, output
+	cmd.Env = append(os.Environ(), envSUTCommand+"="+sut, envOut+"="+filepath.Join(dir, "suite"))
+	if len(v.Env) > 0 {
+		cmd.Env = append(cmd.Env, envSUTEnv+"="+strings.Join(v.Env, " "))
+	}
+	// Interrupt, so the suite stops the service and its containers, before killing it.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = time.Minute
+	runErr := cmd.Run()
+	// The suite fails whenever a row does, which is the point here; only a missing report
+	// means it did not run.
+	suites, err := readGinkgo(jsonReport)
+	if err != nil {
+		return fail(fmt.Errorf("no suite report (suite: %s; see %s): %w", exitText(runErr), logFile.Name(), err))
+	}
+	rep := matrix.BuildReport(catalogue, suites, matrix.ReportOptions{
+		Meta: map[string]string{
+			"selftest_variant": v.Name,
+			"selftest_breaks":  v.Breaks,
+			"sut":              how,
+			"go":               runtime.Version(),
+			"generated":        time.Now().UTC().Format(time.RFC3339),
+		},
+		Secrets: matrix.SecretsFromEnv(os.Environ()),
+	})
+	if err := matrix.WriteFiles(dir, rep); err != nil {
+		return fail(err)
+	}
+	o := selftest.Judge(v, rows, rep, catalogue)
+	o.Dir = dir
+	o.Duration = time.Since(start)
+	logf("%s: %s in %s: rejected %d rows, %d expected", v.Name, o.Verdict(), o.Duration.Round(time.Second),
+		len(o.Rejected), len(o.Expected))
+	return o
+}
+
+// exitText describes how the suite ended.
+func exitText(err error) string {
+	if err == nil {
+		return "exit 0"
+	}
+	return err.Error()
+}
+
+func countIn(ids, set []string) int {
+	n := 0
+	for _, id := range ids {
+		if slices.Contains(set, id) {
+			n++
+		}
+	}
+	return n
+}
+
+func readGinkgo(path string) ([]types.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return matrix.ReadGinkgoReport(f)
+}
+
+// notes describes the run for the summary.
+func notes(ctx context.Context, root string, opts options) []string {
+	var out []string
+	if c, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		out = append(out, "Commit "+strings.TrimSpace(string(c))+".")
+	}
+	race := "without"
+	if opts.race {
+		race = "with"
+	}
+	out = append(out, "Service binaries built "+race+" the race detector.")
+	return out
+}
+
+func goCmd(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+func list(stdout io.Writer) error {
+	catalogue := matrix.Rows()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIANT\tMADE BY\tREJECT\tSAMPLED ROWS\tBREAKS")
+	for _, v := range selftest.Variants() {
+		how := v.Patch
+		if how == "" {
+			how = strings.Join(v.Env, " ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", v.Name, how, len(v.Reject), len(selftest.Selection(v, catalogue, false)), v.Breaks)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, v := range selftest.Variants() {
+		fmt.Fprintf(stdout, "\n%s: %s\n  rejects: %s\n", v.Name, v.Why, strings.Join(v.Reject, " "))
+	}
+	return nil
+}
+
+func edit(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("edit: which variant?")
+	}
+	name := patchName(args[0])
+	root, err := selftest.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	dir, applied, err := selftest.Builder{Root: root}.Edit(ctx, name)
+	if err != nil {
+		return err
+	}
+	state := "with the patch applied"
+	if !applied {
+		state = "WITHOUT the whole patch: fix the rejected hunks (*.rej files), or write the mutant from scratch"
+	}
+	fmt.Fprintf(stdout, "A copy of service/ is in %s, %s.\nEdit it (git diff there shows the mutant), then run:\n"+
+		"  go run ./scenarios/selftest/cmd/selftest save %s %s\n", dir, state, strings.TrimSuffix(name, ".patch"), dir)
+	return nil
+}
+
+func save(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 2 {
+		return errors.New("save: usage: save <variant> <dir>")
+	}
+	name := patchName(args[0])
+	root, err := selftest.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	if err := (selftest.Builder{Root: root}).Save(ctx, args[1], name); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s; it builds. Check the variant's expected rows, then remove %s.\n",
+		filepath.Join(selftest.MutantDir, name), args[1])
+	return nil
+}
+
+// patchName turns a variant name (or a patch file name) into its patch file name.
+func patchName(s string) string {
+	if v, ok := selftest.Lookup(s); ok && v.Patch != "" {
+		return v.Patch
+	}
+	return strings.TrimSuffix(filepath.Base(s), ".patch") + ".patch"
+}

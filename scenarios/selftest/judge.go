@@ -1,0 +1,173 @@
+package selftest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/matrix"
+)
+
+// Outcome is the verdict on one variant's run.
+type Outcome struct {
+	Variant string `json:"variant"`
+	// Ran are the rows the run selected, in catalogue order.
+	Ran []string `json:"ran"`
+	// Expected are the rows of Ran the gate must reject.
+	Expected []string `json:"expected"`
+	// Rejected are the rows the gate rejected.
+	Rejected []string `json:"rejected"`
+	// Missing were expected and not rejected: the harness did not catch the bug there.
+	Missing []string `json:"missing,omitempty"`
+	// Extra were rejected and not expected: the variant broke more than it should, or the
+	// row is flaky.
+	Extra []string `json:"extra,omitempty"`
+	// OffField were rejected as expected but showed no mismatch in the variant's Fields.
+	OffField []string `json:"off_field,omitempty"`
+	// Errors are problems of the run itself: the suite did not start, a selected row did not
+	// run, a failure outside the rows.
+	Errors []string `json:"errors,omitempty"`
+	// Details explain each row of Missing, Extra and OffField: its mismatches or result.
+	Details  []string      `json:"details,omitempty"`
+	Duration time.Duration `json:"duration"`
+	// Dir holds the run's report files.
+	Dir string `json:"dir,omitempty"`
+}
+
+// OK reports whether the gate rejected exactly the expected rows, for the expected reasons,
+// in a run that worked.
+func (o Outcome) OK() bool {
+	return len(o.Missing)+len(o.Extra)+len(o.OffField)+len(o.Errors) == 0
+}
+
+// Verdict sums the outcome up in a few words.
+func (o Outcome) Verdict() string {
+	if o.OK() {
+		return "pass"
+	}
+	var parts []string
+	if len(o.Errors) > 0 {
+		parts = append(parts, "run error")
+	}
+	if len(o.Missing) > 0 {
+		parts = append(parts, fmt.Sprintf("%d not rejected", len(o.Missing)))
+	}
+	if len(o.Extra) > 0 {
+		parts = append(parts, fmt.Sprintf("%d rejected unexpectedly", len(o.Extra)))
+	}
+	if len(o.OffField) > 0 {
+		parts = append(parts, fmt.Sprintf("%d rejected for another reason", len(o.OffField)))
+	}
+	return "FAIL: " + strings.Join(parts, ", ")
+}
+
+// Judge compares what the gate made of a variant's run with what the variant expects. ran
+// are the rows the run selected; rep is the matrix report built from the run. Rows outside
+// ran are not judged (the gate is asked to allow them missing).
+func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) Outcome {
+	o := Outcome{Variant: v.Name, Ran: slices.Clone(ran)}
+	for _, id := range ran {
+		if slices.Contains(v.Reject, id) {
+			o.Expected = append(o.Expected, id)
+		}
+	}
+	all := len(ran) == len(catalogue)
+	problems := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: !all})
+	results := map[string]matrix.RowResult{}
+	for _, r := range rep.Rows {
+		results[r.ID] = r
+	}
+	for _, p := range problems {
+		switch {
+		case p.ID == "":
+			o.Errors = append(o.Errors, p.String())
+		case !slices.Contains(ran, p.ID):
+			o.Errors = append(o.Errors, fmt.Sprintf("%s: not selected, yet the gate names it: %s", p.ID, p.Reason))
+		case p.Result != matrix.ResultFailed:
+			// Skipped or missing: the row did not run, which proves nothing either way.
+			o.Errors = append(o.Errors, fmt.Sprintf("%s: %s, not run: %s", p.ID, p.Result, p.Reason))
+		default:
+			o.Rejected = append(o.Rejected, p.ID)
+		}
+	}
+	// The gate allows rows missing from a sampled run; a selected row must still have run.
+	for _, id := range ran {
+		r, ok := results[id]
+		if !all && (!ok || r.Result == matrix.ResultMissing) {
+			o.Errors = append(o.Errors, fmt.Sprintf("%s: selected but absent from the report", id))
+		}
+	}
+	o.Rejected = inOrder(o.Rejected, ran)
+	for _, id := range o.Expected {
+		if !slices.Contains(o.Rejected, id) {
+			o.Missing = append(o.Missing, id)
+		}
+	}
+	for _, id := range o.Rejected {
+		if !slices.Contains(o.Expected, id) {
+			o.Extra = append(o.Extra, id)
+			continue
+		}
+		if len(v.Fields) > 0 && !failsIn(results[id], v.Fields) {
+			o.OffField = append(o.OffField, id)
+		}
+	}
+	o.Details = o.why(results)
+	return o
+}
+
+// failsIn reports whether a failed row has a mismatch in one of fields. A row that failed
+// without an observation (the scenario itself broke) counts as failing in none.
+func failsIn(r matrix.RowResult, fields []matrix.Field) bool {
+	for _, m := range r.Mismatches {
+		if slices.Contains(fields, m.Field) {
+			return true
+		}
+	}
+	return false
+}
+
+// inOrder returns ids sorted by their position in order; ids not in order go last.
+func inOrder(ids, order []string) []string {
+	out := slices.Clone(ids)
+	slices.SortStableFunc(out, func(a, b string) int {
+		ia, ib := slices.Index(order, a), slices.Index(order, b)
+		if ia < 0 {
+			ia = len(order)
+		}
+		if ib < 0 {
+			ib = len(order)
+		}
+		return ia - ib
+	})
+	return out
+}
+
+// why explains, one line per row, why each row the outcome complains about is there: the
+// mismatches of a rejected row, or that an expected row passed.
+func (o Outcome) why(results map[string]matrix.RowResult) []string {
+	var lines []string
+	for _, id := range o.Missing {
+		lines = append(lines, fmt.Sprintf("%s: expected rejected, but %s", id, results[id].Result))
+	}
+	for _, id := range o.Extra {
+		lines = append(lines, fmt.Sprintf("%s: rejected unexpectedly: %s", id, mismatchSummary(results[id])))
+	}
+	for _, id := range o.OffField {
+		lines = append(lines, fmt.Sprintf("%s: rejected, but not in the expected fields: %s", id, mismatchSummary(results[id])))
+	}
+	return lines
+}
+
+// mismatchSummary renders a row's mismatches (or its reason) in one line.
+func mismatchSummary(r matrix.RowResult) string {
+	if len(r.Mismatches) == 0 {
+		return r.Reason
+	}
+	parts := make([]string, 0, len(r.Mismatches))
+	for _, m := range r.Mismatches {
+		parts = append(parts, m.String())
+	}
+	return strings.Join(parts, "; ")
+}

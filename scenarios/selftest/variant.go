@@ -1,0 +1,248 @@
+package selftest
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/faultline/faultline/matrix"
+)
+
+// Variant is one deliberately broken service and the rows the gate must reject for it.
+type Variant struct {
+	// Name is label-safe; it names the output directory out/selftest/<Name>/.
+	Name string
+	// Breaks says what is wrong with the variant, in one sentence.
+	Breaks string
+	// Why says why exactly the rows of Reject catch it and the nearest other rows do not.
+	Why string
+	// Patch is the file under mutants/ applied to a copy of service/; empty for a variant
+	// made by Env alone.
+	Patch string
+	// Env holds KEY=VALUE settings for every start of the service in the run, after the
+	// matrix's base environment.
+	Env []string
+	// Reject is every row the gate must reject, and no other.
+	Reject []string
+	// Watch are rows nearest to the change that must still pass: they prove "only those"
+	// when the run is a sample. They run in every mode.
+	Watch []string
+	// Fields are the report columns the bug shows in: each rejected row must have a
+	// mismatch in at least one of them, so a row failing for an unrelated reason (a flaky
+	// bound) is not mistaken for the harness catching the bug.
+	Fields []matrix.Field
+}
+
+// The Redis rows where a list meets a failing cache: the breaker rows of the redis group and
+// the two recovery rows that fault Redis before lifting it.
+var redisUnreachable = []string{
+	"redis-down.max-up.cache-fresh",
+	"redis-down.max-down.cache-fresh",
+	"redis-blackhole.max-up.cache-fresh",
+	"redis-blackhole.max-down.cache-fresh",
+	"redis-slow.max-up.cache-fresh",
+	"redis-slow.max-down.cache-fresh",
+	"redis-reset.max-up.cache-fresh",
+	"redis-reset.max-down.cache-fresh",
+	"redis-paused.max-up.cache-fresh",
+	"recovery.redis-down",
+	"recovery.redis-blackhole",
+}
+
+// The rows of a list over a stale cache while MAX fails without being short-circuited.
+var maxFailing = []string{
+	"redis-up.max-down.cache-stale",
+	"redis-up.max-503.cache-stale",
+	"redis-up.max-500.cache-stale",
+	"redis-up.max-429.cache-stale",
+	"redis-up.max-401.cache-stale",
+	"redis-up.max-slow.cache-stale",
+	"redis-up.max-hang.cache-stale",
+	"redis-up.max-malformed.cache-stale",
+	"redis-up.max-wrong-types.cache-stale",
+	"redis-up.max-truncated.cache-stale",
+	"redis-up.max-oversized.cache-stale",
+}
+
+// The POST refresh rows where the call to MAX fails.
+var refreshFailing = []string{
+	"refresh.max-down",
+	"refresh.max-503",
+	"refresh.max-429",
+	"refresh.max-401",
+	"refresh.max-slow",
+	"refresh.max-malformed",
+	"refresh.max-404",
+}
+
+func join(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Variants returns every variant, in the order the driver runs them.
+func Variants() []Variant {
+	return []Variant{
+		{
+			Name:   "strict-mode",
+			Breaks: "the reference service with PARTICIPANTS_CACHE_ERROR_POLICY=fail: a cache error fails the list with 500 instead of serving the database",
+			Why: "Only rows where a list meets an unreadable cache see the policy: the Redis breaker rows and the Redis recovery rows. " +
+				"A Redis restarted empty answers again before the list, health checks read no participants, and POST refresh does not read the cache.",
+			Env:    []string{"PARTICIPANTS_CACHE_ERROR_POLICY=fail"},
+			Reject: slices.Clone(redisUnreachable),
+			Watch: []string{"redis-restarted-empty.max-up.cache-fresh", "redis-restarted-empty.max-down.cache-fresh",
+				"recovery.redis-restarted-empty", "health.redis-down", "health.redis-blackhole", "refresh.max-up"},
+			Fields: []matrix.Field{matrix.FieldStatus},
+		},
+		{
+			Name:   "redis-no-deadline",
+			Breaks: "the cache ignores REDIS_TIMEOUT: no per-call context deadline and go-redis socket timeouts disabled",
+			Why: "A Redis that accepts connections and never answers (blackhole, paused container) holds every list until the client " +
+				"gives up, and the breaker never opens because no call fails; a slow Redis answers after its delay and is waited for. " +
+				"A refused or reset connection fails at once, deadline or not, and /health/detailed keeps its own ping deadline.",
+			Patch: "redis-no-deadline.patch",
+			Reject: []string{"redis-blackhole.max-up.cache-fresh", "redis-blackhole.max-down.cache-fresh",
+				"redis-slow.max-up.cache-fresh", "redis-slow.max-down.cache-fresh", "redis-paused.max-up.cache-fresh",
+				"recovery.redis-blackhole"},
+			Watch:  []string{"redis-down.max-up.cache-fresh", "redis-reset.max-up.cache-fresh", "health.redis-blackhole", "recovery.redis-down"},
+			Fields: []matrix.Field{matrix.FieldLatency, matrix.FieldStatus},
+		},
+		{
+			Name:   "failed-refresh-overwrites",
+			Breaks: "a refresh that MAX fails writes a zero count, timestamped now, to the database and Redis",
+			Why: "Every row with a MAX call that fails (not refused by the breaker) expects nothing overwritten: the MAX failure rows, " +
+				"the short-circuited row's warm-up, the Redis rows with MAX down (beta is stale), Redis restarted empty with MAX down, " +
+				"the failing POST refreshes, and the MAX recovery rows, whose fresh zero entries are never refreshed again.",
+			Patch: "failed-refresh-overwrites.patch",
+			Reject: join(maxFailing, []string{"redis-up.max-short-circuited.cache-stale",
+				"redis-down.max-down.cache-fresh", "redis-blackhole.max-down.cache-fresh", "redis-slow.max-down.cache-fresh",
+				"redis-reset.max-down.cache-fresh", "redis-restarted-empty.max-down.cache-fresh"},
+				refreshFailing, []string{"recovery.max-down", "recovery.max-503", "recovery.max-429"}),
+			Watch:  []string{"redis-up.max-up.cache-stale", "refresh.max-up", "health.max-down", "redis-down.max-up.cache-fresh"},
+			Fields: []matrix.Field{matrix.FieldStores},
+		},
+		{
+			Name:   "cache-labelled-database",
+			Breaks: "chats served from a Redis entry are labelled participants_source database instead of cache",
+			Why: "Every row that expects a cache source, during the row or after recovery, catches it; rows that serve only the " +
+				"database (cold cache, Redis failing, Redis restarted empty) or MAX (POST refresh) do not.",
+			Patch: "cache-labelled-database.patch",
+			Reject: join([]string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-stale"}, maxFailing,
+				[]string{"redis-up.max-short-circuited.cache-stale", "recovery.redis-down", "recovery.redis-blackhole",
+					"recovery.redis-restarted-empty", "recovery.max-down", "recovery.max-503", "recovery.max-429", "recovery.postgres-down"}),
+			Watch: []string{"redis-up.max-up.cache-cold", "redis-down.max-up.cache-fresh", "redis-restarted-empty.max-up.cache-fresh",
+				"refresh.max-up"},
+			Fields: []matrix.Field{matrix.FieldChats, matrix.FieldRecovery},
+		},
+		{
+			Name:   "cache-fallback-not-counted",
+			Breaks: "participants_fallback_usage_total{reason=\"cache_unavailable\"} is not incremented when the cache fails",
+			Why: "The Redis breaker rows and the Redis recovery rows expect one cache_unavailable fallback per measured request; " +
+				"the restarted-empty rows allow none, and the max_api_unavailable fallbacks are untouched.",
+			Patch:  "cache-fallback-not-counted.patch",
+			Reject: slices.Clone(redisUnreachable),
+			Watch: []string{"redis-restarted-empty.max-up.cache-fresh", "recovery.redis-restarted-empty", "refresh.max-503",
+				"redis-up.max-short-circuited.cache-stale"},
+			Fields: []matrix.Field{matrix.FieldMetrics},
+		},
+		{
+			Name:   "database-down-500",
+			Breaks: "database_unavailable is answered 500 without Retry-After instead of 503 with Retry-After",
+			Why: "Every list, get or refresh while PostgreSQL fails expects 503 and Retry-After; /readyz and /health/detailed set " +
+				"their own status and are unaffected.",
+			Patch: "database-down-500.patch",
+			Reject: []string{"refresh.postgres-down", "postgres-down.list", "postgres-down.get", "postgres-slow.list",
+				"postgres-blackhole.list", "recovery.postgres-down"},
+			Watch:  []string{"health.postgres-down", "health.postgres-slow", "health.all-down"},
+			Fields: []matrix.Field{matrix.FieldStatus, matrix.FieldHeaders},
+		},
+		{
+			Name:   "health-ignores-redis",
+			Breaks: "/health/detailed reports the service healthy while Redis is unhealthy",
+			Why: "Only the health rows with Redis failing and everything else up expect degraded; with the database down the " +
+				"service is unhealthy either way.",
+			Patch:  "health-ignores-redis.patch",
+			Reject: []string{"health.redis-down", "health.redis-blackhole"},
+			Watch:  []string{"health.all-up", "health.max-down", "health.all-down"},
+			Fields: []matrix.Field{matrix.FieldHealth},
+		},
+		{
+			Name:   "redis-no-breaker",
+			Breaks: "the Redis circuit breaker never opens, so a hanging Redis costs every request REDIS_TIMEOUT",
+			Why: "Rows where Redis hangs (blackhole, slow, paused) exceed the short-circuit latency bound; the Redis recovery rows " +
+				"expect the breaker to open and close. A refused or reset connection fails fast without a breaker.",
+			Patch: "redis-no-breaker.patch",
+			Reject: []string{"redis-blackhole.max-up.cache-fresh", "redis-blackhole.max-down.cache-fresh",
+				"redis-slow.max-up.cache-fresh", "redis-slow.max-down.cache-fresh", "redis-paused.max-up.cache-fresh",
+				"recovery.redis-down", "recovery.redis-blackhole"},
+			Watch:  []string{"redis-down.max-up.cache-fresh", "redis-reset.max-up.cache-fresh", "health.redis-blackhole"},
+			Fields: []matrix.Field{matrix.FieldLatency, matrix.FieldLogs},
+		},
+		{
+			Name:   "max-no-breaker",
+			Breaks: "the MAX circuit breaker never opens, so a failing MAX is called for every stale chat",
+			Why: "Only the short-circuited row expects MAX left alone after repeated failures; the recovery rows pass without a " +
+				"breaker because MAX is called again as soon as it is back.",
+			Patch:  "max-no-breaker.patch",
+			Reject: []string{"redis-up.max-short-circuited.cache-stale"},
+			Watch:  []string{"redis-up.max-503.cache-stale", "recovery.max-503", "recovery.max-down"},
+			Fields: []matrix.Field{matrix.FieldMaxCalls, matrix.FieldMetrics, matrix.FieldLogs},
+		},
+	}
+}
+
+// ControlRows is the fixed sample run for every variant besides its Reject and Watch rows,
+// one or two per group, so a variant that breaks more than it should is noticed even in a
+// sampled run.
+func ControlRows() []string {
+	return []string{
+		"redis-up.max-up.cache-fresh",
+		"redis-up.max-up.cache-stale",
+		"redis-up.max-503.cache-stale",
+		"redis-down.max-up.cache-fresh",
+		"refresh.max-up",
+		"refresh.max-503",
+		"postgres-down.get",
+		"health.all-up",
+		"health.redis-down",
+		"recovery.max-503",
+	}
+}
+
+// Lookup returns the variant with the name.
+func Lookup(name string) (Variant, bool) {
+	for _, v := range Variants() {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return Variant{}, false
+}
+
+// Selection returns the rows a run of v covers, in catalogue order: every row of catalogue
+// when all is set, otherwise v's Reject and Watch rows and the control rows.
+func Selection(v Variant, catalogue []matrix.Row, all bool) []string {
+	want := join(v.Reject, v.Watch, ControlRows())
+	var out []string
+	for _, r := range catalogue {
+		if all || slices.Contains(want, r.ID) {
+			out = append(out, r.ID)
+		}
+	}
+	return out
+}
+
+// LabelFilter is the Ginkgo label filter that selects exactly rows, or "" for every row of
+// catalogue.
+func LabelFilter(rows []string, catalogue []matrix.Row) string {
+	if len(rows) == len(catalogue) {
+		return ""
+	}
+	terms := make([]string, len(rows))
+	for i, id := range rows {
+		terms[i] = matrix.LabelRow + ":" + id
+	}
+	return strings.Join(terms, " || ")
+}

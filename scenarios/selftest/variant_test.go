@@ -1,0 +1,135 @@
+package selftest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/matrix"
+)
+
+func catalogueIDs() []string {
+	var ids []string
+	for _, r := range matrix.Rows() {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+func TestVariantsAreWellFormed(t *testing.T) {
+	ids := catalogueIDs()
+	seen := map[string]bool{}
+	for _, v := range Variants() {
+		if !matrix.ValidID(v.Name) {
+			t.Errorf("variant %q: name is not label-safe", v.Name)
+		}
+		if seen[v.Name] {
+			t.Errorf("variant %q: name used twice", v.Name)
+		}
+		seen[v.Name] = true
+		if v.Breaks == "" || v.Why == "" {
+			t.Errorf("variant %s: Breaks and Why must say what is broken and why the rows catch it", v.Name)
+		}
+		if (v.Patch == "") == (len(v.Env) == 0) {
+			t.Errorf("variant %s: made by exactly one of a patch or environment overrides", v.Name)
+		}
+		for _, kv := range v.Env {
+			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsAny(kv, " \t\n") {
+				t.Errorf("variant %s: env %q is not KEY=VALUE without spaces", v.Name, kv)
+			}
+		}
+		if len(v.Reject) == 0 {
+			t.Errorf("variant %s: a variant the gate need not reject proves nothing", v.Name)
+		}
+		checkRows(t, v.Name+" Reject", v.Reject, ids)
+		checkRows(t, v.Name+" Watch", v.Watch, ids)
+		for _, id := range v.Watch {
+			if slices.Contains(v.Reject, id) {
+				t.Errorf("variant %s: row %s is both rejected and watched", v.Name, id)
+			}
+		}
+		if len(v.Fields) == 0 {
+			t.Errorf("variant %s: no Fields: say which report columns the bug shows in", v.Name)
+		}
+		for _, f := range v.Fields {
+			if !slices.Contains(matrix.Fields(), f) {
+				t.Errorf("variant %s: unknown field %q", v.Name, f)
+			}
+		}
+	}
+	checkRows(t, "ControlRows", ControlRows(), ids)
+}
+
+// checkRows fails for ids that are not in the catalogue, or repeated: a renamed row must be
+// renamed here too, or the self-test would silently stop checking it.
+func checkRows(t *testing.T, what string, rows, catalogue []string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, id := range rows {
+		if !slices.Contains(catalogue, id) {
+			t.Errorf("%s: row %q is not in matrix.Rows()", what, id)
+		}
+		if seen[id] {
+			t.Errorf("%s: row %q listed twice", what, id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestEveryPatchBelongsToOneVariant(t *testing.T) {
+	names, err := PatchNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]int{}
+	for _, v := range Variants() {
+		if v.Patch != "" {
+			used[v.Patch]++
+			if !slices.Contains(names, v.Patch) {
+				t.Errorf("variant %s: patch %s is not under %s", v.Name, v.Patch, MutantDir)
+			}
+		}
+	}
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".patch") {
+			t.Errorf("%s/%s: only .patch files belong there", MutantDir, n)
+		}
+		if used[n] != 1 {
+			t.Errorf("%s/%s: used by %d variants, want 1", MutantDir, n, used[n])
+		}
+	}
+}
+
+func TestSelection(t *testing.T) {
+	cat := matrix.Rows()
+	v, ok := Lookup("health-ignores-redis")
+	if !ok {
+		t.Fatal("no variant health-ignores-redis")
+	}
+	got := Selection(v, cat, false)
+	for _, id := range slices.Concat(v.Reject, v.Watch, ControlRows()) {
+		if !slices.Contains(got, id) {
+			t.Errorf("sample lacks %s", id)
+		}
+	}
+	if len(got) >= len(cat) {
+		t.Errorf("sample has %d rows, the catalogue %d", len(got), len(cat))
+	}
+	ids := catalogueIDs()
+	if !slices.IsSortedFunc(got, func(a, b string) int { return slices.Index(ids, a) - slices.Index(ids, b) }) {
+		t.Errorf("sample not in catalogue order: %v", got)
+	}
+	filter := LabelFilter(got, cat)
+	if n := strings.Count(filter, "row:"); n != len(got) {
+		t.Errorf("filter names %d rows, want %d: %s", n, len(got), filter)
+	}
+	if !strings.Contains(filter, "row:health.redis-down || ") {
+		t.Errorf("filter %q does not select row labels joined by ||", filter)
+	}
+
+	if all := Selection(v, cat, true); len(all) != len(cat) {
+		t.Errorf("all: %d rows, want %d", len(all), len(cat))
+	} else if f := LabelFilter(all, cat); f != "" {
+		t.Errorf("all: filter %q, want none", f)
+	}
+}
