@@ -6,9 +6,9 @@ FUZZTIME ?= 30s
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz stack
+.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz stack selftest
 
-test: vet lint unit alerts
+test: vet lint unit alerts selftest
 
 build:
 	$(GO) build ./...
@@ -56,3 +56,10 @@ stack:
 alerts:
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
+
+# The harness proves it can fail: the matrix runs against deliberately broken variants of
+# the service, and the gate must reject each on exactly the expected rows
+# (scenarios/selftest/README.md). SELFTEST_FLAGS='-variants strict-mode -all -v' for more.
+selftest:
+	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
+	out/selftest/bin/selftest $(SELFTEST_FLAGS)
