@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-all] [-out out/selftest] [-race] [-timeout 30m] [-v]
+//	selftest [run] [-variants a,b] [-all] [-alerts] [-out out/selftest] [-race] [-timeout 30m] [-v]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
 //	selftest save <variant> <dir>   write the copy's changes as the mutant's patch
@@ -49,10 +49,12 @@ const (
 	envSUTEnv = "CHAOS_SUT_ENV"
 	// envOut is the directory the suite's own report goes to.
 	envOut = "MATRIX_OUT"
+	// envAlerts=0 skips the alert replay, a second pass over every row's fault.
+	envAlerts = "MATRIX_ALERTS"
 )
 
 const usage = `usage:
-  selftest [run] [-variants a,b] [-all] [-out dir] [-race] [-timeout d] [-v]
+  selftest [run] [-variants a,b] [-all] [-alerts] [-out dir] [-race] [-timeout d] [-v]
   selftest list
   selftest edit <variant>
   selftest save <variant> <dir>
@@ -108,6 +110,7 @@ type options struct {
 	race     bool
 	timeout  time.Duration
 	verbose  bool
+	alerts   bool
 }
 
 func parseRun(args []string, stderr io.Writer) (options, error) {
@@ -119,13 +122,14 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
 	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
+	alerts := fs.Bool("alerts", false, "replay each row's alerts too (twice the time; no variant targets alerts)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
-	o := options{all: *all, out: *out, race: *race, timeout: *timeout, verbose: *verbose}
+	o := options{all: *all, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts}
 	if *names == "" {
 		o.variants = selftest.Variants()
 		return o, nil
@@ -273,6 +277,9 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	if len(v.Env) > 0 {
 		cmd.Env = append(cmd.Env, envSUTEnv+"="+strings.Join(v.Env, " "))
 	}
+	if !opts.alerts {
+		cmd.Env = append(cmd.Env, envAlerts+"=0")
+	}
 	// Interrupt, so the suite stops the service and its containers, before killing it.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
@@ -342,6 +349,9 @@ func notes(ctx context.Context, root string, opts options) []string {
 		race = "with"
 	}
 	out = append(out, "Service binaries built "+race+" the race detector.")
+	if !opts.alerts {
+		out = append(out, "Alert replay off ("+envAlerts+"=0): no variant targets alerts.")
+	}
 	return out
 }
 
