@@ -706,6 +706,16 @@ func (e *Env) SUTPid() int {
 	return e.sut.cmd.Process.Pid
 }
 
+// Images names the container image each containerised dependency runs (after the offline
+// fallback, so it says what was really used).
+func (e *Env) Images() map[Dependency]string {
+	out := make(map[Dependency]string, len(e.containers))
+	for dep, c := range e.containers {
+		out[dep] = c.image.image
+	}
+	return out
+}
+
 // Timings returns the measured set-up durations.
 func (e *Env) Timings() Timings {
 	e.mu.Lock()
