@@ -716,6 +716,18 @@ func (e *Env) Images() map[Dependency]string {
 	return out
 }
 
+// SUT describes the service under test for reports: the command given (CHAOS_SUT_CMD or
+// WithSUTCommand), or the package built and whether with -race.
+func (e *Env) SUT() string {
+	if len(e.cfg.sutCommand) > 0 {
+		return strings.Join(e.cfg.sutCommand, " ")
+	}
+	if e.cfg.race {
+		return "go build -race " + e.cfg.sutPackage
+	}
+	return "go build " + e.cfg.sutPackage
+}
+
 // Timings returns the measured set-up durations.
 func (e *Env) Timings() Timings {
 	e.mu.Lock()

@@ -48,6 +48,7 @@ var _ = Describe("Environment", Label("env"), func() {
 		Expect(images).To(HaveKey(chaos.Redis))
 		Expect(images).NotTo(HaveKey(chaos.MaxAPI), "the fake MAX runs in process")
 		Expect(images[chaos.Redis]).To(ContainSubstring("redis"))
+		Expect(env.SUT()).To(Or(HavePrefix("go build "), Equal(shared.sut)))
 		Expect(env.Client().Readyz(bg()).Status).To(Equal(http.StatusOK))
 
 		environ := sutEnviron(env)
