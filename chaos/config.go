@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/faultline/faultline/fakes/maxapi"
 )
@@ -101,8 +102,9 @@ func WithRace(race bool) Option { return func(c *config) { c.raceOpt = &race } }
 // WithSUTOutput copies everything the SUT writes to w, as written.
 func WithSUTOutput(w io.Writer) Option { return func(c *config) { c.sutOutput = w } }
 
-// WithBaseSUTEnv adds KEY=VALUE settings to every start of the SUT; the overrides of a
-// Reset or RestartSUT come after them.
+// WithBaseSUTEnv adds KEY=VALUE settings to every start of the SUT; the settings of
+// CHAOS_SUT_ENV (KEY=VALUE pairs separated by spaces or commas) come after them, and the
+// overrides of a Reset or RestartSUT after those.
 func WithBaseSUTEnv(kv ...string) Option {
 	return func(c *config) { c.sutEnv = append(c.sutEnv, kv...) }
 }
@@ -165,12 +167,20 @@ func newConfig(opts []Option) (config, error) {
 		}
 		c.moduleRoot = root
 	}
+	// CHAOS_SUT_ENV comes after the options, so a run can override what a suite sets.
+	c.sutEnv = append(c.sutEnv, splitSettings(get("CHAOS_SUT_ENV"))...)
 	for _, kv := range c.sutEnv {
 		if !strings.Contains(kv, "=") {
 			return c, fmt.Errorf("SUT environment setting %q is not KEY=VALUE", kv)
 		}
 	}
 	return c, nil
+}
+
+// splitSettings splits a list of KEY=VALUE settings separated by spaces or commas (values
+// cannot contain either).
+func splitSettings(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == ',' })
 }
 
 func orDefault(v, def string) (string, bool) {

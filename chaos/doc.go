@@ -29,8 +29,9 @@
 // CHAOS_REDIS_IMAGE (default postgres:16-alpine, redis:7-alpine; when a default image is
 // neither present nor pullable, the images built by scripts/offline-images.sh are used,
 // named by CHAOS_OFFLINE_POSTGRES_IMAGE and CHAOS_OFFLINE_REDIS_IMAGE), CHAOS_SUT_CMD (a
-// command to test instead of building ./service/cmd/chatd), CHAOS_RACE or CI (build the
-// SUT with -race) and DOCKER_HOST. Start sets TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 and
+// command to test instead of building ./service/cmd/chatd), CHAOS_SUT_ENV (KEY=VALUE
+// settings for every start of the SUT, separated by spaces or commas), CHAOS_RACE or CI
+// (build the SUT with -race) and DOCKER_HOST. Start sets TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 and
 // TESTCONTAINERS_RYUK_DISABLED=true when unset, and terminates its own containers; a
 // container left by a harness process that was killed is removed by the next Start.
 //

@@ -706,6 +706,28 @@ func (e *Env) SUTPid() int {
 	return e.sut.cmd.Process.Pid
 }
 
+// Images names the container image each containerised dependency runs (after the offline
+// fallback, so it says what was really used).
+func (e *Env) Images() map[Dependency]string {
+	out := make(map[Dependency]string, len(e.containers))
+	for dep, c := range e.containers {
+		out[dep] = c.image.image
+	}
+	return out
+}
+
+// SUT describes the service under test for reports: the command given (CHAOS_SUT_CMD or
+// WithSUTCommand), or the package built and whether with -race.
+func (e *Env) SUT() string {
+	if len(e.cfg.sutCommand) > 0 {
+		return strings.Join(e.cfg.sutCommand, " ")
+	}
+	if e.cfg.race {
+		return "go build -race " + e.cfg.sutPackage
+	}
+	return "go build " + e.cfg.sutPackage
+}
+
 // Timings returns the measured set-up durations.
 func (e *Env) Timings() Timings {
 	e.mu.Lock()

@@ -142,15 +142,21 @@ type cacheValue struct {
 // exist. Errors go to the Reporter.
 func (e *Env) ChatRow(ctx context.Context, id int64) (row ChatRow, found bool) {
 	e.rep.Helper()
-	rows, err := e.queryChats(ctx, "WHERE id = $1", id)
+	row, found, err := e.ReadChatRow(ctx, id)
 	if err != nil {
 		e.rep.Fatalf("%v", err)
-		return ChatRow{}, false
 	}
-	if len(rows) == 0 {
-		return ChatRow{}, false
+	return row, found
+}
+
+// ReadChatRow is ChatRow with the error returned, for callers that record a store they
+// cannot read as an observation rather than a harness failure.
+func (e *Env) ReadChatRow(ctx context.Context, id int64) (row ChatRow, found bool, err error) {
+	rows, err := e.queryChats(ctx, "WHERE id = $1", id)
+	if err != nil || len(rows) == 0 {
+		return ChatRow{}, false, err
 	}
-	return rows[0], true
+	return rows[0], true, nil
 }
 
 // ChatRows reads every row of the chats table directly, in id order.
@@ -195,6 +201,12 @@ func (e *Env) CacheEntry(ctx context.Context, chatID int64) (entry CacheEntry, f
 		e.rep.Fatalf("%v", err)
 	}
 	return entry, found
+}
+
+// ReadCacheEntry is CacheEntry with the error returned: unreachable Redis, or an entry that
+// is not the contract's JSON (found is then true).
+func (e *Env) ReadCacheEntry(ctx context.Context, chatID int64) (entry CacheEntry, found bool, err error) {
+	return e.cacheEntry(ctx, chatID)
 }
 
 func (e *Env) cacheEntry(ctx context.Context, chatID int64) (CacheEntry, bool, error) {

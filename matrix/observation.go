@@ -1,7 +1,9 @@
 package matrix
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -170,4 +172,24 @@ type RecoveryObserved struct {
 // AlertsObserved is the outcome of replaying the row's metric samples through the alert rules.
 type AlertsObserved struct {
 	Fired []string `json:"fired"`
+}
+
+// String summarises the observation in one line. Ginkgo prints a report entry's value with
+// it and stores it beside the JSON, so it keeps the report small: the JSON is the record.
+func (o Observation) String() string {
+	parts := []string{fmt.Sprintf("row %s: statuses %v", o.RowID, o.Statuses)}
+	if o.Latency.Count > 0 {
+		parts = append(parts, fmt.Sprintf("latency p95 %s max %s", o.Latency.P95, o.Latency.Max))
+	}
+	parts = append(parts, fmt.Sprintf("%d metric deltas, %d log records, %d MAX calls", len(o.Metrics), len(o.Logs), len(o.MaxCalls)))
+	if o.Recovery != nil {
+		parts = append(parts, fmt.Sprintf("recovered %v after %s", o.Recovery.Recovered, o.Recovery.After))
+	}
+	if o.Alerts != nil {
+		parts = append(parts, fmt.Sprintf("alerts fired %v", o.Alerts.Fired))
+	}
+	if len(o.Failures) > 0 {
+		parts = append(parts, fmt.Sprintf("%d failures", len(o.Failures)))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -82,6 +82,11 @@ func sensitiveKey(k string) bool {
 	return false
 }
 
+// Redact returns a copy of v (any JSON-encodable value, such as an Observation) with every
+// secret removed as the report removes it, so it can be attached to a Ginkgo report whose
+// JSON and JUnit files are written without redaction.
+func Redact[T any](r *Redactor, v T) (T, error) { return redactValue(r, v) }
+
 // redactValue returns a copy of v (any JSON-encodable value) with every string redacted and every
 // member under a secret-naming key replaced, decoded into a fresh value of the same type.
 func redactValue[T any](r *Redactor, v T) (T, error) {

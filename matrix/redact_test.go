@@ -71,3 +71,14 @@ func TestSecretsFromEnv(t *testing.T) {
 		t.Errorf("SecretsFromEnv = %q, want %q", got, want)
 	}
 }
+
+func TestRedactIsTheReportsRedaction(t *testing.T) {
+	o := Observation{RowID: "x", Failures: []string{"token abc-secret-123 in an error"}}
+	got, err := Redact(NewRedactor("abc-secret-123"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got.Failures[0], "abc-secret-123") || o.Failures[0] != "token abc-secret-123 in an error" {
+		t.Errorf("redacted %q, original %q", got.Failures[0], o.Failures[0])
+	}
+}

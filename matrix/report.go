@@ -280,8 +280,18 @@ func observation(sp types.SpecReport, red *Redactor) (*Observation, error) {
 	if found == nil {
 		return nil, nil
 	}
+	// A report read from Ginkgo's JSON file carries the value as AsJSON; the report a
+	// ReportAfterSuite node receives in process carries the value itself.
+	raw := []byte(found.Value.AsJSON)
+	if len(raw) == 0 {
+		b, err := json.Marshal(found.Value.GetRawValue())
+		if err != nil {
+			return nil, fmt.Errorf("encode observation entry: %w", err)
+		}
+		raw = b
+	}
 	var o Observation
-	if err := json.Unmarshal([]byte(found.Value.AsJSON), &o); err != nil {
+	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, fmt.Errorf("decode observation entry: %w", err)
 	}
 	o, err := redactValue(red, o)

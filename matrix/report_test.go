@@ -176,6 +176,18 @@ func TestBuildReportFailsAPassedSpecWithoutObservation(t *testing.T) {
 	}
 }
 
+func TestBuildReportReadsTheInProcessReport(t *testing.T) {
+	// ReportAfterSuite receives entries holding the value itself, without AsJSON.
+	r := row(t, "redis-up.max-up.cache-fresh")
+	ok := perfect(r)
+	sp := spec(t, r, types.SpecStatePassed, nil, "")
+	sp.ReportEntries = types.ReportEntries{{Name: ObservationEntry, Value: types.WrapEntryValue(ok)}}
+	rep := BuildReport([]Row{r}, []types.Report{{SpecReports: []types.SpecReport{sp}}}, ReportOptions{})
+	if got := rep.Rows[0]; got.Result != ResultPassed || got.Observed == nil || got.Observed.RowID != r.ID {
+		t.Errorf("%s %s %v", got.Result, got.Reason, got.Mismatches)
+	}
+}
+
 func TestBuildReportTakesTheWorstOfDuplicateSpecs(t *testing.T) {
 	r := row(t, "redis-up.max-up.cache-fresh")
 	ok := perfect(r)

@@ -1,0 +1,440 @@
+// Package rowrun runs one row of the behaviour matrix against a chaos environment and
+// returns what it observed: the glue between matrix (rows, Compare) and chaos (the
+// environment, faults, probes). It follows the steps of the matrix package documentation
+// and decides nothing itself: every verdict is matrix.Compare's.
+package rowrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/matrix"
+)
+
+// Config configures a Runner.
+type Config struct {
+	// ContractOnly marks observations of a service other than the reference one, so Compare
+	// skips the reference service's own promises.
+	ContractOnly bool
+	// CacheTTL is the service's PARTICIPANTS_CACHE_TTL; seeded entries live what remains of it.
+	CacheTTL time.Duration
+	// Poll is the interval between observations while waiting for eventual expectations
+	// (default 100ms).
+	Poll time.Duration
+	// Alerts replays each row's metrics through the alert rules; nil skips the replay and
+	// leaves Observation.Alerts nil.
+	Alerts *AlertReplay
+	// Log receives progress (default: discarded).
+	Log *slog.Logger
+}
+
+// Runner runs rows against one environment, one at a time.
+type Runner struct {
+	env    *chaos.Env
+	cfg    Config
+	resets []time.Duration
+}
+
+// Resets returns how long each reset of the environment took, in order.
+func (r *Runner) Resets() []time.Duration { return slices.Clone(r.resets) }
+
+// reset resets the environment with the row's seed and records how long that took.
+func (r *Runner) reset(ctx context.Context, row matrix.Row, seededAt time.Time) error {
+	err := r.env.Reset(ctx, SeedOptions(row.Given.Seed, seededAt, r.cfg.CacheTTL)...)
+	if err == nil {
+		r.resets = append(r.resets, r.env.Timings().Reset)
+	}
+	return err
+}
+
+// New returns a Runner for env.
+func New(env *chaos.Env, cfg Config) *Runner {
+	if cfg.Poll <= 0 {
+		cfg.Poll = 100 * time.Millisecond
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 24 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{env: env, cfg: cfg}
+}
+
+// Run runs the row and returns the observation. Problems of the harness (a reset that
+// failed, a fault that could not be applied, a service that did not stop cleanly) are
+// recorded in Observation.Failures, which Compare turns into mismatches.
+func (r *Runner) Run(ctx context.Context, row matrix.Row) matrix.Observation {
+	run := &rowRun{Runner: r, row: row, obs: matrix.Observation{RowID: row.ID, ContractOnly: r.cfg.ContractOnly}}
+	run.run(ctx)
+	if r.cfg.Alerts != nil {
+		alerts, err := r.replayAlerts(ctx, row)
+		if err != nil {
+			run.fail("alert replay: %v", err)
+		} else {
+			run.obs.Alerts = alerts
+		}
+	}
+	return run.obs
+}
+
+// rowRun is the state of one row while it runs.
+type rowRun struct {
+	*Runner
+	row matrix.Row
+	obs matrix.Observation
+
+	// Metric snapshots at the start of the row window and the two ends of the measured one.
+	start, measured, measuredEnd chaos.Snapshot
+	// bodies are every measured response body, for the secrets check.
+	bodies [][]byte
+	// undo lifts the held faults; undoFreezing lifts those that keep stores unreadable.
+	undo, undoFreezing chaos.UndoFunc
+}
+
+func (rr *rowRun) fail(format string, args ...any) {
+	rr.obs.Failures = append(rr.obs.Failures, fmt.Sprintf(format, args...))
+}
+
+func (rr *rowRun) run(ctx context.Context) {
+	env, row := rr.env, rr.row
+	plan, err := PlanFaults(row.Given)
+	if err != nil {
+		rr.fail("plan faults: %v", err)
+		return
+	}
+
+	// 1-2. Reset and seed (the service restarts: breakers, queues and metrics from zero).
+	seededAt := time.Now().UTC()
+	if err := rr.reset(ctx, row, seededAt); err != nil {
+		rr.fail("reset: %v", err)
+		return
+	}
+	rr.obs.SeededAt = seededAt
+
+	// 3. Faults, then the row window starts.
+	if !rr.applyFaults(ctx, plan) {
+		return
+	}
+	var ok bool
+	if rr.start, ok = rr.scrape(ctx, "start of the row"); !ok {
+		return
+	}
+	rr.obs.Phases.Start = time.Now()
+
+	// 4. Warm-up.
+	req := row.Request
+	for range req.WarmUp {
+		send(ctx, env.Client(), req)
+		if !sleep(ctx, req.WarmUpInterval) {
+			return
+		}
+	}
+	if rr.measured, ok = rr.scrape(ctx, "start of the measured requests"); !ok {
+		return
+	}
+	rr.obs.Phases.Measured = time.Now()
+
+	// 5. Measured requests, then probes.
+	var latencies []time.Duration
+	for i := range req.Repeat {
+		if i > 0 && !sleep(ctx, req.Interval) {
+			return
+		}
+		a := send(ctx, env.Client(), req)
+		rr.record(i, a)
+		latencies = append(latencies, a.latency)
+	}
+	rr.obs.Latency = matrix.NewLatency(latencies)
+	if rr.measuredEnd, ok = rr.scrape(ctx, "end of the measured requests"); !ok {
+		return
+	}
+	rr.obs.Phases.MeasuredEnd = time.Now()
+	for _, p := range row.Expected.Probes {
+		resp := env.Client().Do(ctx, p.Method, p.Path)
+		rr.obs.Probes = append(rr.obs.Probes, matrix.ProbeResult{Method: p.Method, Path: p.Path, Status: resp.Status})
+	}
+
+	// 6. Recovery; without one, a frozen store is thawed so the harness can read it.
+	if row.Expected.Recovery != nil {
+		rr.recover(ctx)
+	} else if rr.undoFreezing != nil {
+		if err := rr.undoFreezing(ctx); err != nil {
+			rr.fail("lift %v to read the stores: %v", plan.Freezing, err)
+		}
+	}
+
+	// 7. Observe until nothing eventual differs or Within has passed, then hold.
+	rr.observeUntilSettled(ctx)
+
+	// The run's exit is checked here, so a crash or a race report fails this row, not the next.
+	if err := env.StopSUT(); err != nil {
+		rr.fail("service run: %v", err)
+	}
+}
+
+// applyFaults puts the plan in place: passing faults come and go, held ones stay.
+func (rr *rowRun) applyFaults(ctx context.Context, plan Plan) bool {
+	for _, f := range plan.Passing {
+		undo, err := rr.env.Inject(ctx, f)
+		if err != nil {
+			rr.fail("apply %s: %v", f, err)
+			return false
+		}
+		if err := undo(ctx); err != nil {
+			rr.fail("lift %s: %v", f, err)
+			return false
+		}
+	}
+	var steady []chaos.Fault
+	for _, f := range plan.Held {
+		if !slices.Contains(plan.Freezing, f) {
+			steady = append(steady, f)
+		}
+	}
+	undoSteady, err := rr.env.Inject(ctx, steady...)
+	if err != nil {
+		rr.fail("apply %v: %v", steady, err)
+		return false
+	}
+	undoFreezing, err := rr.env.Inject(ctx, plan.Freezing...)
+	if err != nil {
+		rr.fail("apply %v: %v", plan.Freezing, err)
+		return false
+	}
+	if len(plan.Freezing) > 0 {
+		rr.undoFreezing = undoFreezing
+	}
+	rr.undo = func(ctx context.Context) error {
+		return errors.Join(undoFreezing(ctx), undoSteady(ctx))
+	}
+	return true
+}
+
+// record keeps what the observation needs of the i-th measured answer.
+func (rr *rowRun) record(i int, a answer) {
+	rr.obs.Statuses = append(rr.obs.Statuses, a.status)
+	rr.bodies = append(rr.bodies, a.body)
+	if a.err != nil {
+		rr.fail("measured request #%d %s: %v", i+1, rr.row.Request.Method+" "+rr.row.Request.Path, a.err)
+	}
+	if i == 0 {
+		rr.obs.ErrorCode = a.errCode
+		rr.obs.Headers = firstHeaders(a.header)
+		rr.obs.Chats = a.chats
+	}
+	for _, c := range a.chats {
+		if rr.obs.Sources == nil {
+			rr.obs.Sources = map[int64][]matrix.Source{}
+		}
+		if !slices.Contains(rr.obs.Sources[c.ID], c.Source) {
+			rr.obs.Sources[c.ID] = append(rr.obs.Sources[c.ID], c.Source)
+		}
+	}
+}
+
+// recoveryPoll separates the requests that wait for recovery.
+const recoveryPoll = 100 * time.Millisecond
+
+// recover lifts the faults and repeats the request until its answer is the recovered
+// behaviour, or Recovery.Within has passed.
+func (rr *rowRun) recover(ctx context.Context) {
+	rc := rr.row.Expected.Recovery
+	if err := rr.undo(ctx); err != nil {
+		rr.fail("lift the faults: %v", err)
+		return
+	}
+	lifted := time.Now()
+	ro := &matrix.RecoveryObserved{LiftedAt: lifted}
+	rr.obs.Recovery = ro
+	deadline := lifted.Add(rc.Within)
+	for {
+		a := send(ctx, rr.env.Client(), rr.row.Request)
+		ro.After, ro.Status, ro.Chats = time.Since(lifted), a.status, a.chats
+		if matrix.RecoveryMatches(rr.row, rr.obs.SeededAt, a.status, a.chats) {
+			ro.Recovered = true
+			break
+		}
+		if time.Now().After(deadline) || !sleep(ctx, recoveryPoll) {
+			break
+		}
+	}
+	if snap, ok := rr.scrape(ctx, "after recovery"); ok {
+		ro.Gauges = gauges(snap, gaugeNames(rc.Gauges))
+	}
+}
+
+// eventual are the fields whose expectations may take time to be met: background work
+// landing or failing, logs written, health settling. The others are fixed once the
+// requests are answered, so waiting cannot change them.
+var eventual = []matrix.Field{matrix.FieldMetrics, matrix.FieldLogs, matrix.FieldStores, matrix.FieldMaxCalls, matrix.FieldHealth}
+
+func eventualMismatches(row matrix.Row, obs matrix.Observation) []matrix.Mismatch {
+	var out []matrix.Mismatch
+	for _, m := range matrix.Compare(row, obs) {
+		if slices.Contains(eventual, m.Field) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// observeUntilSettled observes until the eventual expectations hold (or Within has
+// passed), then keeps observing for Hold: anything that changes in that time (a late
+// write) ends the row with the observation that shows it.
+func (rr *rowRun) observeUntilSettled(ctx context.Context) {
+	e := rr.row.Expected
+	deadline := time.Now().Add(e.Within)
+	var settled time.Time
+	var last matrix.Observation
+	for {
+		obs, err := rr.observe(ctx)
+		if err == nil {
+			last = obs
+		}
+		now := time.Now()
+		switch {
+		case err != nil:
+			// A scrape that failed is retried; only the last one counts.
+		case len(eventualMismatches(rr.row, obs)) > 0:
+			if !settled.IsZero() {
+				rr.obs = last
+				return
+			}
+		case settled.IsZero():
+			settled = now
+		}
+		if !settled.IsZero() && now.Sub(settled) >= e.Hold {
+			rr.obs = last
+			return
+		}
+		if settled.IsZero() && now.After(deadline) {
+			if err != nil {
+				rr.fail("observe: %v", err)
+			}
+			if last.RowID != "" {
+				rr.obs = last
+			}
+			return
+		}
+		if !sleep(ctx, rr.cfg.Poll) {
+			rr.fail("observe: %v", ctx.Err())
+			return
+		}
+	}
+}
+
+// observe reads everything that is not a response: metrics, logs, the fake MAX journal,
+// the stores, health and any secret in the output. It returns a copy of the observation.
+func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
+	obs := rr.obs
+	obs.Failures = slices.Clone(rr.obs.Failures)
+	m := rr.env.Client().Metrics(ctx)
+	if m.Err != nil || m.Status != 200 {
+		return obs, fmt.Errorf("scrape metrics: %s", m.Response)
+	}
+	expected := rr.row.Expected
+	names := metricNames(expected.Metrics)
+	obs.Metrics = append(counterDeltas(m.Snapshot.Delta(rr.start), names, false),
+		counterDeltas(rr.measuredEnd.Delta(rr.measured), names, true)...)
+	obs.Gauges = gauges(m.Snapshot, append(gaugeNames(expected.Gauges), standardGauges...))
+	obs.Logs = logEvents(rr.env.Logs())
+	obs.MaxCalls = maxCalls(rr.env.Max().Journal())
+	obs.Stores = rr.stores(ctx)
+	if expected.Health != nil {
+		h := rr.env.Client().Health(ctx)
+		if h.Err != nil {
+			return obs, fmt.Errorf("health: %w", h.Err)
+		}
+		obs.Health = healthObservation(h)
+		rr.bodies = append(rr.bodies, h.Body)
+	}
+	obs.SecretsFound = rr.secretsFound(m.Body)
+	obs.Phases.End = time.Now()
+	return obs, nil
+}
+
+// stores reads every seeded chat from both stores directly, bypassing the proxies.
+func (rr *rowRun) stores(ctx context.Context) []matrix.StoredValue {
+	var out []matrix.StoredValue
+	for _, c := range rr.row.Given.Seed.Chats {
+		db := matrix.StoredValue{ChatID: c.ID, Store: matrix.StoreDatabase}
+		row, found, err := rr.env.ReadChatRow(ctx, c.ID)
+		switch {
+		case err != nil:
+			db.Error = err.Error()
+		case found:
+			db.Present, db.Count = true, row.Count
+			if !row.UpdatedAt.IsZero() {
+				at := row.UpdatedAt
+				db.UpdatedAt = &at
+			}
+		}
+		cache := matrix.StoredValue{ChatID: c.ID, Store: matrix.StoreRedis}
+		entry, found, err := rr.env.ReadCacheEntry(ctx, c.ID)
+		switch {
+		case err != nil:
+			cache.Error = err.Error()
+		case found:
+			at := entry.UpdatedAt
+			cache.Present, cache.Count, cache.UpdatedAt = true, entry.Count, &at
+		}
+		out = append(out, db, cache)
+	}
+	return out
+}
+
+// secretsFound names the outputs of the service that hold a secret: its log, a response
+// body, its metrics.
+func (rr *rowRun) secretsFound(metricsBody []byte) []string {
+	var out []string
+	for _, s := range rr.env.Secrets() {
+		if s == "" {
+			continue
+		}
+		if rr.env.Logs().Contains(s) && !slices.Contains(out, "the service's log") {
+			out = append(out, "the service's log")
+		}
+		for _, b := range rr.bodies {
+			if strings.Contains(string(b), s) && !slices.Contains(out, "a response body") {
+				out = append(out, "a response body")
+			}
+		}
+		if strings.Contains(string(metricsBody), s) && !slices.Contains(out, "/metrics") {
+			out = append(out, "/metrics")
+		}
+	}
+	return out
+}
+
+// scrape reads the metrics, recording a failure when it cannot.
+func (rr *rowRun) scrape(ctx context.Context, when string) (chaos.Snapshot, bool) {
+	m := rr.env.Client().Metrics(ctx)
+	if m.Err != nil || m.Status != 200 {
+		rr.fail("scrape metrics at the %s: %s", when, m.Response)
+		return chaos.Snapshot{}, false
+	}
+	return m.Snapshot, true
+}
+
+// sleep waits d, or until ctx is done; it reports whether ctx is still live. It paces
+// requests as the row asks (intervals are part of the row, not synchronisation).
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,46 @@
+package rowrun
+
+import (
+	"time"
+
+	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/fakes/maxapi"
+	"github.com/faultline/faultline/matrix"
+)
+
+// SeedOptions turns a row's seed into the data a reset writes: the chats table, the Redis
+// entries and the fake MAX chats, with ages relative to seededAt. A cache entry lives for
+// what remains of cacheTTL after its age, as if the service had written it.
+func SeedOptions(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) []chaos.ResetOption {
+	d := seedData(s, seededAt, cacheTTL)
+	return []chaos.ResetOption{chaos.WithChats(d.rows...), chaos.WithCache(d.entries...), chaos.WithMaxChats(d.chats...)}
+}
+
+// seeded is what a reset writes for a seed.
+type seeded struct {
+	rows    []chaos.ChatRow
+	entries []chaos.CacheEntry
+	chats   []maxapi.Chat
+}
+
+func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded {
+	var rows []chaos.ChatRow
+	var entries []chaos.CacheEntry
+	var chats []maxapi.Chat
+	for _, c := range s.Chats {
+		row := chaos.ChatRow{ID: c.ID, Name: c.Name, MaxChatID: c.MaxChatID, Count: c.DB.Count}
+		if at, ok := c.DB.UpdatedAt(seededAt); ok {
+			row.UpdatedAt = at
+		}
+		rows = append(rows, row)
+		if c.Cache != nil {
+			at, _ := c.Cache.UpdatedAt(seededAt)
+			entries = append(entries, chaos.CacheEntry{ChatID: c.ID, Count: c.Cache.Count, UpdatedAt: at,
+				TTL: max(cacheTTL-c.Cache.Age, time.Minute)})
+		}
+		if c.Linked() {
+			chats = append(chats, maxapi.Chat{ID: c.MaxChatID, Title: c.Name, ParticipantsCount: c.MaxCount})
+		}
+	}
+	return seeded{rows: rows, entries: entries, chats: chats}
+}
