@@ -61,7 +61,7 @@ func (s Summary) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "- **not rejected** (the harness missed the bug there): %s\n", list(o.Missing))
 		}
 		if len(o.Extra) > 0 {
-			fmt.Fprintf(&b, "- **rejected unexpectedly**: %s\n", list(o.Extra))
+			fmt.Fprintf(&b, "- **rejected unexpectedly** (a row that fails on the reference service too is `make chaos`'s to fix first): %s\n", list(o.Extra))
 		}
 		if len(o.OffField) > 0 {
 			fmt.Fprintf(&b, "- **rejected for another reason than the bug**: %s\n", list(o.OffField))

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -290,14 +291,18 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	if err != nil {
 		return fail(fmt.Errorf("no suite report (suite: %s; see %s): %w", exitText(runErr), logFile.Name(), err))
 	}
+	// The suite's own report knows the environment (images, start-up times, the service
+	// binary); keep that, and say which variant ran.
+	meta := suiteMeta(filepath.Join(dir, "suite", matrix.FileJSON))
+	maps.Copy(meta, map[string]string{
+		"selftest_variant": v.Name,
+		"selftest_breaks":  v.Breaks,
+		"selftest_made_by": how,
+		"go":               runtime.Version(),
+		"generated":        time.Now().UTC().Format(time.RFC3339),
+	})
 	rep := matrix.BuildReport(catalogue, suites, matrix.ReportOptions{
-		Meta: map[string]string{
-			"selftest_variant": v.Name,
-			"selftest_breaks":  v.Breaks,
-			"sut":              how,
-			"go":               runtime.Version(),
-			"generated":        time.Now().UTC().Format(time.RFC3339),
-		},
+		Meta:    meta,
 		Secrets: matrix.SecretsFromEnv(os.Environ()),
 	})
 	if err := matrix.WriteFiles(dir, rep); err != nil {
@@ -309,6 +314,20 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	logf("%s: %s in %s: rejected %d rows, %d expected", v.Name, o.Verdict(), o.Duration.Round(time.Second),
 		len(o.Rejected), len(o.Expected))
 	return o
+}
+
+// suiteMeta returns the run metadata of the report the suite wrote itself, or an empty map.
+func suiteMeta(path string) map[string]string {
+	meta := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return meta
+	}
+	defer f.Close()
+	if rep, err := matrix.ReadReport(f); err == nil {
+		maps.Copy(meta, rep.Summary.Run.Meta)
+	}
+	return meta
 }
 
 // exitText describes how the suite ended.
