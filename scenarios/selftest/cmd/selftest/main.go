@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-all] [-alerts] [-out out/selftest] [-race] [-timeout 30m] [-v]
+//	selftest [run] [-variants a,b] [-all] [-alerts] [-parallel 2] [-out out/selftest] [-race] [-timeout 30m] [-v]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
 //	selftest save <variant> <dir>   write the copy's changes as the mutant's patch
@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -55,7 +56,7 @@ const (
 )
 
 const usage = `usage:
-  selftest [run] [-variants a,b] [-all] [-alerts] [-out dir] [-race] [-timeout d] [-v]
+  selftest [run] [-variants a,b] [-all] [-alerts] [-parallel n] [-out dir] [-race] [-timeout d] [-v]
   selftest list
   selftest edit <variant>
   selftest save <variant> <dir>
@@ -112,6 +113,7 @@ type options struct {
 	timeout  time.Duration
 	verbose  bool
 	alerts   bool
+	parallel int
 }
 
 func parseRun(args []string, stderr io.Writer) (options, error) {
@@ -123,6 +125,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
 	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
+	parallel := fs.Int("parallel", 2, "variants run at the same time, each with its own environment")
 	alerts := fs.Bool("alerts", false, "replay each row's alerts too (twice the time; no variant targets alerts)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -130,7 +133,10 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
-	o := options{all: *all, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts}
+	o := options{all: *all, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel}
+	if o.parallel < 1 {
+		return options{}, errors.New("run: -parallel must be at least 1")
+	}
 	if *names == "" {
 		o.variants = selftest.Variants()
 		return o, nil
@@ -160,7 +166,12 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	start := time.Now()
 	catalogue := matrix.Rows()
-	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "selftest: "+format+"\n", a...) }
+	var logMu sync.Mutex
+	logf := func(format string, a ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(stdout, "selftest: "+format+"\n", a...)
+	}
 
 	// Everything is built before the first run, so a patch that no longer applies fails the
 	// self-test within seconds, not after the first variants' runs.
@@ -193,12 +204,24 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logf("built in %s", time.Since(start).Round(time.Second))
 
 	sum := selftest.Summary{Sampled: !opts.all, Notes: notes(ctx, root, opts)}
-	for _, v := range opts.variants {
+	// Variants run in parallel: a run mostly waits (for background work to land, breakers to
+	// cool down, recovery), and each has its own containers, proxies and service.
+	sum.Outcomes = make([]selftest.Outcome, len(opts.variants))
+	sem := make(chan struct{}, opts.parallel)
+	var wg sync.WaitGroup
+	for i, v := range opts.variants {
+		sem <- struct{}{}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			break
 		}
-		o := runVariant(ctx, v, binaries[v.Name], suite, root, out, catalogue, opts, logf)
-		sum.Outcomes = append(sum.Outcomes, o)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sum.Outcomes[i] = runVariant(ctx, v, binaries[v.Name], suite, root, out, catalogue, opts, logf)
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	sum.Duration = time.Since(start)
 
