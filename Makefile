@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz stack
+.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz stack bench
 
 test: vet lint unit alerts
 
@@ -56,3 +56,8 @@ stack:
 alerts:
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
+
+# Load-test the service healthy and with each dependency broken (chaos/cmd/bench);
+# BENCH_FLAGS='-rate 300 -duration 20s' tunes it. Needs Docker, like make chaos.
+bench:
+	$(GO) run ./chaos/cmd/bench $(BENCH_FLAGS)
