@@ -1,7 +1,9 @@
 package scenarios_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -156,6 +158,15 @@ var _ = ReportAfterSuite("matrix report", func(r Report) {
 	s := rep.Summary
 	fmt.Printf("\nmatrix: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s\n",
 		s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, filepath.Join(suite.out, "matrix.{json,md,html}"))
+	// Ginkgo writes report.json and junit.xml from this same report after this node: prove
+	// that no secret is in it (observations and failure messages were redacted).
+	raw, err := json.Marshal(r)
+	Expect(err).NotTo(HaveOccurred())
+	for i, secret := range suite.secrets {
+		if len(secret) >= 4 && bytes.Contains(raw, []byte(secret)) {
+			Fail(fmt.Sprintf("secret #%d of the environment is in the Ginkgo report; do not publish report.json or junit.xml", i+1))
+		}
+	}
 })
 
 // moduleRoot walks up from the working directory (go test runs in the package's) to go.mod.
