@@ -2,13 +2,32 @@
 GO ?= go
 # golangci-lint from PATH, else where scripts/install-tools.sh puts it.
 GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/golangci-lint")
+ACTIONLINT ?= $(shell command -v actionlint 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/actionlint")
 FUZZTIME ?= 30s
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-.PHONY: test unit build vet fmt images alerts lint tools chatd fuzz stack selftest
+# The behaviour matrix (make chaos, make scenario). go test runs the suite in scenarios/,
+# so every path handed to it is absolute. MATRIX_OUT is where the reports go.
+MATRIX_OUT ?= out
+MATRIX_DIR = $(abspath $(MATRIX_OUT))
+MATRIX_TIMEOUT ?= 30m
+MATRIX_RUN = MATRIX_OUT=$(MATRIX_DIR) $(GO) test ./scenarios -count=1 -timeout $(MATRIX_TIMEOUT) \
+	-ginkgo.json-report=$(MATRIX_DIR)/report.json -ginkgo.junit-report=$(MATRIX_DIR)/junit.xml
+MATRIX_GATE = $(GO) run ./matrix/cmd/matrix gate
+# OFFLINE_IMAGES=0 skips building the offline images, on machines that can pull the
+# default ones from a registry.
+OFFLINE_IMAGES ?= 1
 
-test: vet lint unit alerts selftest
+# Tests that need Docker run in their own targets, never in unit: the matrix (./scenarios,
+# make chaos) and the chaos package's specs labelled env (make env-test).
+MODULE := $(shell $(GO) list -m)
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$(MODULE)/chaos')
+
+.PHONY: test unit build vet fmt images alerts lint actionlint tools chatd fuzz stack bench \
+	env-test chaos scenario docs docker-check offline-images-if-needed selftest
+
+test: vet lint actionlint unit alerts env-test chaos selftest
 
 build:
 	$(GO) build ./...
@@ -17,13 +36,25 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
+# Docker-free and fast: every package but the two that start containers, and the chaos
+# package's own unit specs.
 unit:
-	$(GO) test -race ./...
+	$(GO) test -race $(UNIT_PKGS)
+	$(GO) test -race ./chaos -ginkgo.label-filter='!env'
+
+# The chaos package's specs against a real environment (containers, proxies, the service).
+env-test: docker-check offline-images-if-needed
+	$(GO) test -race -count=1 ./chaos -ginkgo.label-filter=env
 
 # golangci-lint v2 with .golangci.yml; install it with `make tools`.
 lint:
 	@test -x "$(GOLANGCI_LINT)" || { echo "golangci-lint not found: run scripts/install-tools.sh (make tools)"; exit 1; }
 	$(GOLANGCI_LINT) run ./...
+
+# The GitHub workflows; install actionlint with `make tools`.
+actionlint:
+	@test -x "$(ACTIONLINT)" || { echo "actionlint not found: run scripts/install-tools.sh (make tools)"; exit 1; }
+	$(ACTIONLINT)
 
 tools:
 	scripts/install-tools.sh
@@ -57,9 +88,43 @@ alerts:
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
 
+# Load-test the service healthy and with each dependency broken (chaos/cmd/bench);
+# BENCH_FLAGS='-rate 300 -duration 20s' tunes it. Needs Docker, like make chaos.
+bench:
+	$(GO) run ./chaos/cmd/bench $(BENCH_FLAGS)
+
+docker-check:
+	@docker info >/dev/null 2>&1 || { \
+		echo "Docker is not reachable. Install the engine (apt-get install -y docker.io) and start it" \
+			"(dockerd >/var/log/dockerd.log 2>&1 &), or point DOCKER_HOST at a running one; .ci/run does both."; \
+		exit 1; }
+
+offline-images-if-needed: docker-check
+	@if [ "$(OFFLINE_IMAGES)" != 0 ]; then scripts/offline-images.sh; fi
+
+# The whole behaviour matrix against the service (built with -race when CI or CHAOS_RACE
+# is set), the report in MATRIX_OUT (matrix.md, matrix.html, matrix.json, report.json,
+# junit.xml), then the release gate: the exit status is the gate's.
+chaos: docker-check offline-images-if-needed
+	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
+	@status=0; $(MATRIX_RUN) || status=$$?; \
+	$(MATRIX_GATE) $(MATRIX_DIR)/matrix.json && exit $$status
+
+# One row (ROW=<id>) or a group (LABELS='<ginkgo label filter>', e.g. 'dep:redis'), fast;
+# the report is written as for make chaos and the gate accepts the rows that did not run.
+scenario: docker-check offline-images-if-needed
+	@test -n "$(ROW)$(LABELS)" || { echo "usage: make scenario ROW=<row id> | LABELS='<label filter>' (go run ./matrix/cmd/matrix list)"; exit 2; }
+	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
+	@status=0; $(MATRIX_RUN) -ginkgo.label-filter='$(if $(ROW),row:$(ROW),$(LABELS))' || status=$$?; \
+	$(MATRIX_GATE) -allow-missing $(MATRIX_DIR)/matrix.json && exit $$status
+
+# docs/SLA.md is generated from the rows; a matrix unit test fails when it is out of date.
+docs:
+	$(GO) run ./matrix/cmd/matrix sla -o docs/SLA.md
+
 # The harness proves it can fail: the matrix runs against deliberately broken variants of
 # the service, and the gate must reject each on exactly the expected rows
 # (scenarios/selftest/README.md). SELFTEST_FLAGS='-variants strict-mode -all -v' for more.
-selftest:
+selftest: docker-check offline-images-if-needed
 	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
 	out/selftest/bin/selftest $(SELFTEST_FLAGS)

@@ -201,7 +201,7 @@ func (c *Client) Health(ctx context.Context) HealthResponse {
 	out := HealthResponse{}
 	if r.Err == nil && (r.Status == http.StatusOK || r.Status == http.StatusServiceUnavailable) {
 		if err := json.Unmarshal(r.Body, &out.Health); err != nil {
-			r.Err = fmt.Errorf("%w: %v", ErrDecode, err)
+			r.Err = fmt.Errorf("%w: %w", ErrDecode, err)
 		}
 	} else if r.Err == nil {
 		decodeError(&r)
@@ -223,7 +223,7 @@ func (c *Client) Metrics(ctx context.Context) MetricsResponse {
 	if r.Err == nil && r.Status == http.StatusOK {
 		snap, err := ParseMetrics(bytes.NewReader(r.Body))
 		if err != nil {
-			r.Err = fmt.Errorf("%w: %v", ErrDecode, err)
+			r.Err = fmt.Errorf("%w: %w", ErrDecode, err)
 		}
 		out.Snapshot = snap
 	}
@@ -291,7 +291,7 @@ func decodeOK(r *Response, v any) {
 		return
 	}
 	if err := json.Unmarshal(r.Body, v); err != nil {
-		r.Err = fmt.Errorf("%w: %v", ErrDecode, err)
+		r.Err = fmt.Errorf("%w: %w", ErrDecode, err)
 	}
 }
 

@@ -67,7 +67,7 @@ const containerStartTimeout = 60 * time.Second
 type tcLogger struct{ log *slog.Logger }
 
 func (l tcLogger) Printf(format string, args ...any) {
-	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "testcontainers")
+	l.log.Debug("testcontainers", "line", strings.TrimSpace(fmt.Sprintf(format, args...)))
 }
 
 func runContainer(ctx context.Context, docker *client.Client, spec containerSpec, image imageChoice, log *slog.Logger) (*depContainer, error) {

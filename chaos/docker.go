@@ -42,13 +42,13 @@ func connectDocker(ctx context.Context, host string) (*client.Client, error) {
 	}
 	cli, err := client.New(client.WithHost(host))
 	if err != nil {
-		return nil, fmt.Errorf("%w at %s: %v; %s", ErrDockerUnavailable, host, err, dockerHint)
+		return nil, fmt.Errorf("%w at %s: %w; %s", ErrDockerUnavailable, host, err, dockerHint)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, dockerPingTimeout)
 	defer cancel()
 	if _, err := cli.Ping(pingCtx, client.PingOptions{}); err != nil {
 		_ = cli.Close()
-		return nil, fmt.Errorf("%w at %s: %v; %s", ErrDockerUnavailable, host, err, dockerHint)
+		return nil, fmt.Errorf("%w at %s: %w; %s", ErrDockerUnavailable, host, err, dockerHint)
 	}
 	return cli, nil
 }

@@ -26,7 +26,7 @@ const buildTimeout = 10 * time.Minute
 func buildSUT(ctx context.Context, moduleRoot, pkg, dir string, race bool) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return "", fmt.Errorf("%w: build %s: the go tool is not on PATH: %v", ErrSUT, pkg, err)
+		return "", fmt.Errorf("%w: build %s: the go tool is not on PATH: %w", ErrSUT, pkg, err)
 	}
 	out := filepath.Join(dir, "sut")
 	args := []string{"build", "-o", out}
@@ -41,7 +41,7 @@ func buildSUT(ctx context.Context, moduleRoot, pkg, dir string, race bool) (stri
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%w: go %v: %v\n%s", ErrSUT, args, err, output.String())
+		return "", fmt.Errorf("%w: go %v: %w\n%s", ErrSUT, args, err, output.String())
 	}
 	return out, nil
 }
@@ -51,6 +51,7 @@ func runMigrate(ctx context.Context, command, env []string, tee io.Writer) error
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	args := append(append([]string(nil), command[1:]...), "migrate")
+	//nolint:gosec // G204: running the configured service command (CHAOS_SUT_CMD) is the point.
 	cmd := exec.CommandContext(ctx, command[0], args...)
 	cmd.Env = env
 	var output bytes.Buffer
@@ -60,7 +61,7 @@ func runMigrate(ctx context.Context, command, env []string, tee io.Writer) error
 		cmd.Stdout, cmd.Stderr = &output, &output
 	}
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s migrate: %v\n%s", ErrSUT, command[0], err, output.String())
+		return fmt.Errorf("%w: %s migrate: %w\n%s", ErrSUT, command[0], err, output.String())
 	}
 	return nil
 }
@@ -76,6 +77,7 @@ type sutProcess struct {
 
 // startSUT starts the serving process; its stdout and stderr go to the log buffer.
 func startSUT(command, env []string, logs *logBuffer, run int, tee io.Writer) (*sutProcess, error) {
+	//nolint:gosec,noctx // G204: the configured service command; it is stopped with SIGTERM, not a context.
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Env = env
 	cmd.Dir = os.TempDir()
@@ -92,7 +94,7 @@ func startSUT(command, env []string, logs *logBuffer, run int, tee io.Writer) (*
 	// Output copying stops this long after exit even if a grandchild holds the pipes.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%w: start %s: %v", ErrSUT, command[0], err)
+		return nil, fmt.Errorf("%w: start %s: %w", ErrSUT, command[0], err)
 	}
 	p := &sutProcess{cmd: cmd, run: run, out: out, done: make(chan struct{})}
 	go func() {
@@ -123,7 +125,7 @@ func (p *sutProcess) waitReady(ctx context.Context, baseURL string, timeout time
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/readyz", nil)
 		if err != nil {
-			return fmt.Errorf("%w: readyz request: %v", ErrSUT, err)
+			return fmt.Errorf("%w: readyz request: %w", ErrSUT, err)
 		}
 		resp, err := client.Do(req)
 		if err == nil {
@@ -138,7 +140,7 @@ func (p *sutProcess) waitReady(ctx context.Context, baseURL string, timeout time
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%w: exited before it was ready: %v", ErrSUT, p.err)
+			return fmt.Errorf("%w: exited before it was ready: %w", ErrSUT, p.err)
 		case <-ctx.Done():
 			return fmt.Errorf("%w: not ready within %s (last /readyz: %s)", ErrSUT, timeout, last)
 		case <-tick.C:
@@ -153,7 +155,7 @@ func (p *sutProcess) stop(timeout time.Duration) error {
 		return p.exitErr("before it was stopped")
 	}
 	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("%w: send SIGTERM: %v", ErrSUT, err)
+		return fmt.Errorf("%w: send SIGTERM: %w", ErrSUT, err)
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -171,7 +173,7 @@ func (p *sutProcess) exitErr(when string) error {
 	if p.err == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: exited uncleanly %s: %v", ErrSUT, when, p.err)
+	return fmt.Errorf("%w: exited uncleanly %s: %w", ErrSUT, when, p.err)
 }
 
 // sutEnv builds the child's environment: a few variables it needs to run at all, taken

@@ -625,16 +625,15 @@ func (c *comparison) alerts() {
 		return
 	}
 	fired := c.obs.Alerts.Fired
-	want := c.row.SLA.Alerts
-	for _, a := range want {
-		if a != AlertNone && !slices.Contains(fired, string(a)) {
+	sla := c.row.SLA
+	for _, a := range sla.Alerts {
+		if a != AlertNone && !slices.Contains(sla.NotReplayed, a) && !slices.Contains(fired, string(a)) {
 			c.add(FieldAlerts, string(a), "fires", "silent", false)
 		}
 	}
-	// Alerts outside the matrix's list (added later to the rules) are not judged here.
-	for _, a := range Alerts() {
-		if !slices.Contains(want, a) && slices.Contains(fired, string(a)) {
-			c.add(FieldAlerts, string(a), "silent", "fires", false)
+	for _, a := range fired {
+		if !slices.Contains(sla.Alerts, Alert(a)) {
+			c.add(FieldAlerts, a, "silent", "fires", false)
 		}
 	}
 }

@@ -154,7 +154,12 @@ func TestCompareCatchesEachField(t *testing.T) {
 		{"breaker still open", "recovery.postgres-down", FieldRecovery, "recovered circuit_breaker_state", func(o *Observation) {
 			o.Recovery.Gauges[0].Value = 2
 		}},
-		{"alert silent", "redis-down.max-up.cache-fresh", FieldAlerts, string(AlertCacheDown), func(o *Observation) { o.Alerts.Fired = nil }},
+		{"alert silent", "redis-down.max-up.cache-fresh", FieldAlerts, string(AlertCacheDown), func(o *Observation) {
+			o.Alerts.Fired = []string{string(AlertFallbackRateHigh)}
+		}},
+		{"alert outside the matrix's list fires", "redis-up.max-up.cache-fresh", FieldAlerts, "SomeNewAlert", func(o *Observation) {
+			o.Alerts.Fired = []string{"SomeNewAlert"}
+		}},
 		{"alert fires on a healthy run", "redis-up.max-up.cache-fresh", FieldAlerts, string(AlertCacheDown), func(o *Observation) {
 			o.Alerts.Fired = []string{string(AlertCacheDown)}
 		}},
@@ -180,6 +185,26 @@ func TestCompareCatchesEachField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAlertsTheReplayCannotShowMayFireOrNot(t *testing.T) {
+	r := row(t, "redis-up.max-429.cache-stale")
+	if len(r.SLA.NotReplayed) == 0 || r.SLA.NotReplayedWhy == "" {
+		t.Fatalf("row has no alert the replay cannot show: %+v", r.SLA)
+	}
+	for _, fired := range [][]string{{"ParticipantsMaxAPIDown", "ParticipantsDataStale", "ParticipantsFallbackRateHigh"},
+		{"ParticipantsMaxAPIDown", "ParticipantsDataStale", "ParticipantsFallbackRateHigh", "ParticipantsMaxAPIRateLimited"}} {
+		o := perfect(r)
+		o.Alerts = &AlertsObserved{Fired: fired}
+		if ms := Compare(r, o); len(ms) > 0 {
+			t.Errorf("fired %v:\n%s", fired, join(ms))
+		}
+	}
+	o := perfect(r)
+	o.Alerts = &AlertsObserved{Fired: []string{"ParticipantsMaxAPIDown", "ParticipantsDataStale"}}
+	if ms := Compare(r, o); len(ms) != 1 || ms[0].Item != string(AlertFallbackRateHigh) {
+		t.Errorf("an alert the replay can show is still required: %v", ms)
 	}
 }
 

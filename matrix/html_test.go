@@ -115,6 +115,25 @@ func TestHTMLReport(t *testing.T) {
 	if title := attr(chatsCell, "title"); !strings.Contains(title, "expected database") || !strings.Contains(title, "observed cache") {
 		t.Errorf("failed cell title %q", title)
 	}
+	// Which alerts each row's replay fired.
+	firedOf := func(tr *html.Node) string {
+		var out string
+		walk(tr, func(n *html.Node) {
+			if n.Type == html.ElementNode && n.Data == "td" && attr(n, "class") == "fired" {
+				out = text(n)
+			}
+		})
+		return out
+	}
+	if got := firedOf(rows["redis-down.max-up.cache-fresh"]); got != "ParticipantsCacheDown, ParticipantsFallbackRateHigh" {
+		t.Errorf("alerts fired on the Redis row: %q", got)
+	}
+	if got := firedOf(rows["redis-up.max-up.cache-fresh"]); got != "none" {
+		t.Errorf("alerts fired on the healthy row: %q", got)
+	}
+	if got := firedOf(rows["refresh.max-up"]); got != "" {
+		t.Errorf("alerts fired on a row that did not run: %q", got)
+	}
 	// Expected vs observed for every failed row, and only for those.
 	for _, r := range rep.Rows {
 		if _, ok := failures[r.ID]; ok != (r.Result == ResultFailed) {

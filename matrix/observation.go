@@ -172,6 +172,9 @@ type RecoveryObserved struct {
 // AlertsObserved is the outcome of replaying the row's metric samples through the alert rules.
 type AlertsObserved struct {
 	Fired []string `json:"fired"`
+	// Replay says how many samples were replayed over how much rule time, and when each
+	// alert fired.
+	Replay string `json:"replay,omitempty"`
 }
 
 // String summarises the observation in one line. Ginkgo prints a report entry's value with

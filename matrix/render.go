@@ -162,13 +162,13 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		for _, f := range Fields() {
 			fmt.Fprintf(&b, " %s |", f)
 		}
-		b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(Fields())) + "\n")
+		b.WriteString(" alerts fired |\n|---|---|---|" + strings.Repeat("---|", len(Fields())) + "---|\n")
 		for _, r := range rows {
 			fmt.Fprintf(&b, "| `%s` | %s | %s |", r.ID, resultMark(r.Result), rowTime(r))
 			for _, f := range Fields() {
 				fmt.Fprintf(&b, " %s |", mark(r.Cells[f], true))
 			}
-			b.WriteString("\n")
+			fmt.Fprintf(&b, " %s |\n", mdCell(firedAlerts(r)))
 		}
 	}
 	var failed, notRun []RowResult
@@ -241,10 +241,10 @@ td.exp{background:#f0fff4} td.obs{background:#fff5f5}
 {{end}}</table>
 {{if .SuiteFailures}}<h2>Suite failures</h2><ul id="suite-failures">{{range .SuiteFailures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Unknown}}<h2>Specs naming unknown rows</h2><ul id="unknown">{{range .Unknown}}<li><code>row:{{.}}</code></li>{{end}}</ul>{{end}}
-<p>Cells: ✓ met, ✗ not met (hover for the first difference), · no expectation, ? not observed, – not run.</p>
+<p>Cells: ✓ met, ✗ not met (hover for the first difference), · no expectation, ? not observed, – not run. Alerts fired: what the replay of the row's metrics fired.</p>
 {{range .Groups}}<h2>{{.Name}}</h2>
-<table class="matrix"><tr><th>Row</th><th>Result</th><th>Time</th>{{range $.Fields}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr id="row-{{.ID}}" class="{{.Result}}" data-result="{{.Result}}"><td class="id"><code>{{.ID}}</code><br><small>{{.Title}}</small></td><td>{{.Result}}</td><td>{{.Time}}</td>{{range .Cells}}<td class="cell {{.State}}" data-field="{{.Field}}"{{if .Title}} title="{{.Title}}"{{end}}>{{.Mark}}</td>{{end}}</tr>
+<table class="matrix"><tr><th>Row</th><th>Result</th><th>Time</th>{{range $.Fields}}<th>{{.}}</th>{{end}}<th>alerts fired</th></tr>
+{{range .Rows}}<tr id="row-{{.ID}}" class="{{.Result}}" data-result="{{.Result}}"><td class="id"><code>{{.ID}}</code><br><small>{{.Title}}</small></td><td>{{.Result}}</td><td>{{.Time}}</td>{{range .Cells}}<td class="cell {{.State}}" data-field="{{.Field}}"{{if .Title}} title="{{.Title}}"{{end}}>{{.Mark}}</td>{{end}}<td class="fired">{{.Fired}}</td></tr>
 {{end}}</table>
 {{end}}
 {{if .Failures}}<h2>Failures</h2>
@@ -270,6 +270,7 @@ type htmlCell struct {
 type htmlRow struct {
 	RowResult
 	Time  string
+	Fired string
 	Cells []htmlCell
 }
 
@@ -313,7 +314,7 @@ func WriteHTML(w io.Writer, rep Report) error {
 			if r.Group != g {
 				continue
 			}
-			hr := htmlRow{RowResult: r, Time: rowTime(r)}
+			hr := htmlRow{RowResult: r, Time: rowTime(r), Fired: firedAlerts(r)}
 			for _, f := range Fields() {
 				c := htmlCell{Field: f, State: r.Cells[f], Mark: mark(r.Cells[f], false)}
 				if i := slices.IndexFunc(r.Mismatches, func(m Mismatch) bool { return m.Field == f }); i >= 0 {
@@ -344,6 +345,18 @@ func WriteHTML(w io.Writer, rep Report) error {
 		return fmt.Errorf("render html: %w", err)
 	}
 	return scrub(w, b.Bytes())
+}
+
+// firedAlerts lists the alerts the row's replay fired: "none" when it fired nothing, blank
+// when the alerts were not replayed.
+func firedAlerts(r RowResult) string {
+	if r.Observed == nil || r.Observed.Alerts == nil {
+		return ""
+	}
+	if len(r.Observed.Alerts.Fired) == 0 {
+		return "none"
+	}
+	return strings.Join(r.Observed.Alerts.Fired, ", ")
 }
 
 // rowTime is how long a row's spec ran, blank for rows that did not run.

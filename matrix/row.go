@@ -50,8 +50,8 @@ func Groups() []Group {
 	return []Group{GroupCache, GroupMax, GroupRedis, GroupRefresh, GroupPostgres, GroupHealth, GroupRecovery}
 }
 
-// Dependency names one dependency of the service; the values are the keys of the health JSON
-// and of the service's dependency labels.
+// Dependency names one dependency of the service. Labels and reports use these names; the
+// service names PostgreSQL "database" in its health JSON and metric labels (ServiceLabel).
 type Dependency string
 
 // The service's dependencies.
@@ -63,6 +63,15 @@ const (
 
 // Dependencies returns every dependency in a fixed order.
 func Dependencies() []Dependency { return []Dependency{Postgres, Redis, MaxAPI} }
+
+// ServiceLabel is the dependency's name in the service's health JSON and in the dependency
+// label of its metrics (dependency_up, circuit_breaker_state).
+func (d Dependency) ServiceLabel() string {
+	if d == Postgres {
+		return "database"
+	}
+	return string(d)
+}
 
 // FaultKind is how a dependency misbehaves. Network faults act on the proxy in front of the
 // dependency; process faults act on its container; MAX faults are switches of the fake MAX.
@@ -542,19 +551,25 @@ type Recovery struct {
 // Alert names a Prometheus alert of deploy/prometheus/alerts.yml.
 type Alert string
 
-// The alerts the matrix knows. AlertNone stands alone and says no alert may fire.
+// The alerts of deploy/prometheus/alerts.yml (a test keeps the list complete). AlertNone
+// stands alone and says no alert may fire.
 const (
-	AlertNone                Alert = "none"
-	AlertCacheDown           Alert = "ParticipantsCacheDown"
-	AlertMaxAPIDown          Alert = "ParticipantsMaxAPIDown"
-	AlertMaxAPIRateLimited   Alert = "ParticipantsMaxAPIRateLimited"
-	AlertDataStale           Alert = "ParticipantsDataStale"
-	AlertDatabaseUnavailable Alert = "DatabaseUnavailable"
+	AlertNone                  Alert = "none"
+	AlertChatdDown             Alert = "ChatdDown"
+	AlertDatabaseUnavailable   Alert = "DatabaseUnavailable"
+	AlertCacheDown             Alert = "ParticipantsCacheDown"
+	AlertMaxAPIDown            Alert = "ParticipantsMaxAPIDown"
+	AlertDataStale             Alert = "ParticipantsDataStale"
+	AlertFallbackRateHigh      Alert = "ParticipantsFallbackRateHigh"
+	AlertMaxAPIRateLimited     Alert = "ParticipantsMaxAPIRateLimited"
+	AlertMaxAPIUnauthorized    Alert = "ParticipantsMaxAPIUnauthorized"
+	AlertRefreshQueueSaturated Alert = "ParticipantsRefreshQueueSaturated"
 )
 
-// Alerts returns every alert the matrix knows, AlertNone excluded.
+// Alerts returns every alert of the rule file in its order, AlertNone excluded.
 func Alerts() []Alert {
-	return []Alert{AlertCacheDown, AlertMaxAPIDown, AlertMaxAPIRateLimited, AlertDataStale, AlertDatabaseUnavailable}
+	return []Alert{AlertChatdDown, AlertDatabaseUnavailable, AlertCacheDown, AlertMaxAPIDown, AlertDataStale,
+		AlertFallbackRateHigh, AlertMaxAPIRateLimited, AlertMaxAPIUnauthorized, AlertRefreshQueueSaturated}
 }
 
 // StalenessKind says whether served data has an age bound.
@@ -591,9 +606,16 @@ func (s Staleness) String() string {
 // SLA is what the SLA document says about the row's dependency state beyond Expected.
 type SLA struct {
 	Staleness Staleness `json:"staleness"`
-	// Alerts fire when the row's dependency state persists longer than their `for`; a row
-	// lasts seconds, so the alert replay extrapolates its metric samples.
+	// Alerts fire when the row's dependency state persists longer than their `for`, and no
+	// other alert does. A row lasts seconds, so the alert replay shows it on compressed time:
+	// each sample of /metrics stands for a scrape interval (docs/alerts.md).
 	Alerts []Alert `json:"alerts"`
+	// NotReplayed are alerts of Alerts the replay cannot show, because time compression
+	// stretches a pause of the service (a Retry-After, a breaker cooldown, a request waiting
+	// for MAX_API_TIMEOUT) far beyond the alert's window; the replay may still show them.
+	// NotReplayedWhy says which pause.
+	NotReplayed    []Alert `json:"not_replayed,omitempty"`
+	NotReplayedWhy string  `json:"not_replayed_why,omitempty"`
 }
 
 // formatDuration renders d without zero tails, as people write it: "1h", "2m30s", "200ms".

@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -163,7 +164,7 @@ func gaugeAtMost(name string, l map[string]string, v float64) GaugeExpectation {
 
 func breakerClosed(d Dependency) GaugeExpectation {
 	zero := 0.0
-	return GaugeExpectation{Name: MetricBreakerState, Labels: labels("dependency", string(d)), Min: &zero, Max: &zero, Reference: true}
+	return GaugeExpectation{Name: MetricBreakerState, Labels: labels("dependency", d.ServiceLabel()), Min: &zero, Max: &zero, Reference: true}
 }
 
 // stores expects want for every chat in both stores; set overrides single entries.
@@ -232,22 +233,37 @@ type maxFailure struct {
 	// seen is whether the fake MAX journal shows the call (false when MAX is unreachable).
 	seen   bool
 	alerts []Alert
+	// notReplayed are the alerts the compressed replay cannot show, and why.
+	notReplayed []Alert
+	why         string
 	// reference marks a failure whose handling only the reference service promises.
 	reference bool
 	note      string
 }
 
 func maxFailures() []maxFailure {
-	dead := []Alert{AlertMaxAPIDown, AlertDataStale}
+	// A list while MAX fails serves old data (ParticipantsDataStale) and, once the breaker
+	// opens, answers from a fallback (ParticipantsFallbackRateHigh).
+	dead := []Alert{AlertMaxAPIDown, AlertDataStale, AlertFallbackRateHigh}
+	const waits = "each call waits MAX_API_TIMEOUT, so the breaker opens and fallbacks begin only seconds into the fault: " +
+		"more than the replay's samples last"
 	return []maxFailure{
 		{slug: "max-down", fault: down(), reason: "connection", what: "MAX refuses connections", alerts: dead},
 		{slug: "max-503", fault: status(503), reason: "server_error", what: "MAX answers 503", seen: true, alerts: dead},
 		{slug: "max-500", fault: status(500), reason: "server_error", what: "MAX answers 500", seen: true, alerts: dead},
+		// Every call MAX answers is a 429, so the error ratio of ParticipantsMaxAPIDown is 100% as well.
 		{slug: "max-429", fault: rateLimited(30 * time.Second), reason: "rate_limited", what: "MAX rate-limits (429, Retry-After 30s)", seen: true,
-			alerts: []Alert{AlertMaxAPIRateLimited, AlertDataStale}},
-		{slug: "max-401", fault: faultOf(FaultUnauthorized), reason: "unauthorized", what: "MAX rejects the token (401)", seen: true, alerts: dead},
-		{slug: "max-slow", fault: slow(3 * time.Second), reason: "timeout", what: "MAX answers after 3s, beyond MAX_API_TIMEOUT", seen: true, alerts: dead},
-		{slug: "max-hang", fault: faultOf(FaultHang), reason: "timeout", what: "MAX never answers", seen: true, alerts: dead},
+			alerts:      []Alert{AlertMaxAPIDown, AlertDataStale, AlertFallbackRateHigh, AlertMaxAPIRateLimited},
+			notReplayed: []Alert{AlertMaxAPIRateLimited},
+			why:         "after a 429 the service makes no MAX call for the Retry-After (30s), which compression turns into hours without a 429"},
+		{slug: "max-401", fault: faultOf(FaultUnauthorized), reason: "unauthorized", what: "MAX rejects the token (401)", seen: true,
+			alerts:      append(slices.Clone(dead), AlertMaxAPIUnauthorized),
+			notReplayed: []Alert{AlertMaxAPIUnauthorized},
+			why:         "once the breaker is open, 401s come one per breaker cooldown or health probe, seconds apart: longer than the alert's 2m window once compressed"},
+		{slug: "max-slow", fault: slow(3 * time.Second), reason: "timeout", what: "MAX answers after 3s, beyond MAX_API_TIMEOUT", seen: true, alerts: dead,
+			notReplayed: []Alert{AlertFallbackRateHigh}, why: waits},
+		{slug: "max-hang", fault: faultOf(FaultHang), reason: "timeout", what: "MAX never answers", seen: true, alerts: dead,
+			notReplayed: []Alert{AlertFallbackRateHigh}, why: waits},
 		{slug: "max-malformed", fault: faultOf(FaultMalformed), reason: "malformed", what: "MAX answers invalid JSON", seen: true, alerts: dead},
 		{slug: "max-wrong-types", fault: faultOf(FaultWrongTypes), reason: "malformed", what: "MAX answers fields of the wrong types", seen: true, alerts: dead},
 		{slug: "max-truncated", fault: faultOf(FaultTruncated), reason: "malformed", what: "MAX answers a truncated body", seen: true, alerts: dead},
@@ -411,7 +427,7 @@ func maxRows() []Row {
 			Request:     req,
 			Expected:    staleServedWhileMaxFails(f),
 			SLA: SLA{Staleness: lastKnownGood("stale cache entries are served until PARTICIPANTS_CACHE_TTL (24h) ends, " +
-				"then the database's last known good count"), Alerts: f.alerts},
+				"then the database's last known good count"), Alerts: f.alerts, NotReplayed: f.notReplayed, NotReplayedWhy: f.why},
 			Reference: f.reference,
 		})
 	}
@@ -451,7 +467,7 @@ func maxRows() []Row {
 			Within: eventually, Hold: hold,
 		},
 		SLA: SLA{Staleness: lastKnownGood("stale cache entries are served until PARTICIPANTS_CACHE_TTL (24h) ends, " +
-			"then the database's last known good count"), Alerts: alerts(AlertMaxAPIDown, AlertDataStale)},
+			"then the database's last known good count"), Alerts: alerts(AlertMaxAPIDown, AlertDataStale, AlertFallbackRateHigh)},
 	})
 	return rows
 }
@@ -502,7 +518,8 @@ func redisUnreachable(f redisFailure, maxUp bool) Row {
 	}
 	stores := storesAll(StoreUnchanged)
 	calls := []MaxCallExpectation{refMaxCalls(alphaMax, None())}
-	alertList := alerts(AlertCacheDown)
+	// Every list falls back to the database: ParticipantsFallbackRateHigh is the user-facing side.
+	alertList := alerts(AlertCacheDown, AlertFallbackRateHigh)
 	staleness := Staleness{Kind: StalenessBounded, Max: staleAfter,
 		Note: "database data, kept fresh by background refreshes that still write the database"}
 	if maxUp {
@@ -518,7 +535,7 @@ func redisUnreachable(f redisFailure, maxUp bool) Row {
 		metrics = append(metrics, refMetric(MetricMaxErrors, labels("reason", "connection"), AtLeast(1)))
 		logs = append(logs, refLogged(LevelError, LogMaxFailed, labels("reason", "connection"), AtLeast(1)))
 		calls = append(calls, maxCalls(betaMax, None()))
-		alertList = alerts(AlertCacheDown, AlertMaxAPIDown, AlertDataStale)
+		alertList = alerts(AlertCacheDown, AlertMaxAPIDown, AlertDataStale, AlertFallbackRateHigh)
 		staleness = lastKnownGood("the database's last known good count")
 	}
 	desc := fmt.Sprintf("%s and %s. Five warm-up requests open the Redis breaker; the 20 measured requests are "+
@@ -567,37 +584,39 @@ func redisRestartedEmpty(maxUp bool) Row {
 	if !maxUp {
 		mx, maxSlug, maxWhat = down(), "max-down", "MAX down"
 	}
-	stores := storesAll(StoreUnchanged).set(alphaID, StoreRedis, StoreAbsent, true)
+	stores := storesAll(StoreUnchanged)
 	metrics := []MetricExpectation{
-		// The first command may meet a connection the restart killed; at most that one
-		// request falls back.
-		metric(MetricFallback, labels("reason", FallbackCache), AtMost(1)),
+		// Redis is up again before the request; the connections the restart closed are
+		// dropped by the client, so the multi-get succeeds: no fallback.
+		metric(MetricFallback, labels("reason", FallbackCache), None()),
 	}
 	logs := []LogExpectation{}
-	calls := []MaxCallExpectation{refMaxCalls(alphaMax, None())}
+	var calls []MaxCallExpectation
 	alertList := alerts(AlertNone)
 	staleness := freshWithin()
-	desc := "Redis was restarted and lost every entry; it answers again. alpha's database row is fresh, so it is " +
-		"served from the database and not refreshed (its Redis entry stays absent); beta's is stale, so "
+	desc := "Redis was restarted and lost every entry; it answers again. The first list serves the database. " +
+		"Redis is readable, so a missing entry is refreshed even where the database row is fresh (alpha's is, beta's " +
+		"is stale): "
 	if maxUp {
-		desc += "its refresh refills Redis and the database."
-		stores = stores.set(betaID, StoreRedis, StoreRefreshed, false).set(betaID, StoreDatabase, StoreRefreshed, false)
-		metrics = append(metrics, metric(MetricMaxErrors, nil, None()), refMetric(MetricRefresh, labels("result", "success"), Exactly(1)))
+		desc += "both refreshes refill Redis and the database."
+		stores = linkedRefreshed()
+		metrics = append(metrics, metric(MetricMaxErrors, nil, None()), refMetric(MetricRefresh, labels("result", "success"), Exactly(2)))
 		logs = append(logs, logged(LevelError, "", nil, None()),
 			refLogged(LevelWarn, LogFallback, labels("reason", FallbackMax), None()))
-		calls = append(calls, maxCalls(betaMax, Exactly(1)))
+		calls = append(calls, maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, Exactly(1)))
 	} else {
-		desc += "its refresh is attempted and fails, and nothing is written: its Redis entry stays absent."
-		stores = stores.set(betaID, StoreRedis, StoreAbsent, false)
-		metrics = append(metrics, refMetric(MetricMaxErrors, labels("reason", "connection"), AtLeast(1)))
+		desc += "both refreshes are attempted and fail, and nothing is written: the Redis entries stay absent."
+		stores = stores.set(alphaID, StoreRedis, StoreAbsent, false).set(betaID, StoreRedis, StoreAbsent, false)
+		metrics = append(metrics, refMetric(MetricMaxErrors, labels("reason", "connection"), AtLeast(1)),
+			refMetric(MetricRefresh, labels("result", "failure"), AtLeast(2)))
 		logs = append(logs, refLogged(LevelError, LogMaxFailed, labels("reason", "connection"), AtLeast(1)))
-		calls = append(calls, maxCalls(betaMax, None()))
-		alertList = alerts(AlertMaxAPIDown, AlertDataStale)
+		calls = append(calls, maxCalls(0, None()))
+		alertList = alerts(AlertMaxAPIDown, AlertDataStale, AlertFallbackRateHigh)
 		staleness = lastKnownGood("the database's last known good count")
 	}
 	return Row{
 		ID: "redis-restarted-empty." + maxSlug + ".cache-fresh", Group: GroupRedis,
-		Title:       "Redis restarted empty, " + maxWhat + ": database served, stale chats refilled",
+		Title:       "Redis restarted empty, " + maxWhat + ": database served, linked chats refilled",
 		Description: desc,
 		Given:       given(up(), faultOf(FaultRestartedEmpty), mx, CacheFresh),
 		Request:     list(1),
@@ -656,7 +675,7 @@ func refreshRows() []Row {
 		fails = append(fails, maxFailureBySlug(slug))
 	}
 	fails = append(fails, maxFailure{slug: "max-404", fault: status(404), reason: "not_found", what: "MAX does not know the chat (404)",
-		seen: true, alerts: alerts(AlertNone)})
+		seen: true, alerts: alerts(AlertFallbackRateHigh)})
 	for _, f := range fails {
 		calls := []MaxCallExpectation{maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, None())}
 		if !f.seen {
@@ -666,14 +685,15 @@ func refreshRows() []Row {
 			"counted and logged once as a max_api_unavailable fallback (chat_count 1, fallback_source database), "+
 			"the MAX error counted (reason %s) and logged at ERROR; nothing is written.", f.what, f.reason)
 		if f.slug == "max-404" {
-			desc += " A 404 concerns one chat, not MAX's health, so no alert follows."
+			desc += " A 404 concerns one chat, not MAX's health, so MAX is not reported down; only the share of " +
+				"answers from a fallback shows."
 		}
-		alertList := f.alerts
-		if f.fault.Kind != FaultRateLimited && f.slug != "max-404" {
-			// A POST serves no list, so the freshness gauge (and ParticipantsDataStale) does not move.
-			alertList = alerts(AlertMaxAPIDown)
-		} else if f.fault.Kind == FaultRateLimited {
-			alertList = alerts(AlertMaxAPIRateLimited)
+		// A POST serves no list, so the freshness gauge (and ParticipantsDataStale) does not move;
+		// every failed refresh answers from the database, a fallback.
+		alertList := slices.DeleteFunc(slices.Clone(f.alerts), func(a Alert) bool { return a == AlertDataStale })
+		notReplayed, why := f.notReplayed, f.why
+		if f.slug == "max-slow" {
+			why = "each refresh waits MAX_API_TIMEOUT, so few are answered while the replay samples"
 		}
 		rows = append(rows, Row{
 			ID: "refresh." + f.slug, Group: GroupRefresh,
@@ -701,7 +721,8 @@ func refreshRows() []Row {
 				MaxCalls: calls,
 				Within:   5 * time.Second, Hold: hold,
 			},
-			SLA: SLA{Staleness: lastKnownGood("the database's last known good count"), Alerts: alertList},
+			SLA: SLA{Staleness: lastKnownGood("the database's last known good count"), Alerts: alertList,
+				NotReplayed: notReplayed, NotReplayedWhy: why},
 		})
 	}
 	untouched := func() Expected {
@@ -837,19 +858,26 @@ func healthRows() []Row {
 		service    string
 		deps       map[Dependency]string
 		alerts     []Alert
+		// notReplayed alerts cannot be shown by the replay, for why.
+		notReplayed []Alert
+		why         string
 	}
 	h, u := HealthHealthy, HealthUnhealthy
 	cases := []hc{
-		{"all-up", "everything up", up(), up(), up(), 200, HealthHealthy, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: h}, alerts(AlertNone)},
-		{"redis-down", "Redis refuses connections", up(), down(), up(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h}, alerts(AlertCacheDown)},
-		{"redis-blackhole", "Redis never answers", up(), faultOf(FaultBlackhole), up(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h}, alerts(AlertCacheDown)},
-		{"max-down", "MAX refuses connections", up(), up(), down(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u}, alerts(AlertMaxAPIDown)},
-		{"max-hang", "MAX never answers", up(), up(), faultOf(FaultHang), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u}, alerts(AlertMaxAPIDown)},
-		{"max-401", "MAX rejects the token", up(), up(), faultOf(FaultUnauthorized), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u}, alerts(AlertMaxAPIDown)},
-		{"postgres-down", "PostgreSQL refuses connections", down(), up(), up(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h}, alerts(AlertDatabaseUnavailable)},
-		{"postgres-slow", "PostgreSQL answers after 3s", latency(3 * time.Second), up(), up(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h}, alerts(AlertDatabaseUnavailable)},
+		{"all-up", "everything up", up(), up(), up(), 200, HealthHealthy, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: h}, alerts(AlertNone), nil, ""},
+		{"redis-down", "Redis refuses connections", up(), down(), up(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h}, alerts(AlertCacheDown), nil, ""},
+		{"redis-blackhole", "Redis never answers", up(), faultOf(FaultBlackhole), up(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h}, alerts(AlertCacheDown), nil, ""},
+		{"max-down", "MAX refuses connections", up(), up(), down(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u}, alerts(AlertMaxAPIDown), nil, ""},
+		{"max-hang", "MAX never answers", up(), up(), faultOf(FaultHang), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u}, alerts(AlertMaxAPIDown),
+			alerts(AlertMaxAPIDown), "without chat traffic the service learns of a hanging MAX only from its health probe, " +
+				"MAX_HEALTH_INTERVAL after its last call plus MAX_API_TIMEOUT: longer than the replay's samples last"},
+		{"max-401", "MAX rejects the token", up(), up(), faultOf(FaultUnauthorized), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u},
+			alerts(AlertMaxAPIDown, AlertMaxAPIUnauthorized), alerts(AlertMaxAPIUnauthorized),
+			"without chat traffic the only 401s are the health probe's, one per MAX_HEALTH_INTERVAL: longer than the alert's 2m window once compressed"},
+		{"postgres-down", "PostgreSQL refuses connections", down(), up(), up(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h}, alerts(AlertDatabaseUnavailable), nil, ""},
+		{"postgres-slow", "PostgreSQL answers after 3s", latency(3 * time.Second), up(), up(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h}, alerts(AlertDatabaseUnavailable), nil, ""},
 		{"all-down", "every dependency refuses connections", down(), down(), down(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: u, MaxAPI: u},
-			alerts(AlertDatabaseUnavailable, AlertCacheDown, AlertMaxAPIDown)},
+			alerts(AlertDatabaseUnavailable, AlertCacheDown, AlertMaxAPIDown), nil, ""},
 	}
 	var rows []Row
 	for _, c := range cases {
@@ -886,7 +914,8 @@ func healthRows() []Row {
 					{Method: http.MethodGet, Path: "/livez", Status: http.StatusOK}},
 				Within: eventually,
 			},
-			SLA: SLA{Staleness: notServed("the health endpoint serves no participant data"), Alerts: c.alerts},
+			SLA: SLA{Staleness: notServed("the health endpoint serves no participant data"), Alerts: c.alerts,
+				NotReplayed: c.notReplayed, NotReplayedWhy: c.why},
 		})
 	}
 	return rows
@@ -934,7 +963,7 @@ func recoveryRows() []Row {
 				Within: eventually, Hold: hold,
 			},
 			SLA: SLA{Staleness: Staleness{Kind: StalenessBounded, Max: staleAfter,
-				Note: "database data while Redis is away, kept fresh by background refreshes"}, Alerts: alerts(AlertCacheDown)},
+				Note: "database data while Redis is away, kept fresh by background refreshes"}, Alerts: alerts(AlertCacheDown, AlertFallbackRateHigh)},
 		})
 	}
 	rows = append(rows, Row{
@@ -970,6 +999,7 @@ func recoveryRows() []Row {
 		desc := f.what + ". The stale cache is served during the fault. "
 		if f.fault.Kind == FaultRateLimited {
 			f.fault = rateLimited(2 * time.Second)
+			f.why = "after a 429 the service makes no MAX call for the Retry-After (2s), which compression turns into an hour without a 429"
 			desc = "MAX rate-limits with Retry-After 2s. The stale cache is served during the pause. "
 		} else {
 			req.WarmUp, req.WarmUpInterval = 4, 300*time.Millisecond
@@ -1004,7 +1034,7 @@ func recoveryRows() []Row {
 				Within: eventually, Hold: hold,
 			},
 			SLA: SLA{Staleness: lastKnownGood("stale cache entries until PARTICIPANTS_CACHE_TTL (24h) ends, then the database's last known good count"),
-				Alerts: f.alerts},
+				Alerts: f.alerts, NotReplayed: f.notReplayed, NotReplayedWhy: f.why},
 		})
 	}
 	pgReq := list(3)

@@ -2,12 +2,15 @@ package matrix
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestRowsAreValid(t *testing.T) {
@@ -335,5 +338,39 @@ func TestDisturbing(t *testing.T) {
 	}
 	if !row(t, "redis-up.max-429.cache-stale").Disturbing() || !row(t, "postgres-down.list").Disturbing() {
 		t.Error("a faulted row does not disturb")
+	}
+}
+
+// TestAlertsAreTheRuleFilesAlerts keeps the matrix's alert list equal to the rule file's, so a
+// new rule is judged by every row (a row whose state fires it must say so).
+func TestAlertsAreTheRuleFilesAlerts(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "prometheus", "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	var inFile []string
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				inFile = append(inFile, r.Alert)
+			}
+		}
+	}
+	var known []string
+	for _, a := range Alerts() {
+		known = append(known, string(a))
+	}
+	if !slices.Equal(known, inFile) {
+		t.Errorf("Alerts() = %v\nalerts.yml has %v", known, inFile)
 	}
 }

@@ -66,7 +66,11 @@ func Facts(r Row) SLAFacts {
 		}
 	}
 	for _, a := range r.SLA.Alerts {
-		f.Alerts = append(f.Alerts, string(a))
+		name := string(a)
+		if slices.Contains(r.SLA.NotReplayed, a) {
+			name += " (not shown by the replay)"
+		}
+		f.Alerts = append(f.Alerts, name)
 	}
 	if rc := e.Recovery; rc != nil {
 		f.RecoversWithin = formatDuration(rc.Within)
@@ -91,8 +95,10 @@ func WriteSLA(w io.Writer, rows []Row) error {
 	b.WriteString("Every line below is a row of the behaviour matrix, asserted against the running service by `make chaos`. ")
 	b.WriteString("Chats: alpha and beta are linked to MAX, gamma is not. Sources: `cache` (Redis), `api` (fetched from MAX during the request), ")
 	b.WriteString("`database` (PostgreSQL, the last known good value). Staleness is the oldest data the service may serve while the state lasts. ")
-	b.WriteString("Alerts fire when the state lasts longer than the alert's `for`. Items marked (reference service) are promised by the reference ")
-	b.WriteString("implementation beyond the contract.\n\n")
+	b.WriteString("Alerts fire when the state lasts longer than the alert's `for`, and no other alert does; the chaos run proves it by ")
+	b.WriteString("replaying `/metrics` samples of each state through `deploy/prometheus/alerts.yml` (docs/alerts.md), except for alerts ")
+	b.WriteString("marked (not shown by the replay), whose reason is given below the table. Items marked (reference service) are ")
+	b.WriteString("promised by the reference implementation beyond the contract.\n\n")
 	b.WriteString("The numbers assume these settings:\n\n")
 	env := BaseEnv()
 	for _, k := range slices.Sorted(maps.Keys(env)) {
@@ -104,7 +110,11 @@ func WriteSLA(w io.Writer, rows []Row) error {
 		for _, r := range rows {
 			if r.Group == g {
 				facts = append(facts, Facts(r))
-				notes = append(notes, fmt.Sprintf("- `%s`: %s", r.ID, mdCell(r.Description)))
+				note := r.Description
+				if why := r.SLA.NotReplayedWhy; why != "" {
+					note += fmt.Sprintf(" The alert replay cannot show %s: %s.", joinAlerts(r.SLA.NotReplayed), why)
+				}
+				notes = append(notes, fmt.Sprintf("- `%s`: %s", r.ID, mdCell(note)))
 			}
 		}
 		if len(facts) == 0 {
@@ -142,6 +152,14 @@ func WriteSLA(w io.Writer, rows []Row) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func joinAlerts(as []Alert) string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = string(a)
+	}
+	return strings.Join(out, " and ")
 }
 
 func mdList(items []string) string {

@@ -2,6 +2,8 @@ package matrix
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,20 @@ func TestSLAIsDerivedFromTheRows(t *testing.T) {
 	}
 	if changed.String() == doc || !strings.Contains(changed.String(), "p95 ≤ 123ms") {
 		t.Error("SLA did not follow the row")
+	}
+}
+
+// TestCommittedSLAIsCurrent fails when docs/SLA.md no longer says what the rows do.
+func TestCommittedSLAIsCurrent(t *testing.T) {
+	committed, err := os.ReadFile(filepath.Join("..", "docs", "SLA.md"))
+	if err != nil {
+		t.Fatalf("%v; generate it with make docs", err)
+	}
+	var b bytes.Buffer
+	if err := WriteSLA(&b, Rows()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(committed, b.Bytes()) {
+		t.Error("docs/SLA.md is out of date with matrix/rows.go: run make docs (go run ./matrix/cmd/matrix sla -o docs/SLA.md) and commit it")
 	}
 }

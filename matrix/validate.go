@@ -410,6 +410,14 @@ func validateSLA(r Row) []error {
 			fail("alert %s twice", a)
 		}
 	}
+	for _, a := range r.SLA.NotReplayed {
+		if !slices.Contains(r.SLA.Alerts, a) || a == AlertNone {
+			fail("alert %s not replayed but not expected to fire", a)
+		}
+	}
+	if (len(r.SLA.NotReplayed) > 0) != (r.SLA.NotReplayedWhy != "") {
+		fail("alerts not replayed need a reason, and a reason needs alerts")
+	}
 	return errs
 }
 

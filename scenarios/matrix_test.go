@@ -1,7 +1,9 @@
 package scenarios_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -29,15 +31,17 @@ func TestMatrix(t *testing.T) {
 	RunSpecs(t, "behaviour matrix")
 }
 
-// Alert replay: 30s of rule time per sample (the scrape interval the rules are written
-// for), a few healthy samples for the counters' baselines, then enough samples under the
-// fault for the longest `for` (ParticipantsDataStale, 15m: 31 samples, plus one for its
-// request rate to exist) with a margin. docs/alerts.md explains the mapping.
+// Alert replay (docs/alerts.md explains the time mapping): each sample stands for 30s of
+// rule time, the scrape interval the rules are written for. A few healthy samples give the
+// counters their baselines; the samples under the fault must outlast the longest `for`
+// (ParticipantsDataStale, 15m: 31 samples, plus the few a slow first request delays its
+// request rate by) and, in real time, MAX_HEALTH_INTERVAL (2s), after which a service with
+// no chat traffic learns from its health probe that MAX is down: 70 samples 40ms apart.
 const (
 	alertStep     = 30 * time.Second
 	alertHealthy  = 3
-	alertFaulty   = 35
-	alertInterval = 50 * time.Millisecond
+	alertFaulty   = 70
+	alertInterval = 40 * time.Millisecond
 )
 
 // suite is the state shared by the specs of this process.
@@ -154,6 +158,15 @@ var _ = ReportAfterSuite("matrix report", func(r Report) {
 	s := rep.Summary
 	fmt.Printf("\nmatrix: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s\n",
 		s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, filepath.Join(suite.out, "matrix.{json,md,html}"))
+	// Ginkgo writes report.json and junit.xml from this same report after this node: prove
+	// that no secret is in it (observations and failure messages were redacted).
+	raw, err := json.Marshal(r)
+	Expect(err).NotTo(HaveOccurred())
+	for i, secret := range suite.secrets {
+		if len(secret) >= 4 && bytes.Contains(raw, []byte(secret)) {
+			Fail(fmt.Sprintf("secret #%d of the environment is in the Ginkgo report; do not publish report.json or junit.xml", i+1))
+		}
+	}
 })
 
 // moduleRoot walks up from the working directory (go test runs in the package's) to go.mod.
@@ -192,12 +205,14 @@ func commit(root string) string {
 	if sha := os.Getenv("GITHUB_SHA"); sha != "" {
 		return sha
 	}
-	out, err := exec.Command("git", "-C", root, "rev-parse", "--short=12", "HEAD").Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short=12", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
 	c := strings.TrimSpace(string(out))
-	if err := exec.Command("git", "-C", root, "diff", "--quiet", "HEAD").Run(); err != nil {
+	if err := exec.CommandContext(ctx, "git", "-C", root, "diff", "--quiet", "HEAD").Run(); err != nil {
 		c += " (with uncommitted changes)"
 	}
 	return c

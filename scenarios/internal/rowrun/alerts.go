@@ -93,7 +93,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 	if fired == nil {
 		fired = []string{}
 	}
-	return &matrix.AlertsObserved{Fired: fired}, nil
+	return &matrix.AlertsObserved{Fired: fired, Replay: res.String()}, nil
 }
 
 // sampleMetrics reads /metrics once; a failed read is a failed scrape, as Prometheus sees it.

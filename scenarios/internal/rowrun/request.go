@@ -58,7 +58,7 @@ func send(ctx context.Context, c *chaos.Client, req matrix.Request) answer {
 	case strings.HasPrefix(path, "/chats/"):
 		var ch chaos.Chat
 		if err := json.Unmarshal(r.Body, &ch); err != nil {
-			a.err = fmt.Errorf("%w: %v", chaos.ErrDecode, err)
+			a.err = fmt.Errorf("%w: %w", chaos.ErrDecode, err)
 			return a
 		}
 		a.chats = []matrix.ObservedChat{observedChat(ch)}

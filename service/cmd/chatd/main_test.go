@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/faultline/faultline/service/internal/logcapture"
 	"github.com/faultline/faultline/service/internal/testdb"
 )
 
@@ -49,40 +50,6 @@ func runTests(m *testing.M) int {
 }
 
 const token = "T0KEN-never-logged" //nolint:gosec // G101: a test token for the stand-in MAX
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// records parses the JSON log lines, failing the test on any line that is not JSON.
-func (b *syncBuffer) records(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("stderr line is not JSON: %q", line)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
 
 // fakeMAX is a stand-in for the MAX Bot API: every chat has count participants, and
 // chat slowChat answers after delay.
@@ -121,7 +88,7 @@ func (f *fakeMAX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // chatd is one chatd process-in-a-goroutine.
 type chatd struct {
 	url    string
-	logs   *syncBuffer
+	logs   *logcapture.Buffer
 	cancel context.CancelFunc
 	done   chan error
 	dsn    string
@@ -152,7 +119,7 @@ var startedRE = regexp.MustCompile(`"msg":"Server started","addr":"([^"]+)"`)
 func start(t *testing.T, env map[string]string) *chatd {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &chatd{logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), dsn: env["DATABASE_URL"]}
+	c := &chatd{logs: &logcapture.Buffer{}, cancel: cancel, done: make(chan error, 1), dsn: env["DATABASE_URL"]}
 	go func() { c.done <- run(ctx, nil, func(k string) string { return env[k] }, c.logs) }()
 	t.Cleanup(func() {
 		c.cancel()
@@ -305,9 +272,9 @@ func TestMigrateCommandIsConcurrencySafe(t *testing.T) {
 	env := baseEnv(t, dsn, redisServer.NewDatabase(t), "http://127.0.0.1:1")
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	logs := make([]*syncBuffer, 3)
+	logs := make([]*logcapture.Buffer, 3)
 	for i := range errs {
-		logs[i] = &syncBuffer{}
+		logs[i] = &logcapture.Buffer{}
 		wg.Go(func() {
 			errs[i] = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, logs[i])
 		})
@@ -319,7 +286,7 @@ func TestMigrateCommandIsConcurrencySafe(t *testing.T) {
 			t.Errorf("migrate %d: %v", i, err)
 		}
 		applied += strings.Count(logs[i].String(), `"msg":"Migration applied"`)
-		logs[i].records(t)
+		logs[i].Records(t)
 	}
 	if applied != 1 {
 		t.Errorf("the migration was applied %d times, want once", applied)
@@ -376,7 +343,7 @@ func TestServeDegradesWhenRedisDies(t *testing.T) {
 		t.Errorf("cache errors %v, want >= 1", v)
 	}
 	found := false
-	for _, rec := range c.logs.records(t) {
+	for _, rec := range c.logs.Records(t) {
 		if rec["level"] == "WARN" && rec["msg"] == "Using fallback data source" && rec["reason"] == "cache_unavailable" &&
 			rec["fallback_source"] == "database" && rec["chat_count"] == 2.0 {
 			found = true

@@ -284,7 +284,7 @@ func TestPanicIsJSON500(t *testing.T) {
 		t.Errorf("status %d code %s, want 500 internal", rec.Code, code)
 	}
 	found := false
-	for _, l := range e.logs.lines(t) {
+	for _, l := range e.logs.Records(t) {
 		if l["msg"] == "Handler panicked" && l["level"] == "ERROR" && l["request_id"] != "" {
 			found = true
 		}
@@ -335,7 +335,7 @@ func TestRequestIDAndLog(t *testing.T) {
 	}
 
 	var reqLogs []map[string]any
-	for _, l := range e.logs.lines(t) {
+	for _, l := range e.logs.Records(t) {
 		if l["msg"] == "HTTP request" {
 			reqLogs = append(reqLogs, l)
 		}

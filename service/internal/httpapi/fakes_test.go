@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/logcapture"
 	"github.com/faultline/faultline/service/internal/metrics"
 )
 
@@ -137,44 +136,6 @@ type fakeMax string
 
 func (f fakeMax) Health() string { return string(f) }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the JSON log records written so far.
-func (b *syncBuffer) lines(t testing.TB) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
 // testEnv is an API wired to fakes.
 type testEnv struct {
 	api     *API
@@ -183,7 +144,7 @@ type testEnv struct {
 	redis   *fakePinger
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
-	logs    *syncBuffer
+	logs    *logcapture.Buffer
 }
 
 var testNow = time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
@@ -195,7 +156,7 @@ func newTestEnv(t testing.TB, max MaxHealth) *testEnv {
 		db:    &fakePinger{},
 		redis: &fakePinger{},
 		reg:   prometheus.NewRegistry(),
-		logs:  &syncBuffer{},
+		logs:  &logcapture.Buffer{},
 	}
 	e.metrics = metrics.New(e.reg)
 	e.api = New(Deps{

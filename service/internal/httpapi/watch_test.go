@@ -23,7 +23,9 @@ func TestWatchHealthKeepsDependencyUpCurrent(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 
 	up := func(dep string) float64 { return testutil.ToFloat64(e.metrics.DependencyUp.WithLabelValues(dep)) }
-	waitFor(t, func() bool { return up(metrics.DepRedis) == 1 && up(metrics.DepDatabase) == 1 && up(metrics.DepMaxAPI) == 1 },
+	waitFor(t, func() bool {
+		return up(metrics.DepRedis) == 1 && up(metrics.DepDatabase) == 1 && up(metrics.DepMaxAPI) == 1
+	},
 		"every dependency reported up")
 
 	e.redis.SetErr(errBoom)

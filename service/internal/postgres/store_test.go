@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/logcapture"
 	"github.com/faultline/faultline/service/internal/metrics"
 	"github.com/faultline/faultline/service/internal/testdb"
 )
@@ -23,31 +23,14 @@ import (
 // can check that no error repeats it.
 const password = "s3cret-Pa55word"
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	dsn   string
 	store *Store
 	m     *metrics.Metrics
-	logs  *syncBuffer
+	logs  *logcapture.Buffer
 }
 
-func newLogger(buf *syncBuffer) *slog.Logger {
+func newLogger(buf *logcapture.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -56,7 +39,7 @@ func newLogger(buf *syncBuffer) *slog.Logger {
 func newEnv(t *testing.T, addr string, opts Options) *env {
 	t.Helper()
 	dsn := server.NewDatabase(t, password)
-	logs := &syncBuffer{}
+	logs := &logcapture.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := Migrate(ctx, dsn, newLogger(logs)); err != nil {
@@ -139,7 +122,7 @@ func ids(chats []chat.Chat) []int64 {
 
 func TestMigrateIsIdempotentAndConcurrencySafe(t *testing.T) {
 	dsn := server.NewDatabase(t, password)
-	logs := &syncBuffer{}
+	logs := &logcapture.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -211,7 +194,7 @@ func TestMigrateToleratesAnExistingTable(t *testing.T) {
 		max_chat_id bigint UNIQUE, participants_count int NOT NULL DEFAULT 0, participants_updated_at timestamptz)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := Migrate(ctx, dsn, newLogger(&syncBuffer{})); err != nil {
+	if err := Migrate(ctx, dsn, newLogger(&logcapture.Buffer{})); err != nil {
 		t.Fatalf("migrate over a harness-created table: %v", err)
 	}
 }
@@ -553,7 +536,7 @@ func TestOpenHidesThePassword(t *testing.T) {
 		"host=127.0.0.1 password=" + password + " sslmode=bogus",
 	} {
 		_, err := Open(dsn, Options{Timeout: time.Second, BreakerFailures: 1, BreakerCooldown: time.Second,
-			Metrics: m, Logger: newLogger(&syncBuffer{})})
+			Metrics: m, Logger: newLogger(&logcapture.Buffer{})})
 		if err == nil {
 			t.Errorf("Open accepted a broken DSN")
 			continue
@@ -561,7 +544,7 @@ func TestOpenHidesThePassword(t *testing.T) {
 		if strings.Contains(err.Error(), password) {
 			t.Errorf("Open error repeats the password: %v", err)
 		}
-		if err := Migrate(context.Background(), dsn, newLogger(&syncBuffer{})); err == nil || strings.Contains(err.Error(), password) {
+		if err := Migrate(context.Background(), dsn, newLogger(&logcapture.Buffer{})); err == nil || strings.Contains(err.Error(), password) {
 			t.Errorf("Migrate error %v: want an error without the password", err)
 		}
 	}

@@ -1,14 +1,12 @@
 package rediscache
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,37 +15,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/logcapture"
 	"github.com/faultline/faultline/service/internal/metrics"
 	"github.com/faultline/faultline/service/internal/testdb"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// count returns how many log lines have the message msg.
-func (b *syncBuffer) count(msg string) int {
-	return strings.Count(b.String(), `"msg":"`+msg+`"`)
-}
 
 type env struct {
 	cache *Cache
 	raw   *redis.Client // straight to the server, never through a proxy
 	m     *metrics.Metrics
-	logs  *syncBuffer
+	logs  *logcapture.Buffer
 }
 
 // newEnv gives a test an empty Redis database and a cache on it, reached through proxy
@@ -76,7 +53,7 @@ func newEnv(t *testing.T, proxy *testdb.Proxy, opts Options) *env {
 	if opts.BreakerCooldown == 0 {
 		opts.BreakerCooldown = time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &logcapture.Buffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Metrics = metrics.New(prometheus.NewRegistry())
 	c, err := New(url, opts)
@@ -235,7 +212,7 @@ func TestCorruptEntriesAreMissingNotFailures(t *testing.T) {
 	if e.errorsTotal() != 0 {
 		t.Errorf("participants_cache_errors_total = %v, want 0: corrupt data is not an outage", e.errorsTotal())
 	}
-	if e.logs.count("Corrupt cache entries treated as missing") != 1 {
+	if e.logs.Count("Corrupt cache entries treated as missing") != 1 {
 		t.Errorf("want one WARN about corrupt entries:\n%s", e.logs)
 	}
 	if e.breakerState() != metrics.BreakerClosed {
@@ -338,7 +315,7 @@ func TestBreakerSkipsHangingRedisAndRecovers(t *testing.T) {
 		t.Errorf("participants_cache_errors_total = %v, want 8 (3 failures + 5 refusals)", e.errorsTotal())
 	}
 	// Eight failures within well under a second: one log line.
-	if n := e.logs.count("Cache operation failed"); n != 1 {
+	if n := e.logs.Count("Cache operation failed"); n != 1 {
 		t.Errorf("%d failure log lines, want 1 (at most one per second per operation)", n)
 	}
 	if !strings.Contains(e.logs.String(), `"msg":"Circuit breaker state changed","dependency":"redis","from":"closed","to":"open"`) {

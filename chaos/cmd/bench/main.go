@@ -1,0 +1,224 @@
+// Command bench measures the service under test under load, healthy and with each
+// dependency broken, and prints one Markdown table row per case. It brings up the chaos
+// environment, seeds chats, and for every case resets the environment, applies the fault,
+// sends warm-up requests (so breakers reach their steady state), then attacks
+// GET /chats/all at a constant rate with vegeta and reports latency percentiles, success
+// ratio and status codes.
+//
+//	go run ./chaos/cmd/bench
+//	go run ./chaos/cmd/bench -rate 300 -duration 20s -chats 200 -race
+//
+// Traffic goes only to the environment's own loopback addresses, and every attack is
+// bounded in rate and time.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/fakes/maxapi"
+)
+
+// Bounds of one attack: this is a measurement, not a stress test.
+const (
+	maxRate     = 2000
+	maxDuration = time.Minute
+	warmUp      = 20
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		_, _ = fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// benchCase is one measured situation: a fault (nil for none) and whether the cache is
+// seeded fresh or stale.
+type benchCase struct {
+	name  string
+	fault func() chaos.Fault
+	stale bool
+}
+
+func cases() []benchCase {
+	return []benchCase{
+		{name: "healthy, cache fresh"},
+		{name: "healthy, cache stale (refreshes queued)", stale: true},
+		{name: "redis down (connection refused)", fault: func() chaos.Fault { return chaos.Down(chaos.Redis) }},
+		{name: "redis blackhole (hangs)", fault: func() chaos.Fault { return chaos.Blackhole(chaos.Redis) }},
+		{name: "redis +50ms latency", fault: func() chaos.Fault { return chaos.Latency(chaos.Redis, 50*time.Millisecond, 0) }},
+		{name: "MAX down, cache stale", stale: true, fault: func() chaos.Fault { return chaos.Down(chaos.MaxAPI) }},
+		{name: "MAX hangs, cache stale", stale: true, fault: func() chaos.Fault { return chaos.MaxHang() }},
+		{name: "postgres down (503)", fault: func() chaos.Fault { return chaos.Down(chaos.Postgres) }},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		rate     = fs.Int("rate", 200, fmt.Sprintf("requests per second (at most %d)", maxRate))
+		duration = fs.Duration("duration", 10*time.Second, fmt.Sprintf("length of each attack (at most %s)", maxDuration))
+		nChats   = fs.Int("chats", 100, "chats seeded, all linked to MAX; the list returns all of them")
+		race     = fs.Bool("race", false, "build the service with the race detector")
+		only     = fs.String("only", "", "run only the cases whose name contains this text")
+		sutCmd   = fs.String("sut-cmd", "", "command that runs the service (default: CHAOS_SUT_CMD, else build ./service/cmd/chatd)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rate <= 0 || *rate > maxRate {
+		return fmt.Errorf("-rate must be in 1..%d", maxRate)
+	}
+	if *duration <= 0 || *duration > maxDuration {
+		return fmt.Errorf("-duration must be in (0, %s]", maxDuration)
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := []chaos.Option{
+		chaos.WithLogger(log),
+		chaos.WithReporter(reporter{w: stderr}),
+		chaos.WithRace(*race),
+		chaos.WithMaxOptions(maxapi.WithRateLimit(0)),
+		// Info level: the debug log of every refresh would measure the logger.
+		chaos.WithBaseSUTEnv("LOG_LEVEL=info"),
+	}
+	if *sutCmd != "" {
+		opts = append(opts, chaos.WithSUTCommand(strings.Fields(*sutCmd)...))
+	}
+	env, err := chaos.Start(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := env.Close(context.WithoutCancel(ctx)); err != nil {
+			_, _ = fmt.Fprintln(stderr, "bench: close:", err)
+		}
+	}()
+	if err := checkLoopback(env.URL()); err != nil {
+		return err
+	}
+
+	_, _ = fmt.Fprintf(stdout, "GET /chats/all?limit=%d, %d req/s for %s per case, service built with race=%v\n\n",
+		*nChats, *rate, *duration, *race)
+	_, _ = fmt.Fprintln(stdout, "| case | p50 | p95 | p99 | max | success | status codes |")
+	_, _ = fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	for _, c := range cases() {
+		if *only != "" && !strings.Contains(c.name, *only) {
+			continue
+		}
+		m, err := measure(ctx, env, c, *nChats, *rate, *duration)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		_, _ = fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %.1f%% | %s |\n", c.name,
+			ms(m.Latencies.P50), ms(m.Latencies.P95), ms(m.Latencies.P99), ms(m.Latencies.Max),
+			100*m.Success, codes(m.StatusCodes))
+	}
+	return nil
+}
+
+// measure runs one case: reset and seed, fault, warm-up, attack.
+func measure(ctx context.Context, env *chaos.Env, c benchCase, n, rate int, d time.Duration) (*vegeta.Metrics, error) {
+	now := time.Now().UTC()
+	age := 5 * time.Minute
+	if c.stale {
+		age = 2 * time.Hour
+	}
+	rows := make([]chaos.ChatRow, n)
+	entries := make([]chaos.CacheEntry, n)
+	maxChats := make([]maxapi.Chat, n)
+	for i := range n {
+		id, maxID := int64(i+1), -int64(1000+i+1)
+		rows[i] = chaos.ChatRow{ID: id, Name: fmt.Sprintf("chat %d", i+1), MaxChatID: maxID, Count: i, UpdatedAt: now.Add(-3 * time.Hour)}
+		entries[i] = chaos.CacheEntry{ChatID: id, Count: i + 1, UpdatedAt: now.Add(-age), TTL: 24 * time.Hour}
+		maxChats[i] = maxapi.Chat{ID: maxID, Title: rows[i].Name, ParticipantsCount: i + 2}
+	}
+	if err := env.Reset(ctx, chaos.WithChats(rows...), chaos.WithCache(entries...), chaos.WithMaxChats(maxChats...)); err != nil {
+		return nil, fmt.Errorf("reset: %w", err)
+	}
+	if c.fault != nil {
+		undo, err := env.Inject(ctx, c.fault())
+		if err != nil {
+			return nil, fmt.Errorf("apply the fault: %w", err)
+		}
+		defer func() { _ = undo(context.WithoutCancel(ctx)) }()
+	}
+
+	target := vegeta.Target{Method: "GET", URL: fmt.Sprintf("%s/chats/all?limit=%d", env.URL(), n)}
+	client := env.Client().WithTimeout(5 * time.Second)
+	for range warmUp {
+		client.List(ctx, chaos.Limit(n))
+	}
+
+	attacker := vegeta.NewAttacker(vegeta.Timeout(5*time.Second), vegeta.KeepAlive(true), vegeta.MaxWorkers(64))
+	var m vegeta.Metrics
+	results := attacker.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: rate, Per: time.Second}, d, c.name)
+	for {
+		select {
+		case <-ctx.Done():
+			attacker.Stop()
+			return nil, ctx.Err()
+		case r, ok := <-results:
+			if !ok {
+				m.Close()
+				return &m, nil
+			}
+			m.Add(r)
+		}
+	}
+}
+
+// checkLoopback refuses to attack anything but this machine's loopback.
+func checkLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("service URL %q: %w", raw, err)
+	}
+	switch u.Hostname() {
+	case "127.0.0.1", "localhost", "::1":
+		return nil
+	}
+	return errors.New("the service is not on loopback; bench only attacks 127.0.0.1")
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func codes(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s×%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// reporter prints the environment's one-line errors.
+type reporter struct{ w io.Writer }
+
+func (reporter) Helper() {}
+func (r reporter) Fatalf(format string, args ...any) {
+	_, _ = fmt.Fprintf(r.w, "error: "+format+"\n", args...)
+}
