@@ -122,6 +122,9 @@ func (b Builder) Build(ctx context.Context, dir, out string) error {
 	cmd.Stdout = b.log()
 	cmd.Stderr = io.MultiWriter(&stderr, b.log())
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("go build %s: %w", servicePackage, ctx.Err())
+		}
 		return fmt.Errorf("go build %s in %s: %w: %s", servicePackage, dir, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
@@ -139,6 +142,9 @@ func (b Builder) Mutant(ctx context.Context, name, out string) error {
 		return err
 	}
 	if err := b.Build(ctx, dir, out); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
 		return fmt.Errorf("mutant %s does not build: %w", name, err)
 	}
 	return nil
