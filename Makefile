@@ -124,7 +124,8 @@ docs:
 
 # The harness proves it can fail: the matrix runs against deliberately broken variants of
 # the service, and the gate must reject each on exactly the expected rows
-# (scenarios/selftest/README.md). SELFTEST_FLAGS='-variants strict-mode -all -v' for more.
+# (scenarios/selftest/README.md). SELFTEST_FLAGS='-sample' for a faster run,
+# '-variants strict-mode' for one variant.
 selftest: docker-check offline-images-if-needed
 	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
 	out/selftest/bin/selftest $(SELFTEST_FLAGS)

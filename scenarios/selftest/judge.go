@@ -16,10 +16,8 @@ type Outcome struct {
 	Ran []string `json:"ran"`
 	// Expected are the rows of Ran the gate must reject.
 	Expected []string `json:"expected"`
-	// Rejected are the rows the gate rejected (Unjudged rows included).
+	// Rejected are the rows the gate rejected.
 	Rejected []string `json:"rejected"`
-	// Unjudged are the rows of Ran the variant does not judge (Variant.Unjudged).
-	Unjudged []string `json:"unjudged,omitempty"`
 	// Missing were expected and not rejected: the harness did not catch the bug there.
 	Missing []string `json:"missing,omitempty"`
 	// Extra were rejected and not expected: the variant broke more than it should, or the
@@ -73,9 +71,7 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 		if slices.Contains(v.Reject, id) {
 			o.Expected = append(o.Expected, id)
 		}
-		if slices.Contains(v.Unjudged, id) {
-			o.Unjudged = append(o.Unjudged, id)
-		}
+
 	}
 	all := len(ran) == len(catalogue)
 	problems := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: !all})
@@ -110,9 +106,6 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 		}
 	}
 	for _, id := range o.Rejected {
-		if slices.Contains(v.Unjudged, id) {
-			continue
-		}
 		if !slices.Contains(o.Expected, id) {
 			o.Extra = append(o.Extra, id)
 			continue

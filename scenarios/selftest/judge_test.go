@@ -80,17 +80,6 @@ func TestJudge(t *testing.T) {
 			t.Fatalf("off-field %v, ok %v", o.OffField, o.OK())
 		}
 	})
-	t.Run("an unjudged row", func(t *testing.T) {
-		u := v
-		u.Unjudged = []string{"health.all-up"}
-		o := Judge(u, ran, report(results("health.redis-down", "health.redis-blackhole", "health.all-up"), matrix.FieldHealth), cat)
-		if !o.OK() {
-			t.Fatalf("an unjudged row's failure counted: %+v", o)
-		}
-		if slices.Contains(Selection(u, cat, false), "health.all-up") {
-			t.Error("an unjudged row is in the sample")
-		}
-	})
 	t.Run("a selected row did not run", func(t *testing.T) {
 		res := results("health.redis-down", "health.redis-blackhole")
 		delete(res, "health.all-up")

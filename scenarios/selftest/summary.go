@@ -54,9 +54,6 @@ func (s Summary) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "\n## %s: %s\n\n", o.Variant, o.Verdict())
 		fmt.Fprintf(&b, "- expected rejected: %s\n", list(o.Expected))
 		fmt.Fprintf(&b, "- actually rejected: %s\n", list(o.Rejected))
-		if len(o.Unjudged) > 0 {
-			fmt.Fprintf(&b, "- not judged (their verdict depends on timing, see the variant): %s\n", list(o.Unjudged))
-		}
 		if len(o.Missing) > 0 {
 			fmt.Fprintf(&b, "- **not rejected** (the harness missed the bug there): %s\n", list(o.Missing))
 		}

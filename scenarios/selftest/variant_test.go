@@ -48,15 +48,6 @@ func TestVariantsAreWellFormed(t *testing.T) {
 				t.Errorf("variant %s: row %s is both rejected and watched", v.Name, id)
 			}
 		}
-		checkRows(t, v.Name+" Unjudged", v.Unjudged, ids)
-		for _, id := range v.Unjudged {
-			if slices.Contains(v.Reject, id) || slices.Contains(v.Watch, id) {
-				t.Errorf("variant %s: row %s is unjudged and also rejected or watched", v.Name, id)
-			}
-		}
-		if (len(v.Unjudged) == 0) != (v.UnjudgedWhy == "") {
-			t.Errorf("variant %s: Unjudged rows need UnjudgedWhy, and only they", v.Name)
-		}
 		if len(v.Fields) == 0 {
 			t.Errorf("variant %s: no Fields: say which report columns the bug shows in", v.Name)
 		}

@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-all] [-alerts] [-parallel 2] [-out out/selftest] [-race] [-timeout 30m] [-v]
+//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 2] [-out out/selftest] [-race] [-timeout 30m] [-v]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
 //	selftest save <variant> <dir>   write the copy's changes as the mutant's patch
@@ -56,7 +56,7 @@ const (
 )
 
 const usage = `usage:
-  selftest [run] [-variants a,b] [-all] [-alerts] [-parallel n] [-out dir] [-race] [-timeout d] [-v]
+  selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel n] [-out dir] [-race] [-timeout d] [-v]
   selftest list
   selftest edit <variant>
   selftest save <variant> <dir>
@@ -120,7 +120,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	names := fs.String("variants", "", "comma-separated variants to run (default: all)")
-	all := fs.Bool("all", false, "run every row of the matrix for each variant, not the sample")
+	sample := fs.Bool("sample", false, "run each variant's expected, watched and control rows only, not every row (faster)")
 	out := fs.String("out", "out/selftest", "directory for the binaries, each variant's report and summary.md")
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
@@ -133,7 +133,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
-	o := options{all: *all, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel}
+	o := options{all: !*sample, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel}
 	if o.parallel < 1 {
 		return options{}, errors.New("run: -parallel must be at least 1")
 	}
