@@ -59,7 +59,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	suite.root = root
 	suite.out = outDir(root)
-	suite.meta = map[string]string{"go": runtime.Version(), "started": time.Now().UTC().Format(time.RFC3339), "commit": commit(root)}
+	suite.meta = map[string]string{"go": runtime.Version(), "commit": commit(root)}
 	if v := os.Getenv("CHAOS_SUT_ENV"); v != "" {
 		suite.meta["sut_env"] = v
 	}

@@ -1,0 +1,111 @@
+package rowrun
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/fakes/maxapi"
+	"github.com/faultline/faultline/matrix"
+)
+
+func snapshot(t *testing.T, text string) chaos.Snapshot {
+	t.Helper()
+	s, err := chaos.ParseMetrics(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCounterDeltasKeepExpectedZerosOnly(t *testing.T) {
+	before := snapshot(t, `# TYPE participants_fallback_usage_total counter
+participants_fallback_usage_total{reason="cache_unavailable"} 1
+participants_fallback_usage_total{reason="max_api_unavailable"} 0
+# TYPE participants_cache_errors_total counter
+participants_cache_errors_total 2
+# TYPE go_gc_cycles_total counter
+go_gc_cycles_total 5
+# TYPE participants_data_freshness_seconds gauge
+participants_data_freshness_seconds 10
+`)
+	after := snapshot(t, `# TYPE participants_fallback_usage_total counter
+participants_fallback_usage_total{reason="cache_unavailable"} 4
+participants_fallback_usage_total{reason="max_api_unavailable"} 0
+# TYPE participants_cache_errors_total counter
+participants_cache_errors_total 2
+# TYPE go_gc_cycles_total counter
+go_gc_cycles_total 5
+# TYPE participants_data_freshness_seconds gauge
+participants_data_freshness_seconds 99
+`)
+	got := counterDeltas(after.Delta(before), []string{matrix.MetricCacheErrors}, true)
+	want := map[string]float64{
+		`participants_cache_errors_total`:                               0,
+		`participants_fallback_usage_total{reason="cache_unavailable"}`: 3,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("deltas %+v, want %v", got, want)
+	}
+	for _, d := range got {
+		key := d.Name
+		if r, ok := d.Labels["reason"]; ok {
+			key += `{reason="` + r + `"}`
+		}
+		if v, ok := want[key]; !ok || v != d.Delta || !d.Measured {
+			t.Errorf("delta %+v (want %v)", d, want)
+		}
+	}
+}
+
+func TestGaugesReadEverySeriesOnce(t *testing.T) {
+	s := snapshot(t, `# TYPE circuit_breaker_state gauge
+circuit_breaker_state{dependency="database"} 0
+circuit_breaker_state{dependency="redis"} 2
+`)
+	got := gauges(s, []string{matrix.MetricBreakerState, matrix.MetricBreakerState, "absent"})
+	if len(got) != 2 || got[1].Labels["dependency"] != "redis" || got[1].Value != 2 {
+		t.Errorf("%+v", got)
+	}
+}
+
+func TestLogEventsLeaveOutTheHarnessScrapes(t *testing.T) {
+	l, err := chaos.ParseLogs(strings.NewReader(`not json
+{"time":"2026-07-01T12:00:00Z","level":"INFO","msg":"HTTP request","route":"/metrics","status":200}
+{"time":"2026-07-01T12:00:01Z","level":"INFO","msg":"HTTP request","route":"/chats/all","status":200}
+{"time":"2026-07-01T12:00:02Z","level":"WARN","msg":"Using fallback data source","reason":"cache_unavailable","chat_count":3}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := logEvents(l)
+	if len(got) != 2 || got[0].Attrs["route"] != "/chats/all" || got[1].Level != "WARN" {
+		t.Fatalf("%+v", got)
+	}
+	if _, ok := got[1].Attrs["msg"]; ok {
+		t.Error("msg kept among the attributes")
+	}
+	if !got[1].Time.Equal(time.Date(2026, 7, 1, 12, 0, 2, 0, time.UTC)) || got[1].Attrs["chat_count"] == nil {
+		t.Errorf("%+v", got[1])
+	}
+}
+
+func TestHealthObservationNamesTheDatabasePostgres(t *testing.T) {
+	h := chaos.HealthResponse{Response: chaos.Response{Status: http.StatusServiceUnavailable},
+		Health: chaos.Health{Service: "unhealthy", Dependencies: map[string]string{"database": "unhealthy", "redis": "healthy", "max_api": "unknown"}}}
+	o := healthObservation(h)
+	if o.Status != 503 || o.Service != "unhealthy" || o.Dependencies[matrix.Postgres] != "unhealthy" ||
+		o.Dependencies[matrix.Redis] != "healthy" || o.Dependencies[matrix.MaxAPI] != "unknown" {
+		t.Errorf("%+v", o)
+	}
+}
+
+func TestMaxCallsKeepTheQuery(t *testing.T) {
+	at := time.Now()
+	got := maxCalls([]maxapi.Call{{Method: "GET", Path: "/chats/-1001", Status: 503, Time: at}, {Method: "GET", Path: "/me", Query: "x=1", Status: 200, Time: at}})
+	if len(got) != 2 || got[0].Path != "/chats/-1001" || got[0].Status != 503 || got[1].Path != "/me?x=1" || !got[1].At.Equal(at) {
+		t.Errorf("%+v", got)
+	}
+}
