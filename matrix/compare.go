@@ -328,6 +328,15 @@ func (c *comparison) latency() {
 	if l.Max > b.Max {
 		c.add(FieldLatency, "max", "<= "+b.Max.String(), l.Max.String(), false)
 	}
+	if w := c.row.Expected.WarmUpMax; w > 0 && c.row.Request.WarmUp > 0 {
+		wl := c.obs.WarmUpLatency
+		switch {
+		case wl.Count == 0:
+			c.add(FieldLatency, "warm-up requests timed", strconv.Itoa(c.row.Request.WarmUp), "0", false)
+		case wl.Max > w:
+			c.add(FieldLatency, "warm-up max", "<= "+w.String(), wl.Max.String(), false)
+		}
+	}
 }
 
 func (c *comparison) metrics() {

@@ -45,6 +45,9 @@ func perfect(r Row) Observation {
 	}
 	half := min(e.Latency.P95, e.Latency.Max) / 2
 	o.Latency = NewLatency(slices.Repeat([]time.Duration{half}, r.Request.Repeat))
+	if r.Request.WarmUp > 0 {
+		o.WarmUpLatency = NewLatency(slices.Repeat([]time.Duration{e.WarmUpMax / 2}, r.Request.WarmUp))
+	}
 	o.Metrics = synthMetrics(e.Metrics)
 	o.Gauges = synthGauges(e.Gauges)
 	o.Logs = synthLogs(e.Logs, o.Phases)

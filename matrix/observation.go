@@ -34,6 +34,8 @@ type Observation struct {
 	// responses.
 	Sources  map[int64][]Source `json:"sources,omitempty"`
 	Latency  Latency            `json:"latency"`
+	// WarmUpLatency summarises the warm-up requests, which Latency leaves out.
+	WarmUpLatency Latency `json:"warm_up_latency,omitzero"`
 	Metrics  []MetricDelta      `json:"metrics,omitempty"`
 	Gauges   []GaugeValue       `json:"gauges,omitempty"`
 	Logs     []LogEvent         `json:"logs,omitempty"`

@@ -354,6 +354,10 @@ type Expected struct {
 	Chats    []ChatExpectation    `json:"chats,omitempty"`
 	Headers  []HeaderExpectation  `json:"headers,omitempty"`
 	Latency  LatencyBound         `json:"latency"`
+	// WarmUpMax bounds every warm-up request: the ones that pay a dependency's deadline
+	// before its breaker opens must still answer within that deadline (plus slack for a
+	// loaded machine). Set exactly when Request.WarmUp > 0.
+	WarmUpMax time.Duration `json:"warm_up_max,omitempty"`
 	Metrics  []MetricExpectation  `json:"metrics"`
 	Gauges   []GaugeExpectation   `json:"gauges,omitempty"`
 	Logs     []LogExpectation     `json:"logs"`

@@ -33,6 +33,12 @@ const (
 	redisMax = redisTimeout + 400*time.Millisecond
 	// databaseMax admits a request that pays DATABASE_TIMEOUT (contract: within the deadline).
 	databaseMax = databaseTimeout + 400*time.Millisecond
+	// redisWarmUpMax bounds every request while Redis fails, the ones before the breaker
+	// opens included: REDIS_TIMEOUT plus slack for a loaded machine. A service without a
+	// Redis deadline (go-redis's own is 3s) is far beyond it.
+	redisWarmUpMax = redisTimeout + 800*time.Millisecond
+	// databaseWarmUpMax is the same for DATABASE_TIMEOUT.
+	databaseWarmUpMax = databaseTimeout + 800*time.Millisecond
 	// databaseP95 is a fast 503 once the database breaker is open.
 	databaseP95 = 200 * time.Millisecond
 	// syncMaxBound bounds a synchronous refresh: at most one MAX timeout and the writes.
@@ -446,7 +452,8 @@ func maxRows() []Row {
 			Status: http.StatusOK,
 			Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
 				chat(gammaID, SourceDatabase, OriginDatabase)},
-			Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+			Latency:   LatencyBound{P95: noWaitBound, Max: noWaitBound},
+			WarmUpMax: noWaitBound,
 			Metrics: []MetricExpectation{
 				metric(MetricMaxErrors, nil, AtLeast(1)),
 				refMetric(MetricMaxErrors, labels("reason", "server_error"), AtLeast(5)),
@@ -567,9 +574,10 @@ func redisUnreachable(f redisFailure, maxUp bool) Row {
 			Status: http.StatusOK,
 			Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, betaValue),
 				chat(gammaID, SourceDatabase, OriginDatabase)},
-			Latency:  LatencyBound{P95: breakerP95, Max: redisMax},
-			Metrics:  metrics,
-			Logs:     logs,
+			Latency:   LatencyBound{P95: breakerP95, Max: redisMax},
+			WarmUpMax: redisWarmUpMax,
+			Metrics:   metrics,
+			Logs:      logs,
 			Stores:   stores,
 			MaxCalls: calls,
 			Within:   eventually, Hold: hold,
@@ -791,7 +799,8 @@ func databaseUnavailable(req Request) Expected {
 		ErrorCode: "database_unavailable",
 		Headers: []HeaderExpectation{{Name: RetryAfterHeader, Present: true},
 			{Name: RetryAfterHeader, Present: true, Value: "1", Reference: true}},
-		Latency: LatencyBound{P95: databaseP95, Max: databaseMax},
+		Latency:   LatencyBound{P95: databaseP95, Max: databaseMax},
+		WarmUpMax: warmUpBound(req, databaseWarmUpMax),
 		Metrics: []MetricExpectation{
 			metric(MetricMaxErrors, nil, None()),
 			refMetric(MetricFallback, nil, None()),
@@ -944,7 +953,8 @@ func recoveryRows() []Row {
 				Status: http.StatusOK,
 				Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, OriginDatabaseOrMax),
 					chat(gammaID, SourceDatabase, OriginDatabase)},
-				Latency: LatencyBound{P95: breakerP95, Max: redisMax},
+				Latency:   LatencyBound{P95: breakerP95, Max: redisMax},
+				WarmUpMax: redisWarmUpMax,
 				Metrics: []MetricExpectation{
 					measured(metric(MetricFallback, labels("reason", FallbackCache), Exactly(req.Repeat))),
 					metric(MetricMaxErrors, nil, None()),
@@ -1018,7 +1028,8 @@ func recoveryRows() []Row {
 				Status: http.StatusOK,
 				Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
 					chat(gammaID, SourceDatabase, OriginDatabase)},
-				Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+				Latency:   LatencyBound{P95: noWaitBound, Max: noWaitBound},
+				WarmUpMax: warmUpBound(req, noWaitBound),
 				Metrics: []MetricExpectation{
 					metric(MetricMaxErrors, nil, AtLeast(1)),
 					refMetric(MetricMaxErrors, labels("reason", f.reason), AtLeast(1)),
@@ -1056,4 +1067,12 @@ func recoveryRows() []Row {
 		SLA:      SLA{Staleness: notServed("requests fail with 503 until the database answers"), Alerts: alerts(AlertDatabaseUnavailable)},
 	})
 	return rows
+}
+
+// warmUpBound is bound for a request with warm-up requests, and none otherwise.
+func warmUpBound(req Request, bound time.Duration) time.Duration {
+	if req.WarmUp == 0 {
+		return 0
+	}
+	return bound
 }

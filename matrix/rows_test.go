@@ -229,6 +229,16 @@ func TestValidateCatchesBrokenRows(t *testing.T) {
 			r.Expected.Latency = LatencyBound{}
 			return []Row{r}
 		},
+		"warm-up without a bound": func() []Row {
+			r := base("redis-blackhole.max-up.cache-fresh")
+			r.Expected.WarmUpMax = 0
+			return []Row{r}
+		},
+		"warm-up bound without warm-up": func() []Row {
+			r := base("redis-up.max-up.cache-fresh")
+			r.Expected.WarmUpMax = time.Second
+			return []Row{r}
+		},
 		"no metrics": func() []Row { r := base("redis-up.max-up.cache-fresh"); r.Expected.Metrics = nil; return []Row{r} },
 		"no logs":    func() []Row { r := base("redis-up.max-up.cache-fresh"); r.Expected.Logs = nil; return []Row{r} },
 		"no MAX calls": func() []Row {

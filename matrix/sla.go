@@ -34,6 +34,9 @@ func Facts(r Row) SLAFacts {
 		Staleness: r.SLA.Staleness.String(), StalenessReason: r.SLA.Staleness.Note,
 		Latency: fmt.Sprintf("p95 ≤ %s, max ≤ %s", formatDuration(e.Latency.P95), formatDuration(e.Latency.Max)),
 	}
+	if e.WarmUpMax > 0 {
+		f.Latency += fmt.Sprintf("; every request, the first ones included, ≤ %s", formatDuration(e.WarmUpMax))
+	}
 	f.Status = fmt.Sprint(e.Status)
 	for _, h := range e.Headers {
 		if h.Present && !h.Reference && !strings.Contains(f.Status, h.Name) {

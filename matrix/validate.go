@@ -176,6 +176,10 @@ func validateExpected(r Row) []error {
 	if e.Latency.P95 <= 0 || e.Latency.Max < e.Latency.P95 {
 		fail("expected: latency bound p95 %s max %s", e.Latency.P95, e.Latency.Max)
 	}
+	if (r.Request.WarmUp > 0) != (e.WarmUpMax > 0) {
+		fail("expected: a warm-up bound is needed exactly when there are warm-up requests (warm-up %d, bound %s)",
+			r.Request.WarmUp, e.WarmUpMax)
+	}
 	if len(e.Metrics) == 0 || len(e.Logs) == 0 || len(e.MaxCalls) == 0 {
 		fail("expected: metrics, logs and MAX calls need at least one expectation each")
 	}

@@ -101,16 +101,16 @@ func Variants() []Variant {
 			Name:   "redis-no-deadline",
 			Breaks: "the cache ignores REDIS_TIMEOUT: no per-call deadline, go-redis's defaults (3s reads and writes, 5s dials) instead",
 			Why: "A Redis slower than REDIS_TIMEOUT but faster than 3s answers, and every list waits for it: the slow-Redis rows " +
-				"fail on latency (and serve the cache instead of falling back). A refused or reset connection fails at once, " +
-				"deadline or not, and /health/detailed keeps its own ping deadline. A blind spot of the matrix: a Redis that " +
-				"never answers (blackhole, paused) costs 3s only to the unmeasured warm-up requests that open the breaker; the " +
-				"measured ones are short-circuited and fast (a half-open probe would need to fall among them), so those rows " +
-				"pass. They are watched: when the matrix bounds the requests that pay the deadline, they move to Reject.",
-			Patch:  "redis-no-deadline.patch",
-			Reject: []string{"redis-slow.max-up.cache-fresh", "redis-slow.max-down.cache-fresh"},
-			Watch: []string{"redis-down.max-up.cache-fresh", "redis-blackhole.max-up.cache-fresh", "redis-blackhole.max-down.cache-fresh",
-				"redis-reset.max-up.cache-fresh", "redis-paused.max-up.cache-fresh", "health.redis-blackhole", "recovery.redis-down",
+				"fail on latency (and serve the cache instead of falling back). A Redis that never answers (blackhole, paused) " +
+				"costs each request that opens the breaker 3s instead of REDIS_TIMEOUT, which the rows' bound on warm-up " +
+				"requests catches. A refused or reset connection fails at once, deadline or not, and /health/detailed keeps " +
+				"its own ping deadline, so those rows pass.",
+			Patch: "redis-no-deadline.patch",
+			Reject: []string{"redis-slow.max-up.cache-fresh", "redis-slow.max-down.cache-fresh",
+				"redis-blackhole.max-up.cache-fresh", "redis-blackhole.max-down.cache-fresh", "redis-paused.max-up.cache-fresh",
 				"recovery.redis-blackhole"},
+			Watch: []string{"redis-down.max-up.cache-fresh", "redis-reset.max-up.cache-fresh", "health.redis-blackhole",
+				"recovery.redis-down"},
 			Fields: []matrix.Field{matrix.FieldLatency},
 		},
 		{

@@ -130,12 +130,14 @@ func (rr *rowRun) run(ctx context.Context) {
 
 	// 4. Warm-up.
 	req := row.Request
+	var warmUp []time.Duration
 	for range req.WarmUp {
-		send(ctx, env.Client(), req)
+		warmUp = append(warmUp, send(ctx, env.Client(), req).latency)
 		if !sleep(ctx, req.WarmUpInterval) {
 			return
 		}
 	}
+	rr.obs.WarmUpLatency = matrix.NewLatency(warmUp)
 	if rr.measured, ok = rr.scrape(ctx, "start of the measured requests"); !ok {
 		return
 	}
