@@ -93,7 +93,9 @@ func TestCompareCatchesEachField(t *testing.T) {
 		// A service without a Redis deadline passes the measured requests once the breaker
 		// is open; only the warm-up requests, which pay the deadline, show it.
 		{"warm-up paid more than the deadline", "redis-blackhole.max-up.cache-fresh", FieldLatency, "warm-up max",
-			func(o *Observation) { o.WarmUpLatency = NewLatency([]time.Duration{100 * time.Millisecond, 3 * time.Second}) }},
+			func(o *Observation) {
+				o.WarmUpLatency = NewLatency([]time.Duration{100 * time.Millisecond, 3 * time.Second})
+			}},
 		{"fallback not counted", "redis-down.max-up.cache-fresh", FieldMetrics, `participants_fallback_usage_total{reason="cache_unavailable"} (measured)`,
 			func(o *Observation) { o.Metrics = o.Metrics[1:] }},
 		{"error counted with everything up", "redis-up.max-up.cache-fresh", FieldMetrics, MetricMaxErrors, func(o *Observation) {

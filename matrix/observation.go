@@ -32,18 +32,18 @@ type Observation struct {
 	Chats []ObservedChat `json:"chats,omitempty"`
 	// Sources are the distinct participants_source values each chat had over all measured
 	// responses.
-	Sources  map[int64][]Source `json:"sources,omitempty"`
-	Latency  Latency            `json:"latency"`
+	Sources map[int64][]Source `json:"sources,omitempty"`
+	Latency Latency            `json:"latency"`
 	// WarmUpLatency summarises the warm-up requests, which Latency leaves out.
-	WarmUpLatency Latency `json:"warm_up_latency,omitzero"`
-	Metrics  []MetricDelta      `json:"metrics,omitempty"`
-	Gauges   []GaugeValue       `json:"gauges,omitempty"`
-	Logs     []LogEvent         `json:"logs,omitempty"`
-	MaxCalls []MaxCall          `json:"max_calls,omitempty"`
-	Stores   []StoredValue      `json:"stores,omitempty"`
-	Health   *HealthObservation `json:"health,omitempty"`
-	Probes   []ProbeResult      `json:"probes,omitempty"`
-	Recovery *RecoveryObserved  `json:"recovery,omitempty"`
+	WarmUpLatency Latency            `json:"warm_up_latency,omitzero"`
+	Metrics       []MetricDelta      `json:"metrics,omitempty"`
+	Gauges        []GaugeValue       `json:"gauges,omitempty"`
+	Logs          []LogEvent         `json:"logs,omitempty"`
+	MaxCalls      []MaxCall          `json:"max_calls,omitempty"`
+	Stores        []StoredValue      `json:"stores,omitempty"`
+	Health        *HealthObservation `json:"health,omitempty"`
+	Probes        []ProbeResult      `json:"probes,omitempty"`
+	Recovery      *RecoveryObserved  `json:"recovery,omitempty"`
 	// Alerts is filled by the alert replay; nil means alerts were not evaluated.
 	Alerts *AlertsObserved `json:"alerts,omitempty"`
 	// SecretsFound names where a secret (the MAX token, a database password) was seen in the

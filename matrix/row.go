@@ -351,21 +351,21 @@ type Expected struct {
 	ErrorCode string `json:"error_code,omitempty"`
 	// Chats are the chats of the first measured response (every seeded chat for a list,
 	// the one chat for get and refresh); sources must stay the same in every measured response.
-	Chats    []ChatExpectation    `json:"chats,omitempty"`
-	Headers  []HeaderExpectation  `json:"headers,omitempty"`
-	Latency  LatencyBound         `json:"latency"`
+	Chats   []ChatExpectation   `json:"chats,omitempty"`
+	Headers []HeaderExpectation `json:"headers,omitempty"`
+	Latency LatencyBound        `json:"latency"`
 	// WarmUpMax bounds every warm-up request: the ones that pay a dependency's deadline
 	// before its breaker opens must still answer within that deadline (plus slack for a
 	// loaded machine). Set exactly when Request.WarmUp > 0.
-	WarmUpMax time.Duration `json:"warm_up_max,omitempty"`
-	Metrics  []MetricExpectation  `json:"metrics"`
-	Gauges   []GaugeExpectation   `json:"gauges,omitempty"`
-	Logs     []LogExpectation     `json:"logs"`
-	Stores   []StoreExpectation   `json:"stores"`
-	MaxCalls []MaxCallExpectation `json:"max_calls"`
-	Health   *HealthExpectation   `json:"health,omitempty"`
-	Probes   []ProbeExpectation   `json:"probes,omitempty"`
-	Recovery *Recovery            `json:"recovery,omitempty"`
+	WarmUpMax time.Duration        `json:"warm_up_max,omitempty"`
+	Metrics   []MetricExpectation  `json:"metrics"`
+	Gauges    []GaugeExpectation   `json:"gauges,omitempty"`
+	Logs      []LogExpectation     `json:"logs"`
+	Stores    []StoreExpectation   `json:"stores"`
+	MaxCalls  []MaxCallExpectation `json:"max_calls"`
+	Health    *HealthExpectation   `json:"health,omitempty"`
+	Probes    []ProbeExpectation   `json:"probes,omitempty"`
+	Recovery  *Recovery            `json:"recovery,omitempty"`
 	// Within bounds how long after the measured requests the eventual expectations (a refresh
 	// landing, an error counted, a log line, the health JSON settling) may take: scenarios
 	// observe and Compare until nothing differs or Within has passed.

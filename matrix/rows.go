@@ -578,9 +578,9 @@ func redisUnreachable(f redisFailure, maxUp bool) Row {
 			WarmUpMax: redisWarmUpMax,
 			Metrics:   metrics,
 			Logs:      logs,
-			Stores:   stores,
-			MaxCalls: calls,
-			Within:   eventually, Hold: hold,
+			Stores:    stores,
+			MaxCalls:  calls,
+			Within:    eventually, Hold: hold,
 		},
 		SLA: SLA{Staleness: staleness, Alerts: alertList},
 	}
