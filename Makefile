@@ -15,9 +15,9 @@ MATRIX_TIMEOUT ?= 30m
 MATRIX_RUN = MATRIX_OUT=$(MATRIX_DIR) $(GO) test ./scenarios -count=1 -timeout $(MATRIX_TIMEOUT) \
 	-ginkgo.json-report=$(MATRIX_DIR)/report.json -ginkgo.junit-report=$(MATRIX_DIR)/junit.xml
 MATRIX_GATE = $(GO) run ./matrix/cmd/matrix gate
-# OFFLINE_IMAGES=0 skips building the offline images, on machines that can pull the
-# default ones from a registry.
-OFFLINE_IMAGES ?= 1
+# OFFLINE_IMAGES=auto builds the offline images only when the configured ones cannot be
+# pulled (scripts/ensure-images.sh); 1 always makes sure they exist, 0 never touches images.
+OFFLINE_IMAGES ?= auto
 
 # Tests that need Docker run in their own targets, never in unit: the matrix (./scenarios,
 # make chaos) and the chaos package's specs labelled env (make env-test).
@@ -46,14 +46,14 @@ unit:
 env-test: docker-check offline-images-if-needed
 	$(GO) test -race -count=1 ./chaos -ginkgo.label-filter=env
 
-# golangci-lint v2 with .golangci.yml; install it with `make tools`.
+# golangci-lint v2 with .golangci.yml; installed into $(go env GOPATH)/bin when missing.
 lint:
-	@test -x "$(GOLANGCI_LINT)" || { echo "golangci-lint not found: run scripts/install-tools.sh (make tools)"; exit 1; }
+	@test -x "$(GOLANGCI_LINT)" || scripts/install-tools.sh
 	$(GOLANGCI_LINT) run ./...
 
-# The GitHub workflows; install actionlint with `make tools`.
+# The GitHub workflows; actionlint is installed like golangci-lint when missing.
 actionlint:
-	@test -x "$(ACTIONLINT)" || { echo "actionlint not found: run scripts/install-tools.sh (make tools)"; exit 1; }
+	@test -x "$(ACTIONLINT)" || scripts/install-tools.sh
 	$(ACTIONLINT)
 
 tools:
@@ -85,6 +85,7 @@ stack:
 
 # promtool comes from Debian's prometheus package.
 alerts:
+	@command -v promtool >/dev/null 2>&1 || { echo "promtool not found: install Debian's prometheus package (apt-get install -y prometheus); .ci/run does"; exit 1; }
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
 
@@ -100,7 +101,7 @@ docker-check:
 		exit 1; }
 
 offline-images-if-needed: docker-check
-	@if [ "$(OFFLINE_IMAGES)" != 0 ]; then scripts/offline-images.sh; fi
+	@OFFLINE_IMAGES=$(OFFLINE_IMAGES) scripts/ensure-images.sh
 
 # The whole behaviour matrix against the service (built with -race when CI or CHAOS_RACE
 # is set), the report in MATRIX_OUT (matrix.md, matrix.html, matrix.json, report.json,
