@@ -122,7 +122,7 @@ func pullImage(ctx context.Context, cli *client.Client, image string) error {
 
 // reapOrphans removes containers that an earlier harness process on this machine started
 // and could not terminate (it was killed). Containers of live processes, including other
-// engineers' harnesses sharing the engine, are left alone.
+// harness runs sharing the engine, are left alone.
 func reapOrphans(ctx context.Context, cli *client.Client) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
