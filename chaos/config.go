@@ -161,7 +161,7 @@ func newConfig(opts []Option) (config, error) {
 		}
 	}
 	if len(c.sutCommand) == 0 && c.moduleRoot == "" {
-		root, err := findModuleRoot()
+		root, err := ModuleRoot(".")
 		if err != nil {
 			return c, err
 		}
@@ -190,19 +190,21 @@ func orDefault(v, def string) (string, bool) {
 	return v, true
 }
 
-// findModuleRoot walks up from the working directory to the nearest go.mod.
-func findModuleRoot() (string, error) {
-	dir, err := os.Getwd()
+// ModuleRoot walks up from dir to the nearest directory holding go.mod: the root the
+// harness builds the service and finds the alert rules from.
+func ModuleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("find module root: %w", err)
 	}
+	start := dir
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("find module root: no go.mod above the working directory")
+			return "", errors.New("find module root: no go.mod at or above " + start)
 		}
 		dir = parent
 	}

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/faultline/faultline/chaos"
 )
 
 // mutantFiles holds the patches; a patch changed on disk is picked up by the next build.
@@ -262,19 +264,4 @@ func copyFile(src, dst string) error {
 }
 
 // ModuleRoot walks up from dir to the nearest directory holding go.mod.
-func ModuleRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find module root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func ModuleRoot(dir string) (string, error) { return chaos.ModuleRoot(dir) }
