@@ -286,11 +286,16 @@ func (c *comparison) describeTime(t time.Time, known bool) string {
 }
 
 func (c *comparison) describeChat(g ObservedChat) string {
+	return c.describeCount(g.Count, g.UpdatedAt)
+}
+
+// describeCount renders a served or stored count and its updated_at, which may be unknown.
+func (c *comparison) describeCount(count int, updatedAt *time.Time) string {
 	at := time.Time{}
-	if g.UpdatedAt != nil {
-		at = *g.UpdatedAt
+	if updatedAt != nil {
+		at = *updatedAt
 	}
-	return fmt.Sprintf("count %d, updated_at %s", g.Count, c.describeTime(at, g.UpdatedAt != nil))
+	return fmt.Sprintf("count %d, updated_at %s", count, c.describeTime(at, updatedAt != nil))
 }
 
 func (c *comparison) headers() {
@@ -523,11 +528,7 @@ func (c *comparison) describeStored(v StoredValue) string {
 	if !v.Present {
 		return "absent"
 	}
-	at := time.Time{}
-	if v.UpdatedAt != nil {
-		at = *v.UpdatedAt
-	}
-	return fmt.Sprintf("count %d, updated_at %s", v.Count, c.describeTime(at, v.UpdatedAt != nil))
+	return c.describeCount(v.Count, v.UpdatedAt)
 }
 
 func (c *comparison) maxCalls() {
