@@ -154,13 +154,7 @@ func TestRefreshCacheWriteFails(t *testing.T) {
 // TestRefreshSharesFlightWithBackground checks that a synchronous refresh of a chat whose
 // background refresh is in flight waits for it instead of calling MAX again.
 func TestRefreshSharesFlightWithBackground(t *testing.T) {
-	e := newEnv(t)
-	e.store.Put(linked(1, -101, 10, dbAt))
-	e.max.SetCount(-101, 30)
-	release := e.max.Block()
-	e.run(t)
-	list(t, e)
-	eventually(t, func() bool { return e.max.Calls() == 1 }, "the background refresh reaches MAX")
+	e, release := refreshInFlight(t)
 
 	type result struct {
 		c   chat.Chat

@@ -65,15 +65,22 @@ func TestDedupWhileQueued(t *testing.T) {
 	}
 }
 
-func TestDedupWhileRefreshing(t *testing.T) {
+// refreshInFlight starts a service with one stale linked chat (1, MAX -101, count 30 in
+// MAX) and lists it, so that its background refresh is blocked inside MAX until release.
+func refreshInFlight(t *testing.T) (*env, func()) {
+	t.Helper()
 	e := newEnv(t)
 	e.store.Put(linked(1, -101, 10, dbAt))
 	e.max.SetCount(-101, 30)
 	release := e.max.Block()
 	e.run(t)
-
 	list(t, e)
-	eventually(t, func() bool { return e.max.Calls() == 1 }, "the refresh reaches MAX")
+	eventually(t, func() bool { return e.max.Calls() == 1 }, "the background refresh reaches MAX")
+	return e, release
+}
+
+func TestDedupWhileRefreshing(t *testing.T) {
+	e, release := refreshInFlight(t)
 	list(t, e) // the chat is still stale, and its refresh in flight
 	if e.queueLen() != 0 {
 		t.Errorf("chat queued again while its refresh is in flight")
