@@ -163,8 +163,8 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Partici
 	wctx, wcancel := context.WithTimeout(ctx, s.cfg.MaxTimeout)
 	defer wcancel()
 	if err := s.store.UpdateParticipants(wctx, c.ID, p); err != nil {
-		s.m.RefreshTotal.WithLabelValues(metrics.ResultFailure).Inc()
 		s.log.ErrorContext(ctx, "Participants refresh not stored", "chat_id", c.ID, "error", err.Error())
+		s.m.RefreshTotal.WithLabelValues(metrics.ResultFailure).Inc()
 		return chat.Participants{}, fmt.Errorf("store participants of chat %d: %w", c.ID, err)
 	}
 	// The database holds the count now; a cache failure only delays serving it from the
@@ -172,21 +172,22 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Partici
 	if err := s.cache.Set(wctx, c.ID, p); err != nil {
 		s.log.DebugContext(ctx, "Refreshed participants not cached", "chat_id", c.ID, "error", err.Error())
 	}
-	s.m.RefreshTotal.WithLabelValues(metrics.ResultSuccess).Inc()
 	s.log.DebugContext(ctx, msgRefreshed, "chat_id", c.ID, "count", n)
+	s.m.RefreshTotal.WithLabelValues(metrics.ResultSuccess).Inc()
 	return p, nil
 }
 
-// countMaxFailure records a failed refresh of c: the error metric by reason, the refresh
-// result and the ERROR log line.
+// countMaxFailure records a failed refresh of c: the ERROR log line, then the error metric
+// by reason and the refresh result. Logging first means a failure that can be seen in the
+// metrics has always been logged already.
 func (s *Service) countMaxFailure(ctx context.Context, c chat.Chat, reason string, err error) {
-	s.m.MaxAPIErrors.WithLabelValues(reason).Inc()
-	s.m.RefreshTotal.WithLabelValues(metrics.ResultFailure).Inc()
 	s.log.ErrorContext(ctx, msgMaxFailed,
 		"chat_id", c.ID,
 		"max_chat_id", c.MaxChatID,
 		"reason", reason,
 		"error", err.Error())
+	s.m.MaxAPIErrors.WithLabelValues(reason).Inc()
+	s.m.RefreshTotal.WithLabelValues(metrics.ResultFailure).Inc()
 }
 
 // waitLimiter waits for the rate limiter's permission to call MAX. A wait longer than one
