@@ -6,11 +6,16 @@ import (
 	"strings"
 )
 
-// GateOptions relax the release gate for local runs.
+// GateOptions relax the release gate for local runs and for other implementations.
 type GateOptions struct {
 	// AllowMissing accepts rows that did not run (a partial `make scenario` run); at least one
 	// row must still have passed, and nothing may have failed or been skipped.
 	AllowMissing bool
+	// ContractOnly gates another implementation of the contract: rows marked Reference (the
+	// contract is silent about them) are out of scope whatever their result. Without it, a
+	// row judged against the contract only (an observation with ContractOnly) is refused, so
+	// a lenient run cannot pass the reference service's gate.
+	ContractOnly bool
 }
 
 // Problem is one reason the gate refuses a report.
@@ -31,10 +36,10 @@ func (p Problem) String() string {
 	return fmt.Sprintf("%s %s: %s", strings.ToUpper(string(p.Result)), p.ID, p.Reason)
 }
 
-// Gate judges a report against the catalogue: every catalogued row must be in the report and
-// have passed (skipped and pending rows fail the gate; missing ones too unless allowed), no
-// spec may name an unknown row and nothing may have failed outside the rows. It returns every
-// problem; none means the release may proceed.
+// Gate judges a report against the catalogue: every catalogued row in scope must be in the
+// report and have passed (skipped and pending rows fail the gate; missing ones too unless
+// allowed), no spec may name an unknown row and nothing may have failed outside the rows. It
+// returns every problem; none means the release may proceed.
 func Gate(rep Report, catalogue []Row, opts GateOptions) []Problem {
 	var ps []Problem
 	for _, f := range rep.Summary.Run.SuiteFailures {
@@ -51,8 +56,16 @@ func Gate(rep Report, catalogue []Row, opts GateOptions) []Problem {
 	for _, row := range catalogue {
 		r, ok := byID[row.ID]
 		delete(byID, row.ID)
+		if opts.ContractOnly && row.Reference {
+			continue
+		}
 		if !ok {
 			r = RowResult{ID: row.ID, Result: ResultMissing, Reason: "absent from the report"}
+		}
+		if !opts.ContractOnly && r.Observed != nil && r.Observed.ContractOnly {
+			ps = append(ps, Problem{ID: r.ID, Result: r.Result, Reason: "judged against the contract only " +
+				"(MATRIX_CONTRACT_ONLY=1); the reference gate needs the full judgement (gate -contract-only gates another implementation)"})
+			continue
 		}
 		switch r.Result {
 		case ResultPassed:

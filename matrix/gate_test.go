@@ -127,3 +127,88 @@ func TestPrintProblemsShowsMismatches(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+func TestGateContractOnly(t *testing.T) {
+	cat := []Row{row(t, "redis-down.max-up.cache-fresh"), row(t, "refresh.unlinked-chat"), row(t, "health.all-up")}
+	if cat[0].Reference || !cat[1].Reference || cat[2].Reference {
+		t.Fatal("the test needs exactly its second row marked Reference")
+	}
+	// run reports each row's spec in the given state (absent: no spec), its observation
+	// judged against the contract only when contractOnly is set.
+	run := func(contractOnly bool, states map[string]types.SpecState) Report {
+		var specs []types.SpecReport
+		for _, r := range cat {
+			st, ok := states[r.ID]
+			if !ok {
+				continue
+			}
+			o := perfect(r)
+			o.ContractOnly = contractOnly
+			msg := ""
+			if st == types.SpecStateFailed {
+				msg = "boom"
+			}
+			specs = append(specs, spec(t, r, st, &o, msg))
+		}
+		return BuildReport(cat, []types.Report{{SpecReports: specs}}, ReportOptions{})
+	}
+	passed := types.SpecStatePassed
+	cases := []struct {
+		name string
+		rep  Report
+		opts GateOptions
+		want []string
+	}{
+		{"contract rows passed, reference row left out",
+			run(true, map[string]types.SpecState{cat[0].ID: passed, cat[2].ID: passed}), GateOptions{ContractOnly: true}, nil},
+		{"a failed reference row is out of scope",
+			run(true, map[string]types.SpecState{cat[0].ID: passed, cat[1].ID: types.SpecStateFailed, cat[2].ID: passed}),
+			GateOptions{ContractOnly: true}, nil},
+		{"a failed contract row is refused",
+			run(true, map[string]types.SpecState{cat[0].ID: types.SpecStateFailed, cat[2].ID: passed}),
+			GateOptions{ContractOnly: true}, []string{"FAILED redis-down.max-up.cache-fresh"}},
+		{"a missing contract row is refused",
+			run(true, map[string]types.SpecState{cat[0].ID: passed}),
+			GateOptions{ContractOnly: true}, []string{"MISSING health.all-up"}},
+		{"a fully judged run passes the contract gate too",
+			run(false, map[string]types.SpecState{cat[0].ID: passed, cat[1].ID: passed, cat[2].ID: passed}),
+			GateOptions{ContractOnly: true}, nil},
+		{"the reference gate refuses a contract-only judgement",
+			run(true, map[string]types.SpecState{cat[0].ID: passed, cat[1].ID: passed, cat[2].ID: passed}),
+			GateOptions{}, []string{"PASSED redis-down.max-up.cache-fresh: judged against the contract only",
+				"PASSED refresh.unlinked-chat: judged against the contract only", "PASSED health.all-up: judged against the contract only"}},
+		{"the reference gate needs the reference rows",
+			run(false, map[string]types.SpecState{cat[0].ID: passed, cat[2].ID: passed}),
+			GateOptions{}, []string{"MISSING refresh.unlinked-chat"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := Gate(tc.rep, cat, tc.opts)
+			if len(ps) != len(tc.want) {
+				t.Fatalf("problems %v, want %d", ps, len(tc.want))
+			}
+			for i, p := range ps {
+				if !strings.Contains(p.String(), tc.want[i]) {
+					t.Errorf("problem %q, want %q", p, tc.want[i])
+				}
+			}
+			// The report's own verdict is the gate of its mode.
+			if ps := Gate(tc.rep, cat, GateOptions{ContractOnly: tc.rep.Summary.ContractOnly}); tc.rep.Passed() != (len(ps) == 0) {
+				t.Errorf("report verdict passed=%v, its gate %v", tc.rep.Passed(), ps)
+			}
+		})
+	}
+
+	rep := run(true, map[string]types.SpecState{cat[0].ID: passed, cat[2].ID: passed})
+	if !rep.Summary.ContractOnly || rep.Summary.OutOfScope != 1 {
+		t.Errorf("summary contract-only %v, out of scope %d; want true, 1", rep.Summary.ContractOnly, rep.Summary.OutOfScope)
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, rep); err != nil {
+		t.Fatal(err)
+	}
+	if want := "**PASSED**: 2 passed, 0 failed, 0 skipped, 1 missing of 3 rows; judged against the contract only, " +
+		"1 row labelled scope:reference out of scope"; !strings.Contains(md.String(), want) {
+		t.Errorf("matrix.md lacks %q:\n%s", want, md.String())
+	}
+}

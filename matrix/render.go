@@ -56,10 +56,27 @@ func WriteJSON(w io.Writer, rep Report) error {
 	return scrub(w, append(b, '\n'))
 }
 
-// Passed reports whether every row passed and nothing failed outside the rows.
+// Passed reports whether every row in scope passed and nothing failed outside the rows. In
+// a contract-only report the rows marked Reference are out of scope.
 func (rep Report) Passed() bool {
-	return rep.Summary.Total > 0 && rep.Summary.Passed == rep.Summary.Total &&
-		len(rep.Summary.Unknown) == 0 && len(rep.Summary.Run.SuiteFailures) == 0
+	s := rep.Summary
+	if len(s.Unknown) > 0 || len(s.Run.SuiteFailures) > 0 {
+		return false
+	}
+	if !s.ContractOnly {
+		return s.Total > 0 && s.Passed == s.Total
+	}
+	passed := 0
+	for _, r := range rep.Rows {
+		if r.Reference {
+			continue
+		}
+		if r.Result != ResultPassed {
+			return false
+		}
+		passed++
+	}
+	return passed > 0
 }
 
 func verdict(rep Report) string {
@@ -71,7 +88,15 @@ func verdict(rep Report) string {
 
 func summaryLine(rep Report) string {
 	s := rep.Summary
-	return fmt.Sprintf("%d passed, %d failed, %d skipped, %d missing of %d rows", s.Passed, s.Failed, s.Skipped, s.Missing, s.Total)
+	line := fmt.Sprintf("%d passed, %d failed, %d skipped, %d missing of %d rows", s.Passed, s.Failed, s.Skipped, s.Missing, s.Total)
+	if s.ContractOnly {
+		rows := "rows"
+		if s.OutOfScope == 1 {
+			rows = "row"
+		}
+		line += fmt.Sprintf("; judged against the contract only, %d %s labelled scope:reference out of scope", s.OutOfScope, rows)
+	}
+	return line
 }
 
 // runFacts is the run metadata as ordered key/value pairs: the caller's meta sorted, then what

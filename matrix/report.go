@@ -75,7 +75,13 @@ type Summary struct {
 	Missing int `json:"missing"`
 	// Unknown lists row labels of specs that name no catalogued row.
 	Unknown []string `json:"unknown,omitempty"`
-	Run     Run      `json:"run"`
+	// ContractOnly is set when the rows were judged against the contract only (a run of
+	// another implementation, MATRIX_CONTRACT_ONLY=1): the rows marked Reference are out of
+	// scope, and the report's verdict is the contract gate's.
+	ContractOnly bool `json:"contract_only,omitempty"`
+	// OutOfScope counts the rows marked Reference in a contract-only report.
+	OutOfScope int `json:"out_of_scope,omitempty"`
+	Run        Run `json:"run"`
 	// Slowest are the rows that took longest, slowest first.
 	Slowest []RowTime `json:"slowest,omitempty"`
 }
@@ -182,6 +188,18 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 		}
 	}
 	rep.Summary.Unknown = slices.Sorted(maps.Keys(specs))
+	for _, rr := range rep.Rows {
+		if rr.Observed != nil && rr.Observed.ContractOnly {
+			rep.Summary.ContractOnly = true
+		}
+	}
+	if rep.Summary.ContractOnly {
+		for _, rr := range rep.Rows {
+			if rr.Reference {
+				rep.Summary.OutOfScope++
+			}
+		}
+	}
 	var times []RowTime
 	for _, rr := range rep.Rows {
 		if rr.Duration > 0 && (rr.Result == ResultPassed || rr.Result == ResultFailed) {

@@ -2,8 +2,9 @@
 // applies the release gate and generates the SLA document.
 //
 //	matrix list [-ids | -json]
+//	matrix show <row-id>
 //	matrix report [-out dir] [-meta key=value]... [-secret value]... report.json...
-//	matrix gate [-allow-missing] matrix.json
+//	matrix gate [-allow-missing] [-contract-only] matrix.json
 //	matrix sla [-o docs/SLA.md]
 //
 // Exit status: 0 success, 1 the gate refused the report, 2 bad usage or an I/O error.
@@ -38,8 +39,9 @@ const (
 
 const usage = `usage:
   matrix list [-ids | -json]
+  matrix show <row-id>
   matrix report [-out dir] [-meta key=value]... [-secret value]... report.json...
-  matrix gate [-allow-missing] matrix.json
+  matrix gate [-allow-missing] [-contract-only] matrix.json
   matrix sla [-o file]
 `
 
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	switch args[0] {
 	case "list":
 		err = list(args[1:], stdout, stderr)
+	case "show":
+		err = show(args[1:], stdout, stderr)
 	case "report":
 		err = report(args[1:], stdout, stderr, environ)
 	case "gate":
@@ -96,6 +100,36 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// show prints one row as JSON with an example of an observation that passes it: what an
+// implementation of the contract must let the harness see.
+func show(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("show", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("show: which row? (matrix list -ids)")
+	}
+	id := fs.Arg(0)
+	for _, r := range matrix.Rows() {
+		if r.ID != id {
+			continue
+		}
+		seeded := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+		b, err := json.MarshalIndent(struct {
+			Row     matrix.Row         `json:"row"`
+			Labels  []string           `json:"labels"`
+			Example matrix.Observation `json:"example_observation"`
+		}{r, matrix.Labels(r), matrix.Exemplar(r, seeded)}, "", "  ")
+		if err != nil {
+			return ioErr(err)
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return ioErr(err)
+	}
+	return fmt.Errorf("show: no row %q (matrix list -ids)", id)
 }
 
 func list(args []string, stdout, stderr io.Writer) error {
@@ -186,6 +220,8 @@ func report(args []string, stdout, stderr io.Writer, environ []string) error {
 func gate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gate", stderr)
 	allowMissing := fs.Bool("allow-missing", false, "accept rows that did not run (partial local runs)")
+	contractOnly := fs.Bool("contract-only", false,
+		"gate another implementation of the contract: rows marked scope:reference are out of scope (a run with MATRIX_CONTRACT_ONLY=1 needs it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -201,9 +237,14 @@ func gate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return ioErr(err)
 	}
-	ps := matrix.Gate(rep, matrix.Rows(), matrix.GateOptions{AllowMissing: *allowMissing})
+	catalogue := matrix.Rows()
+	ps := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: *allowMissing, ContractOnly: *contractOnly})
 	if len(ps) == 0 {
-		fmt.Fprintf(stdout, "gate: passed (%d of %d rows passed)\n", rep.Summary.Passed, len(matrix.Rows()))
+		scope := ""
+		if *contractOnly {
+			scope = ", contract only: rows marked scope:reference not judged"
+		}
+		fmt.Fprintf(stdout, "gate: passed (%d of %d rows passed%s)\n", rep.Summary.Passed, len(catalogue), scope)
 		return nil
 	}
 	if err := matrix.PrintProblems(stdout, ps); err != nil {

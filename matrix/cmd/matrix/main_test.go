@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,39 @@ func TestGateAllowMissingPassesAPartialRun(t *testing.T) {
 	}
 }
 
+func TestGateContractOnly(t *testing.T) {
+	// A run of another implementation: every row outside scope:reference passed, judged
+	// against the contract only; the reference rows did not run.
+	var rows []matrix.RowResult
+	for _, r := range matrix.Rows() {
+		if !r.Reference {
+			rows = append(rows, matrix.RowResult{ID: r.ID, Result: matrix.ResultPassed,
+				Observed: &matrix.Observation{RowID: r.ID, ContractOnly: true}})
+		}
+	}
+	if len(rows) == len(matrix.Rows()) {
+		t.Fatal("the catalogue has no scope:reference row to leave out")
+	}
+	rep := matrix.Report{Rows: rows, Summary: matrix.Summary{Total: len(rows), Passed: len(rows)}}
+	path := filepath.Join(t.TempDir(), matrix.FileJSON)
+	var b bytes.Buffer
+	if err := matrix.WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ := runCmd(t, nil, "gate", "-contract-only", path); code != 0 || !strings.Contains(stdout, "contract only") {
+		t.Errorf("gate -contract-only: %d\n%s", code, stdout)
+	}
+	// The reference gate refuses the same report: its rows were judged leniently and the
+	// reference rows are missing.
+	code, stdout, _ := runCmd(t, nil, "gate", path)
+	if code != 1 || !strings.Contains(stdout, "judged against the contract only") || !strings.Contains(stdout, "MISSING") {
+		t.Errorf("gate without -contract-only: %d\n%s", code, stdout)
+	}
+}
+
 func TestSLA(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "SLA.md")
 	if code, _, stderr := runCmd(t, nil, "sla", "-o", path); code != 0 {
@@ -156,5 +190,35 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if code, stdout, _ := runCmd(t, nil, "help"); code != 0 || !strings.Contains(stdout, "usage") {
 		t.Errorf("help: %d", code)
+	}
+}
+
+func TestShow(t *testing.T) {
+	id := "postgres-down.get"
+	code, stdout, stderr := runCmd(t, nil, "show", id)
+	if code != 0 {
+		t.Fatalf("show: %d %s", code, stderr)
+	}
+	var got struct {
+		Row     matrix.Row         `json:"row"`
+		Labels  []string           `json:"labels"`
+		Example matrix.Observation `json:"example_observation"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("show output is not the row's JSON: %v", err)
+	}
+	if got.Row.ID != id || !slices.Contains(got.Labels, "row:"+id) {
+		t.Errorf("showed row %q with labels %v", got.Row.ID, got.Labels)
+	}
+	// The example survives JSON and still passes the catalogued row.
+	for _, r := range matrix.Rows() {
+		if r.ID == id {
+			if ms := matrix.Compare(r, got.Example); len(ms) > 0 {
+				t.Errorf("the example observation fails its row: %v", ms)
+			}
+		}
+	}
+	if code, _, stderr := runCmd(t, nil, "show", "no.such-row"); code != 2 || !strings.Contains(stderr, `no row "no.such-row"`) {
+		t.Errorf("show of an unknown row: %d %s", code, stderr)
 	}
 }
