@@ -11,7 +11,9 @@
 //
 // The driver, cmd/selftest, builds the suite and the binaries, runs each variant's rows,
 // builds the matrix report of each run, applies the gate and compares what it rejected with
-// Variant.Reject. See README.md for the variants, the sampling of rows and how to add or
+// Variant.Reject. A contract-only variant is run and gated as another implementation of the
+// contract would be; its full judgement must also differ from the reference service on
+// exactly Variant.Differs. See README.md for the variants, the sampling of rows and how to add or
 // regenerate a mutant.
 //
 // The package talks to the service only as the scenarios do, through its binary and its

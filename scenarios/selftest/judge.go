@@ -12,6 +12,9 @@ import (
 // Outcome is the verdict on one variant's run.
 type Outcome struct {
 	Variant string `json:"variant"`
+	// ContractOnly is set when the variant was gated as another implementation of the
+	// contract.
+	ContractOnly bool `json:"contract_only,omitempty"`
 	// Ran are the rows the run selected, in catalogue order.
 	Ran []string `json:"ran"`
 	// Expected are the rows of Ran the gate must reject.
@@ -25,6 +28,15 @@ type Outcome struct {
 	Extra []string `json:"extra,omitempty"`
 	// OffField were rejected as expected but showed no mismatch in the variant's Fields.
 	OffField []string `json:"off_field,omitempty"`
+	// Differing (contract-only variants) are the rows whose full judgement found differences
+	// from the reference service.
+	Differing []string `json:"differing,omitempty"`
+	// Undiffering were expected to differ from the reference service and did not: the
+	// variant is closer to the reference service than it claims.
+	Undiffering []string `json:"undiffering,omitempty"`
+	// Unexpected differed although not listed in Differs, or differed in a way the contract
+	// forbids or outside the variant's Fields.
+	Unexpected []string `json:"unexpected,omitempty"`
 	// Errors are problems of the run itself: the suite did not start, a selected row did not
 	// run, a failure outside the rows.
 	Errors []string `json:"errors,omitempty"`
@@ -38,7 +50,7 @@ type Outcome struct {
 // OK reports whether the gate rejected exactly the expected rows, for the expected reasons,
 // in a run that worked.
 func (o Outcome) OK() bool {
-	return len(o.Missing)+len(o.Extra)+len(o.OffField)+len(o.Errors) == 0
+	return len(o.Missing)+len(o.Extra)+len(o.OffField)+len(o.Undiffering)+len(o.Unexpected)+len(o.Errors) == 0
 }
 
 // Verdict sums the outcome up in a few words.
@@ -59,6 +71,12 @@ func (o Outcome) Verdict() string {
 	if len(o.OffField) > 0 {
 		parts = append(parts, fmt.Sprintf("%d rejected for another reason", len(o.OffField)))
 	}
+	if len(o.Undiffering) > 0 {
+		parts = append(parts, fmt.Sprintf("%d not different from the reference", len(o.Undiffering)))
+	}
+	if len(o.Unexpected) > 0 {
+		parts = append(parts, fmt.Sprintf("%d different unexpectedly", len(o.Unexpected)))
+	}
 	return "FAIL: " + strings.Join(parts, ", ")
 }
 
@@ -66,15 +84,15 @@ func (o Outcome) Verdict() string {
 // are the rows the run selected; rep is the matrix report built from the run. Rows outside
 // ran are not judged (the gate is asked to allow them missing).
 func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) Outcome {
-	o := Outcome{Variant: v.Name, Ran: slices.Clone(ran)}
+	o := Outcome{Variant: v.Name, ContractOnly: v.ContractOnly, Ran: slices.Clone(ran)}
 	for _, id := range ran {
 		if slices.Contains(v.Reject, id) {
 			o.Expected = append(o.Expected, id)
 		}
 
 	}
-	all := len(ran) == len(catalogue)
-	problems := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: !all})
+	all := len(ran) == len(Selection(v, catalogue, true))
+	problems := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: !all, ContractOnly: v.ContractOnly})
 	results := map[string]matrix.RowResult{}
 	for _, r := range rep.Rows {
 		results[r.ID] = r
@@ -85,6 +103,9 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 			o.Errors = append(o.Errors, p.String())
 		case !slices.Contains(ran, p.ID):
 			o.Errors = append(o.Errors, fmt.Sprintf("%s: not selected, yet the gate names it: %s", p.ID, p.Reason))
+		case p.Result == matrix.ResultPassed:
+			// Passed, yet refused: judged in the wrong mode for this gate.
+			o.Errors = append(o.Errors, fmt.Sprintf("%s: passed, yet refused: %s", p.ID, p.Reason))
 		case p.Result != matrix.ResultFailed:
 			// Skipped or missing: the row did not run, which proves nothing either way.
 			o.Errors = append(o.Errors, fmt.Sprintf("%s: %s, not run: %s", p.ID, p.Result, p.Reason))
@@ -115,7 +136,55 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 		}
 	}
 	o.Details = o.why(results)
+	if v.ContractOnly {
+		o.Details = append(o.Details, o.judgeDifferences(v, results, catalogue)...)
+	}
 	return o
+}
+
+// judgeDifferences judges the observations of the rows the contract gate had to accept fully,
+// as if the variant were meant to be the reference service, and checks that they differ on
+// exactly v.Differs, only in reference-only expectations within v.Fields. It returns a line of detail for each row it
+// complains about.
+func (o *Outcome) judgeDifferences(v Variant, results map[string]matrix.RowResult, catalogue []matrix.Row) []string {
+	var details []string
+	for _, id := range o.Ran {
+		r, ok := results[id]
+		if !ok || r.Observed == nil || slices.Contains(v.Reject, id) {
+			continue // the gate has judged it already
+		}
+		idx := slices.IndexFunc(catalogue, func(row matrix.Row) bool { return row.ID == id })
+		full := *r.Observed
+		full.ContractOnly = false
+		ms := matrix.Compare(catalogue[idx], full)
+		differs := len(ms) > 0
+		if differs {
+			o.Differing = append(o.Differing, id)
+		}
+		switch {
+		case !differs && slices.Contains(v.Differs, id):
+			o.Undiffering = append(o.Undiffering, id)
+			details = append(details, id+": expected to differ from the reference service, but the full judgement found nothing")
+		case differs && !slices.Contains(v.Differs, id):
+			o.Unexpected = append(o.Unexpected, id)
+			details = append(details, id+": differs from the reference service unexpectedly: "+mismatchesText(ms))
+		case differs && !onlyReference(ms, v.Fields):
+			o.Unexpected = append(o.Unexpected, id)
+			details = append(details, id+": differs in a contract expectation or outside the variant's fields: "+mismatchesText(ms))
+		}
+	}
+	return details
+}
+
+// onlyReference reports whether every mismatch is of a reference-only expectation in one of
+// fields.
+func onlyReference(ms []matrix.Mismatch, fields []matrix.Field) bool {
+	for _, m := range ms {
+		if !m.Reference || !slices.Contains(fields, m.Field) {
+			return false
+		}
+	}
+	return true
 }
 
 // failsIn reports whether a failed row has a mismatch in one of fields. A row that failed
@@ -158,6 +227,7 @@ func (o Outcome) why(results map[string]matrix.RowResult) []string {
 	for _, id := range o.OffField {
 		lines = append(lines, fmt.Sprintf("%s: rejected, but not in the expected fields: %s", id, mismatchSummary(results[id])))
 	}
+
 	return lines
 }
 
@@ -166,8 +236,13 @@ func mismatchSummary(r matrix.RowResult) string {
 	if len(r.Mismatches) == 0 {
 		return r.Reason
 	}
-	parts := make([]string, 0, len(r.Mismatches))
-	for _, m := range r.Mismatches {
+	return mismatchesText(r.Mismatches)
+}
+
+// mismatchesText renders mismatches in one line.
+func mismatchesText(ms []matrix.Mismatch) string {
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
 		parts = append(parts, m.String())
 	}
 	return strings.Join(parts, "; ")

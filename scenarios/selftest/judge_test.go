@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/matrix"
 )
@@ -118,11 +119,88 @@ func TestJudge(t *testing.T) {
 	})
 }
 
+func TestJudgeContractOnly(t *testing.T) {
+	cat := matrix.Rows()
+	byID := map[string]matrix.Row{}
+	for _, r := range cat {
+		byID[r.ID] = r
+	}
+	seeded := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	v := Variant{
+		Name:         "dialect",
+		ContractOnly: true,
+		Differs:      []string{"postgres-down.list"},
+		Fields:       []matrix.Field{matrix.FieldHeaders},
+	}
+	ran := Selection(v, cat, false)
+	if !slices.Contains(ran, "postgres-down.get") {
+		t.Fatal("the test needs postgres-down.get among the control rows")
+	}
+	// run reports every selected row passed by the contract gate, observed as its exemplar,
+	// except that the rows of retryAfter3 answered Retry-After: 3 (the reference service
+	// answers 1; the contract asks only for the header).
+	run := func(retryAfter3 ...string) matrix.Report {
+		var rep matrix.Report
+		for _, id := range ran {
+			o := matrix.Exemplar(byID[id], seeded)
+			o.ContractOnly = true
+			if slices.Contains(retryAfter3, id) {
+				o.Headers[matrix.RetryAfterHeader] = "3"
+			}
+			if ms := matrix.Compare(byID[id], o); len(ms) > 0 {
+				t.Fatalf("%s: the contract judgement of the synthetic observation fails: %v", id, ms)
+			}
+			rep.Rows = append(rep.Rows, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Specs: 1, Observed: &o})
+		}
+		return rep
+	}
+
+	t.Run("differs exactly where it says", func(t *testing.T) {
+		o := Judge(v, ran, run("postgres-down.list"), cat)
+		if !o.OK() || !slices.Equal(o.Differing, []string{"postgres-down.list"}) {
+			t.Fatalf("verdict %q, differing %v, details %q", o.Verdict(), o.Differing, o.Details)
+		}
+	})
+	t.Run("no difference at all", func(t *testing.T) {
+		o := Judge(v, ran, run(), cat)
+		if o.OK() || !slices.Equal(o.Undiffering, []string{"postgres-down.list"}) ||
+			!strings.Contains(o.Verdict(), "1 not different from the reference") {
+			t.Fatalf("verdict %q, undiffering %v", o.Verdict(), o.Undiffering)
+		}
+	})
+	t.Run("differs on another row too", func(t *testing.T) {
+		o := Judge(v, ran, run("postgres-down.list", "postgres-down.get"), cat)
+		if o.OK() || !slices.Equal(o.Unexpected, []string{"postgres-down.get"}) ||
+			len(o.Details) != 1 || !strings.Contains(o.Details[0], "Retry-After: expected 1, observed 3") {
+			t.Fatalf("verdict %q, unexpected %v, details %q", o.Verdict(), o.Unexpected, o.Details)
+		}
+	})
+	t.Run("differs outside its fields", func(t *testing.T) {
+		w := v
+		w.Fields = []matrix.Field{matrix.FieldLogs}
+		o := Judge(w, ran, run("postgres-down.list"), cat)
+		if o.OK() || !slices.Equal(o.Unexpected, []string{"postgres-down.list"}) {
+			t.Fatalf("verdict %q, unexpected %v", o.Verdict(), o.Unexpected)
+		}
+	})
+	t.Run("the reference gate would refuse the same run", func(t *testing.T) {
+		w := v
+		w.ContractOnly = false
+		w.Differs = nil
+		o := Judge(w, ran, run("postgres-down.list"), cat)
+		if o.OK() || len(o.Errors) != len(ran) || !strings.Contains(o.Errors[0], "passed, yet refused: judged against the contract only") {
+			t.Fatalf("a contract-only judgement passed the reference gate: %q", o.Errors)
+		}
+	})
+}
+
 func TestSummaryMarkdown(t *testing.T) {
 	s := Summary{Sampled: true, Outcomes: []Outcome{
 		{Variant: "good", Ran: []string{"a", "b"}, Expected: []string{"a"}, Rejected: []string{"a"}},
 		{Variant: "bad", Ran: []string{"a", "b"}, Expected: []string{"a"}, Rejected: []string{"b"},
 			Missing: []string{"a"}, Extra: []string{"b"}, Details: []string{"b: rejected unexpectedly: latency"}},
+		{Variant: "dialect", ContractOnly: true, Ran: []string{"a", "b"}, Differing: []string{"a"},
+			Undiffering: []string{"b"}, Details: []string{"b: expected to differ"}},
 	}}
 	if s.OK() {
 		t.Fatal("a summary with a failed variant is OK")
@@ -139,6 +217,10 @@ func TestSummaryMarkdown(t *testing.T) {
 		"| bad | 2 | 1 | 1 | FAIL: 1 not rejected, 1 rejected unexpectedly |",
 		"- **not rejected** (the harness missed the bug there): `a`",
 		"  - b: rejected unexpectedly: latency",
+		"| dialect | 2 | 0 | 0 | FAIL: 1 not different from the reference |",
+		"- gated as another implementation of the contract",
+		"- differs from the reference service (full judgement) on: `a`",
+		"- **not different from the reference service** where the variant says it is: `b`",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)

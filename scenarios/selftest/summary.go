@@ -52,6 +52,10 @@ func (s Summary) WriteMarkdown(w io.Writer) error {
 	}
 	for _, o := range s.Outcomes {
 		fmt.Fprintf(&b, "\n## %s: %s\n\n", o.Variant, o.Verdict())
+		if o.ContractOnly {
+			fmt.Fprintf(&b, "- gated as another implementation of the contract (rows labelled scope:reference left out)\n")
+			fmt.Fprintf(&b, "- differs from the reference service (full judgement) on: %s\n", list(o.Differing))
+		}
 		fmt.Fprintf(&b, "- expected rejected: %s\n", list(o.Expected))
 		fmt.Fprintf(&b, "- actually rejected: %s\n", list(o.Rejected))
 		if len(o.Missing) > 0 {
@@ -62,6 +66,12 @@ func (s Summary) WriteMarkdown(w io.Writer) error {
 		}
 		if len(o.OffField) > 0 {
 			fmt.Fprintf(&b, "- **rejected for another reason than the bug**: %s\n", list(o.OffField))
+		}
+		if len(o.Undiffering) > 0 {
+			fmt.Fprintf(&b, "- **not different from the reference service** where the variant says it is: %s\n", list(o.Undiffering))
+		}
+		if len(o.Unexpected) > 0 {
+			fmt.Fprintf(&b, "- **different from the reference service unexpectedly**: %s\n", list(o.Unexpected))
 		}
 		for _, d := range o.Details {
 			fmt.Fprintf(&b, "  - %s\n", d)

@@ -29,8 +29,23 @@ type Variant struct {
 	Watch []string
 	// Fields are the report columns the bug shows in: each rejected row must have a
 	// mismatch in at least one of them, so a row failing for an unrelated reason (a flaky
-	// bound) is not mistaken for the harness catching the bug.
+	// bound) is not mistaken for the harness catching the bug. For a contract-only variant
+	// they are the columns its differences show in.
 	Fields []matrix.Field
+	// ContractOnly runs the variant as another implementation of the contract would be run:
+	// MATRIX_CONTRACT_ONLY=1, the rows labelled scope:reference left out, and the contract
+	// gate (matrix gate -contract-only) in place of the reference one.
+	ContractOnly bool
+	// Differs (contract-only variants) is every row of the run where the full judgement of
+	// the same observations finds differences from the reference service, and no other; each
+	// difference must be a reference-only expectation. It proves the variant really departs
+	// from the reference service where the contract allows it, and the contract gate lets it.
+	Differs []string
+}
+
+// Eligible reports whether row r is in the scope of v's runs.
+func (v Variant) Eligible(r matrix.Row) bool {
+	return !v.ContractOnly || !r.Reference
 }
 
 // The Redis rows where a list meets a failing cache: the breaker rows of the redis group and
@@ -96,6 +111,34 @@ func Variants() []Variant {
 			Watch: []string{"redis-restarted-empty.max-up.cache-fresh", "redis-restarted-empty.max-down.cache-fresh",
 				"recovery.redis-restarted-empty", "health.redis-down", "health.redis-blackhole", "refresh.max-up"},
 			Fields: []matrix.Field{matrix.FieldStatus},
+		},
+		{
+			Name: "strict-mode-contract",
+			Breaks: "the same strict mode, gated as another implementation of the contract would be: the original failure mode " +
+				"must not pass the contract gate either",
+			Why: "A list that answers 200 from the database while Redis fails is the contract's first promise, not a " +
+				"reference detail, so the contract gate rejects the rows the reference gate rejects for strict-mode.",
+			Env:          []string{"PARTICIPANTS_CACHE_ERROR_POLICY=fail"},
+			ContractOnly: true,
+			Reject:       slices.Clone(redisUnreachable),
+			Watch:        []string{"redis-restarted-empty.max-up.cache-fresh", "health.redis-down", "refresh.max-up"},
+			Fields:       []matrix.Field{matrix.FieldStatus},
+		},
+		{
+			Name: "foreign-dialect",
+			Breaks: "nothing the contract promises: another implementation's dialect, answering Retry-After: 3, logging " +
+				"breaker transitions as \"Breaker transition\" and requests as \"Request served\"",
+			Why: "Gated as another implementation it must pass every row: the contract asks for a Retry-After header, not " +
+				"its value, and names only the fallback and MAX-failure log events. Judged fully, the same observations " +
+				"differ from the reference service exactly on the rows that expect its Retry-After value, breaker log " +
+				"or request log.",
+			Patch:        "foreign-dialect.patch",
+			ContractOnly: true,
+			Differs: []string{"redis-up.max-short-circuited.cache-stale", "postgres-down.list", "postgres-down.get",
+				"postgres-slow.list", "postgres-blackhole.list", "recovery.redis-down", "recovery.redis-blackhole",
+				"recovery.postgres-down"},
+			Watch:  []string{"health.postgres-down", "redis-down.max-up.cache-fresh", "recovery.max-503"},
+			Fields: []matrix.Field{matrix.FieldHeaders, matrix.FieldLogs},
 		},
 		{
 			Name:   "redis-no-deadline",
@@ -226,12 +269,13 @@ func Lookup(name string) (Variant, bool) {
 }
 
 // Selection returns the rows a run of v covers, in catalogue order: every row of catalogue
-// when all is set, otherwise v's Reject and Watch rows and the control rows.
+// in v's scope when all is set, otherwise v's Reject, Watch and Differs rows and the control
+// rows.
 func Selection(v Variant, catalogue []matrix.Row, all bool) []string {
-	want := join(v.Reject, v.Watch, ControlRows())
+	want := join(v.Reject, v.Watch, v.Differs, ControlRows())
 	var out []string
 	for _, r := range catalogue {
-		if all || slices.Contains(want, r.ID) {
+		if v.Eligible(r) && (all || slices.Contains(want, r.ID)) {
 			out = append(out, r.ID)
 		}
 	}

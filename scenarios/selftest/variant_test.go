@@ -38,14 +38,30 @@ func TestVariantsAreWellFormed(t *testing.T) {
 				t.Errorf("variant %s: env %q is not KEY=VALUE without spaces", v.Name, kv)
 			}
 		}
-		if len(v.Reject) == 0 {
-			t.Errorf("variant %s: a variant the gate need not reject proves nothing", v.Name)
+		if len(v.Reject) == 0 && len(v.Differs) == 0 {
+			t.Errorf("variant %s: a variant the gate need not reject, and that differs from the reference nowhere, proves nothing", v.Name)
+		}
+		if len(v.Differs) > 0 && !v.ContractOnly {
+			t.Errorf("variant %s: Differs is judged for contract-only variants only", v.Name)
 		}
 		checkRows(t, v.Name+" Reject", v.Reject, ids)
 		checkRows(t, v.Name+" Watch", v.Watch, ids)
+		checkRows(t, v.Name+" Differs", v.Differs, ids)
 		for _, id := range v.Watch {
+			if slices.Contains(v.Reject, id) || slices.Contains(v.Differs, id) {
+				t.Errorf("variant %s: row %s is both watched and rejected or differing", v.Name, id)
+			}
+		}
+		for _, id := range v.Differs {
 			if slices.Contains(v.Reject, id) {
-				t.Errorf("variant %s: row %s is both rejected and watched", v.Name, id)
+				t.Errorf("variant %s: row %s is both rejected and differing", v.Name, id)
+			}
+		}
+		// A contract-only run leaves the scope:reference rows out, so none of its rows may be one.
+		for _, r := range matrix.Rows() {
+			if !v.Eligible(r) && slices.ContainsFunc(slices.Concat(v.Reject, v.Watch, v.Differs),
+				func(id string) bool { return id == r.ID }) {
+				t.Errorf("variant %s: row %s is labelled scope:reference, which a contract-only run leaves out", v.Name, r.ID)
 			}
 		}
 		if len(v.Fields) == 0 {
@@ -131,5 +147,17 @@ func TestSelection(t *testing.T) {
 		t.Errorf("all: %d rows, want %d", len(all), len(cat))
 	} else if f := LabelFilter(all, cat); f != "" {
 		t.Errorf("all: filter %q, want none", f)
+	}
+
+	// A contract-only variant runs every row but the scope:reference ones.
+	v.ContractOnly = true
+	all := Selection(v, cat, true)
+	for _, r := range cat {
+		if slices.Contains(all, r.ID) == r.Reference {
+			t.Errorf("contract-only selection: row %s (reference %v) selected %v", r.ID, r.Reference, !r.Reference)
+		}
+	}
+	if f := LabelFilter(all, cat); strings.Count(f, "row:") != len(all) {
+		t.Errorf("contract-only filter names %d rows, want %d", strings.Count(f, "row:"), len(all))
 	}
 }

@@ -53,6 +53,8 @@ const (
 	envOut = "MATRIX_OUT"
 	// envAlerts=0 skips the alert replay, a second pass over every row's fault.
 	envAlerts = "MATRIX_ALERTS"
+	// envContractOnly=1 judges the rows against the contract only.
+	envContractOnly = "MATRIX_CONTRACT_ONLY"
 )
 
 const usage = `usage:
@@ -266,10 +268,7 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	if err := os.MkdirAll(filepath.Join(dir, "suite"), 0o750); err != nil {
 		return fail(err)
 	}
-	how := "patch " + v.Patch
-	if v.Patch == "" {
-		how = "env " + strings.Join(v.Env, " ")
-	}
+	how := madeBy(v)
 	logf("%s: %d rows, %d expected rejected (%s)", v.Name, len(rows), countIn(rows, v.Reject), how)
 
 	jsonReport := filepath.Join(dir, "report.json")
@@ -304,6 +303,11 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	if !opts.alerts {
 		cmd.Env = append(cmd.Env, envAlerts+"=0")
 	}
+	contractOnly := "0"
+	if v.ContractOnly {
+		contractOnly = "1"
+	}
+	cmd.Env = append(cmd.Env, envContractOnly+"="+contractOnly)
 	// Interrupt, so the suite stops the service and its containers, before killing it.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
@@ -337,6 +341,18 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	logf("%s: %s in %s: rejected %d rows, %d expected", v.Name, o.Verdict(), o.Duration.Round(time.Second),
 		len(o.Rejected), len(o.Expected))
 	return o
+}
+
+// madeBy says how the variant is made and judged, in a few words.
+func madeBy(v selftest.Variant) string {
+	how := "patch " + v.Patch
+	if v.Patch == "" {
+		how = "env " + strings.Join(v.Env, " ")
+	}
+	if v.ContractOnly {
+		how += ", gated as another implementation"
+	}
+	return how
 }
 
 // suiteMeta returns the run metadata of the report the suite wrote itself, or an empty map.
@@ -412,10 +428,7 @@ func list(stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIANT\tMADE BY\tREJECT\tSAMPLED ROWS\tBREAKS")
 	for _, v := range selftest.Variants() {
-		how := v.Patch
-		if how == "" {
-			how = strings.Join(v.Env, " ")
-		}
+		how := madeBy(v)
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", v.Name, how, len(v.Reject), len(selftest.Selection(v, catalogue, false)), v.Breaks)
 	}
 	if err := tw.Flush(); err != nil {
@@ -423,6 +436,9 @@ func list(stdout io.Writer) error {
 	}
 	for _, v := range selftest.Variants() {
 		fmt.Fprintf(stdout, "\n%s: %s\n  rejects: %s\n", v.Name, v.Why, strings.Join(v.Reject, " "))
+		if v.ContractOnly {
+			fmt.Fprintf(stdout, "  differs from the reference service on: %s\n", strings.Join(v.Differs, " "))
+		}
 	}
 	return nil
 }
