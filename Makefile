@@ -14,7 +14,16 @@ MATRIX_DIR = $(abspath $(MATRIX_OUT))
 MATRIX_TIMEOUT ?= 30m
 MATRIX_RUN = MATRIX_OUT=$(MATRIX_DIR) $(GO) test ./scenarios -count=1 -timeout $(MATRIX_TIMEOUT) \
 	-ginkgo.json-report=$(MATRIX_DIR)/report.json -ginkgo.junit-report=$(MATRIX_DIR)/junit.xml
-MATRIX_GATE = $(GO) run ./matrix/cmd/matrix gate
+# MATRIX_CONTRACT_ONLY=1: the service under test (CHAOS_SUT_CMD) is another implementation of
+# the contract. Rows labelled scope:reference are left out, the others are judged against the
+# contract only, and the gate is the contract gate (matrix gate -contract-only).
+MATRIX_CONTRACT_ONLY ?=
+export MATRIX_CONTRACT_ONLY
+CONTRACT_ONLY = $(filter 1,$(MATRIX_CONTRACT_ONLY))
+MATRIX_GATE = $(GO) run ./matrix/cmd/matrix gate $(if $(CONTRACT_ONLY),-contract-only)
+# The label filter of a run: FILTER (may be empty), narrowed to the contract's rows when
+# MATRIX_CONTRACT_ONLY=1.
+matrix_filter = $(if $(CONTRACT_ONLY),$(if $(1),($(1)) && !scope:reference,!scope:reference),$(1))
 # OFFLINE_IMAGES=auto builds the offline images only when the configured ones cannot be
 # pulled (scripts/ensure-images.sh); 1 always makes sure they exist, 0 never touches images.
 OFFLINE_IMAGES ?= auto
@@ -108,7 +117,7 @@ offline-images-if-needed: docker-check
 # junit.xml), then the release gate: the exit status is the gate's.
 chaos: docker-check offline-images-if-needed
 	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
-	@status=0; $(MATRIX_RUN) || status=$$?; \
+	@status=0; $(MATRIX_RUN) $(if $(call matrix_filter,),-ginkgo.label-filter='$(call matrix_filter,)') || status=$$?; \
 	$(MATRIX_GATE) $(MATRIX_DIR)/matrix.json && exit $$status
 
 # One row (ROW=<id>) or a group (LABELS='<ginkgo label filter>', e.g. 'dep:redis'), fast;
@@ -116,7 +125,7 @@ chaos: docker-check offline-images-if-needed
 scenario: docker-check offline-images-if-needed
 	@test -n "$(ROW)$(LABELS)" || { echo "usage: make scenario ROW=<row id> | LABELS='<label filter>' (go run ./matrix/cmd/matrix list)"; exit 2; }
 	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
-	@status=0; $(MATRIX_RUN) -ginkgo.label-filter='$(if $(ROW),row:$(ROW),$(LABELS))' || status=$$?; \
+	@status=0; $(MATRIX_RUN) -ginkgo.label-filter='$(call matrix_filter,$(if $(ROW),row:$(ROW),$(LABELS)))' || status=$$?; \
 	$(MATRIX_GATE) -allow-missing $(MATRIX_DIR)/matrix.json && exit $$status
 
 # docs/SLA.md is generated from the rows; a matrix unit test fails when it is out of date.

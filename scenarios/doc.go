@@ -40,7 +40,10 @@
 //	                      CHAOS_SUT_ENV='PARTICIPANTS_CACHE_ERROR_POLICY=fail'
 //	CHAOS_RACE, CI        build the service with -race
 //	MATRIX_CONTRACT_ONLY  1: the service is another implementation of the contract; the
-//	                      reference service's own promises are not judged
+//	                      reference service's own promises are not judged. Run it with the
+//	                      label filter '!scope:reference' and gate it with
+//	                      `matrix gate -contract-only` (make does both); the reference gate
+//	                      refuses a report judged this way
 //	MATRIX_ALERTS         0: skip the alert replay (rows then show their alerts as unknown)
 //
 // Secrets of the environment (the MAX token, the database password) are redacted from
