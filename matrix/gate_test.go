@@ -12,6 +12,13 @@ import (
 // state (absent rows get no spec); passed specs carry a perfect observation.
 func runReport(t *testing.T, cat []Row, states map[string]types.SpecState) Report {
 	t.Helper()
+	return runReportJudged(t, cat, states, false)
+}
+
+// runReportJudged is runReport with every observation judged against the contract only when
+// contractOnly is set.
+func runReportJudged(t *testing.T, cat []Row, states map[string]types.SpecState, contractOnly bool) Report {
+	t.Helper()
 	var specs []types.SpecReport
 	for _, r := range cat {
 		st, ok := states[r.ID]
@@ -19,6 +26,7 @@ func runReport(t *testing.T, cat []Row, states map[string]types.SpecState) Repor
 			continue
 		}
 		o := perfect(r)
+		o.ContractOnly = contractOnly
 		msg := ""
 		switch st {
 		case types.SpecStateFailed:
@@ -133,24 +141,8 @@ func TestGateContractOnly(t *testing.T) {
 	if cat[0].Reference || !cat[1].Reference || cat[2].Reference {
 		t.Fatal("the test needs exactly its second row marked Reference")
 	}
-	// run reports each row's spec in the given state (absent: no spec), its observation
-	// judged against the contract only when contractOnly is set.
 	run := func(contractOnly bool, states map[string]types.SpecState) Report {
-		var specs []types.SpecReport
-		for _, r := range cat {
-			st, ok := states[r.ID]
-			if !ok {
-				continue
-			}
-			o := perfect(r)
-			o.ContractOnly = contractOnly
-			msg := ""
-			if st == types.SpecStateFailed {
-				msg = "boom"
-			}
-			specs = append(specs, spec(t, r, st, &o, msg))
-		}
-		return BuildReport(cat, []types.Report{{SpecReports: specs}}, ReportOptions{})
+		return runReportJudged(t, cat, states, contractOnly)
 	}
 	passed := types.SpecStatePassed
 	cases := []struct {

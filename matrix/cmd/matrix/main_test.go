@@ -99,9 +99,9 @@ func TestReportThenGate(t *testing.T) {
 	}
 }
 
-func TestGateAllowMissingPassesAPartialRun(t *testing.T) {
-	dir := t.TempDir()
-	rep := matrix.Report{Rows: []matrix.RowResult{{ID: matrix.Rows()[0].ID, Result: matrix.ResultPassed}}, Summary: matrix.Summary{Total: 1, Passed: 1}}
+// writeMatrixJSON writes rep as dir/matrix.json and returns the path.
+func writeMatrixJSON(t *testing.T, dir string, rep matrix.Report) string {
+	t.Helper()
 	path := filepath.Join(dir, matrix.FileJSON)
 	var b bytes.Buffer
 	if err := matrix.WriteJSON(&b, rep); err != nil {
@@ -110,6 +110,13 @@ func TestGateAllowMissingPassesAPartialRun(t *testing.T) {
 	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+func TestGateAllowMissingPassesAPartialRun(t *testing.T) {
+	dir := t.TempDir()
+	rep := matrix.Report{Rows: []matrix.RowResult{{ID: matrix.Rows()[0].ID, Result: matrix.ResultPassed}}, Summary: matrix.Summary{Total: 1, Passed: 1}}
+	path := writeMatrixJSON(t, dir, rep)
 	if code, stdout, _ := runCmd(t, nil, "gate", "-allow-missing", path); code != 0 || !strings.Contains(stdout, "gate: passed") {
 		t.Errorf("partial run: %d\n%s", code, stdout)
 	}
@@ -131,15 +138,8 @@ func TestGateContractOnly(t *testing.T) {
 	if len(rows) == len(matrix.Rows()) {
 		t.Fatal("the catalogue has no scope:reference row to leave out")
 	}
-	rep := matrix.Report{Rows: rows, Summary: matrix.Summary{Total: len(rows), Passed: len(rows)}}
-	path := filepath.Join(t.TempDir(), matrix.FileJSON)
-	var b bytes.Buffer
-	if err := matrix.WriteJSON(&b, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rep := matrix.Report{Rows: rows, Summary: matrix.Summary{Total: len(rows), Passed: len(rows), ContractOnly: true}}
+	path := writeMatrixJSON(t, t.TempDir(), rep)
 	if code, stdout, _ := runCmd(t, nil, "gate", "-contract-only", path); code != 0 || !strings.Contains(stdout, "contract only") {
 		t.Errorf("gate -contract-only: %d\n%s", code, stdout)
 	}
