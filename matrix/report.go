@@ -171,11 +171,18 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 			specs[id] = append(specs[id], sp)
 		}
 	}
+	references := 0
 	for _, r := range catalogue {
 		rr := judge(r, specs[r.ID], red)
 		delete(specs, r.ID)
 		rep.Rows = append(rep.Rows, rr)
 		rep.Summary.Total++
+		if rr.Reference {
+			references++
+		}
+		if rr.Observed != nil && rr.Observed.ContractOnly {
+			rep.Summary.ContractOnly = true
+		}
 		switch rr.Result {
 		case ResultPassed:
 			rep.Summary.Passed++
@@ -188,17 +195,8 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 		}
 	}
 	rep.Summary.Unknown = slices.Sorted(maps.Keys(specs))
-	for _, rr := range rep.Rows {
-		if rr.Observed != nil && rr.Observed.ContractOnly {
-			rep.Summary.ContractOnly = true
-		}
-	}
 	if rep.Summary.ContractOnly {
-		for _, rr := range rep.Rows {
-			if rr.Reference {
-				rep.Summary.OutOfScope++
-			}
-		}
+		rep.Summary.OutOfScope = references
 	}
 	var times []RowTime
 	for _, rr := range rep.Rows {

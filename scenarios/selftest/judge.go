@@ -144,8 +144,8 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 
 // judgeDifferences judges the observations of the rows the contract gate had to accept fully,
 // as if the variant were meant to be the reference service, and checks that they differ on
-// exactly v.Differs, only in reference-only expectations within v.Fields. It returns a line of detail for each row it
-// complains about.
+// exactly v.Differs, only in reference-only expectations within v.Fields. It returns a line
+// of detail for each row it complains about.
 func (o *Outcome) judgeDifferences(v Variant, results map[string]matrix.RowResult, catalogue []matrix.Row) []string {
 	var details []string
 	for _, id := range o.Ran {
@@ -227,7 +227,6 @@ func (o Outcome) why(results map[string]matrix.RowResult) []string {
 	for _, id := range o.OffField {
 		lines = append(lines, fmt.Sprintf("%s: rejected, but not in the expected fields: %s", id, mismatchSummary(results[id])))
 	}
-
 	return lines
 }
 
