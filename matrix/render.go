@@ -56,27 +56,15 @@ func WriteJSON(w io.Writer, rep Report) error {
 	return scrub(w, append(b, '\n'))
 }
 
-// Passed reports whether every row in scope passed and nothing failed outside the rows. In
-// a contract-only report the rows marked Reference are out of scope.
+// Passed reports whether the report passes the gate of its own mode (the contract gate for a
+// contract-only report) against the rows it holds: every row in scope passed and nothing
+// failed outside the rows.
 func (rep Report) Passed() bool {
-	s := rep.Summary
-	if len(s.Unknown) > 0 || len(s.Run.SuiteFailures) > 0 {
-		return false
+	rows := make([]Row, len(rep.Rows))
+	for i, r := range rep.Rows {
+		rows[i] = Row{ID: r.ID, Reference: r.Reference}
 	}
-	if !s.ContractOnly {
-		return s.Total > 0 && s.Passed == s.Total
-	}
-	passed := 0
-	for _, r := range rep.Rows {
-		if r.Reference {
-			continue
-		}
-		if r.Result != ResultPassed {
-			return false
-		}
-		passed++
-	}
-	return passed > 0
+	return len(Gate(rep, rows, GateOptions{ContractOnly: rep.Summary.ContractOnly})) == 0
 }
 
 func verdict(rep Report) string {
