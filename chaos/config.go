@@ -59,7 +59,9 @@ type config struct {
 	offlinePostgresImage  string
 	offlineRedisImage     string
 	sutCommand            []string
+	sutBinary             string
 	sutPackage            string
+	dbPassword, maxToken  string
 	moduleRoot            string
 	race                  bool
 	raceOpt               *bool
@@ -87,6 +89,16 @@ func WithLookupEnv(lookup func(string) (string, bool)) Option {
 // CHAOS_SUT_CMD. The harness appends "migrate" to run the migrations.
 func WithSUTCommand(command ...string) Option {
 	return func(c *config) { c.sutCommand = command }
+}
+
+// WithSUTBinary runs this binary, already built from the SUT package (BuildSUT), instead of
+// building it again: parallel environments of one run share one build.
+func WithSUTBinary(path string) Option { return func(c *config) { c.sutBinary = path } }
+
+// WithCredentials sets the database password and the MAX token instead of random ones, so
+// the environments of one run share the secrets that their reports must never contain.
+func WithCredentials(dbPassword, maxToken string) Option {
+	return func(c *config) { c.dbPassword, c.maxToken = dbPassword, maxToken }
 }
 
 // WithSUTPackage builds this package (relative to the module root) as the SUT.
@@ -166,6 +178,12 @@ func newConfig(opts []Option) (config, error) {
 			return c, err
 		}
 		c.moduleRoot = root
+	}
+	if c.dbPassword == "" {
+		c.dbPassword = randomHex(12)
+	}
+	if c.maxToken == "" {
+		c.maxToken = randomHex(16)
 	}
 	// CHAOS_SUT_ENV comes after the options, so a run can override what a suite sets.
 	c.sutEnv = append(c.sutEnv, splitSettings(get("CHAOS_SUT_ENV"))...)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -128,8 +127,8 @@ func Start(ctx context.Context, opts ...Option) (*Env, error) {
 		log:        cfg.logger,
 		logs:       &logBuffer{},
 		containers: make(map[Dependency]*depContainer),
-		dbPassword: randomHex(12),
-		maxToken:   randomHex(16),
+		dbPassword: cfg.dbPassword,
+		maxToken:   cfg.maxToken,
 		active:     make(map[int64]string),
 	}
 	if err := e.start(ctx); err != nil {
@@ -229,12 +228,13 @@ func (e *Env) start(ctx context.Context) error {
 		return e.rdb.Close()
 	})
 
-	sutAddr, err := freeLoopbackAddr()
+	port, err := reservePort()
 	if err != nil {
 		return err
 	}
-	e.sutAddr = sutAddr
-	e.client = NewClient("http://" + sutAddr)
+	e.onClose(func(context.Context) error { return port.release() })
+	e.sutAddr = port.addr
+	e.client = NewClient("http://" + port.addr)
 
 	tm := time.Now()
 	if err := runMigrate(ctx, e.sutCommand, e.childEnv(nil), e.cfg.sutOutput); err != nil {
@@ -286,6 +286,10 @@ func (e *Env) startContainer(ctx context.Context, spec containerSpec, image stri
 func (e *Env) prepareSUT(ctx context.Context) error {
 	if len(e.cfg.sutCommand) > 0 {
 		e.sutCommand = e.cfg.sutCommand
+		return nil
+	}
+	if e.cfg.sutBinary != "" {
+		e.sutCommand = []string{e.cfg.sutBinary}
 		return nil
 	}
 	t0 := time.Now()
@@ -462,16 +466,6 @@ func (e *Env) takeBaseline(ctx context.Context) error {
 	e.mark = mark
 	e.mu.Unlock()
 	return nil
-}
-
-func freeLoopbackAddr() (string, error) {
-	var lc net.ListenConfig
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
 }
 
 // ResetOption configures Reset.

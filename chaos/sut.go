@@ -22,6 +22,20 @@ var ErrSUT = errors.New("service under test")
 // buildTimeout bounds the one build per run; a cold -race build on a loaded machine is slow.
 const buildTimeout = 10 * time.Minute
 
+// BuildSUT builds the SUT package as Start would (with the race detector under the same
+// settings) into dir and returns the binary's path, for WithSUTBinary. With a SUT command
+// configured (CHAOS_SUT_CMD) there is nothing to build and it returns "".
+func BuildSUT(ctx context.Context, dir string, opts ...Option) (string, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return "", err
+	}
+	if len(cfg.sutCommand) > 0 {
+		return "", nil
+	}
+	return buildSUT(ctx, cfg.moduleRoot, cfg.sutPackage, dir, cfg.race)
+}
+
 // buildSUT compiles pkg (relative to the module root) into dir and returns the binary.
 func buildSUT(ctx context.Context, moduleRoot, pkg, dir string, race bool) (string, error) {
 	goBin, err := exec.LookPath("go")
