@@ -215,7 +215,17 @@ func resultRank(r Result) int {
 	return map[Result]int{ResultMissing: 0, ResultPassed: 1, ResultSkipped: 2, ResultFailed: 3}[r]
 }
 
+// notRun reports whether Ginkgo left the spec out: a label filter (another shard's row), or
+// an interrupted suite that never reached it.
+func notRun(sp types.SpecReport) bool {
+	return sp.State == types.SpecStateSkipped && sp.Failure.Message == ""
+}
+
 func judge(r Row, specs []types.SpecReport, red *Redactor) RowResult {
+	// Reports of shards merged into one hold every row once per shard, run in one only.
+	if ran := slices.DeleteFunc(slices.Clone(specs), notRun); len(ran) > 0 {
+		specs = ran
+	}
 	rr := RowResult{ID: r.ID, Title: r.Title, Group: r.Group, Labels: Labels(r), Reference: r.Reference,
 		Given: r.Given, Request: r.Request, Expected: r.Expected, SLA: r.SLA, Specs: len(specs)}
 	if len(specs) == 0 {
@@ -245,7 +255,7 @@ func judgeSpec(r Row, sp types.SpecReport, red *Redactor) RowResult {
 	case sp.State == types.SpecStatePending:
 		out.Result, out.Reason = ResultSkipped, "pending"
 		return out
-	case sp.State == types.SpecStateSkipped && sp.Failure.Message == "":
+	case notRun(sp):
 		// Ginkgo reports specs a label filter left out, or an interrupted suite never reached,
 		// as skipped without a message: they did not run.
 		out.Result, out.Reason, out.Duration = ResultMissing, "not run: filtered out, or the suite stopped before it", 0

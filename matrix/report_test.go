@@ -342,3 +342,25 @@ func TestReadGinkgoReport(t *testing.T) {
 		t.Error("bad JSON accepted")
 	}
 }
+
+func TestMergedShardsCountARowOnceWhereItRan(t *testing.T) {
+	a, b := row(t, "redis-up.max-up.cache-fresh"), row(t, "redis-down.max-up.cache-fresh")
+	pa, pb := perfect(a), perfect(b)
+	shard1 := types.Report{SuiteDescription: "shard 1", SpecReports: types.SpecReports{
+		spec(t, a, types.SpecStatePassed, &pa, ""), spec(t, b, types.SpecStateSkipped, nil, ""),
+	}}
+	shard2 := types.Report{SuiteDescription: "shard 2", SpecReports: types.SpecReports{
+		spec(t, a, types.SpecStateSkipped, nil, ""), spec(t, b, types.SpecStatePassed, &pb, ""),
+	}}
+	rep := BuildReport([]Row{a, b}, []types.Report{shard1, shard2}, ReportOptions{})
+	for _, rr := range rep.Rows {
+		if rr.Result != ResultPassed || rr.Specs != 1 || rr.Reason != "" {
+			t.Errorf("%s: result %s, %d specs, reason %q; want passed by the one spec that ran", rr.ID, rr.Result, rr.Specs, rr.Reason)
+		}
+	}
+	// A shard that is missing leaves its rows missing.
+	rep = BuildReport([]Row{a, b}, []types.Report{shard1}, ReportOptions{})
+	if rep.Rows[1].Result != ResultMissing {
+		t.Errorf("%s without its shard: %s, want missing", b.ID, rep.Rows[1].Result)
+	}
+}

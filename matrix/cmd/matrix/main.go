@@ -6,6 +6,9 @@
 //	matrix report [-out dir] [-meta key=value]... [-secret value]... report.json...
 //	matrix gate [-allow-missing] [-contract-only] matrix.json
 //	matrix sla [-o docs/SLA.md]
+//	matrix merge [-o out] dir...
+//	matrix timings [-o matrix/timings.json] matrix.json...
+//	matrix flake [-o out/flake.md] dir...
 //
 // Exit status: 0 success, 1 the gate refused the report, 2 bad usage or an I/O error.
 package main
@@ -43,6 +46,9 @@ const usage = `usage:
   matrix report [-out dir] [-meta key=value]... [-secret value]... report.json...
   matrix gate [-allow-missing] [-contract-only] matrix.json
   matrix sla [-o file]
+  matrix merge [-o dir] report-dir...
+  matrix timings [-o file] matrix.json...
+  matrix flake [-o file] report-dir...
 `
 
 // errGate marks a refused gate, so run can tell it from usage and I/O errors.
@@ -65,6 +71,12 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 		err = gate(args[1:], stdout, stderr)
 	case "sla":
 		err = sla(args[1:], stdout, stderr)
+	case "merge":
+		err = merge(args[1:], stdout, stderr, environ)
+	case "timings":
+		err = timings(args[1:], stdout, stderr)
+	case "flake":
+		err = flake(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
