@@ -12,8 +12,7 @@ import (
 )
 
 // Timings are the measured run times of rows, by row id. The committed ones
-// (matrix/timings.json, refreshed from a full run by `make timings`) balance shards and order
-// the rows of a parallel run, slowest first.
+// (matrix/timings.json, refreshed from a full run by `make timings`) balance shards.
 type Timings map[string]time.Duration
 
 //go:embed timings.json
@@ -75,10 +74,9 @@ func (t Timings) median(rows []Row) time.Duration {
 	return ds[len(ds)/2]
 }
 
-// SlowestFirst returns the rows ordered by their time, slowest first (a row never measured
-// counts as the median; equal times keep catalogue order). Handed out in this order to
-// parallel processes, the long rows start early and no process is left with one at the end.
-func SlowestFirst(rows []Row, t Timings) []Row {
+// slowestFirst returns the rows ordered by their time, slowest first (a row never measured
+// counts as the median; equal times keep catalogue order).
+func slowestFirst(rows []Row, t Timings) []Row {
 	med := t.median(rows)
 	out := slices.Clone(rows)
 	slices.SortStableFunc(out, func(a, b Row) int { return cmp.Compare(t.of(b.ID, med), t.of(a.ID, med)) })
@@ -96,7 +94,7 @@ func Shard(rows []Row, t Timings, i, n int) ([]Row, error) {
 	med := t.median(rows)
 	load := make([]time.Duration, n)
 	var out []Row
-	for _, r := range SlowestFirst(rows, t) {
+	for _, r := range slowestFirst(rows, t) {
 		k := 0
 		for j := range load {
 			if load[j] < load[k] {

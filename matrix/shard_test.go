@@ -96,9 +96,9 @@ func TestParseShard(t *testing.T) {
 
 func TestSlowestFirstOrdersByTime(t *testing.T) {
 	rows := []Row{{ID: "a"}, {ID: "b"}, {ID: "c"}}
-	got := SlowestFirst(rows, Timings{"a": time.Second, "b": 3 * time.Second, "c": 2 * time.Second})
+	got := slowestFirst(rows, Timings{"a": time.Second, "b": 3 * time.Second, "c": 2 * time.Second})
 	if got[0].ID != "b" || got[1].ID != "c" || got[2].ID != "a" {
-		t.Errorf("SlowestFirst = %v", got)
+		t.Errorf("slowestFirst = %v", got)
 	}
 }
 
