@@ -91,6 +91,15 @@ next:
 	return out
 }
 
+// Samples returns every series of the snapshot, by name and then labels.
+func (s Snapshot) Samples() []Sample {
+	var out []Sample
+	for _, name := range s.Names() {
+		out = append(out, s.series[name]...)
+	}
+	return out
+}
+
 // Has reports whether the snapshot holds a series called name.
 func (s Snapshot) Has(name string) bool { return len(s.series[name]) > 0 }
 

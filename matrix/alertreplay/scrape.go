@@ -1,15 +1,9 @@
 package alertreplay
 
 import (
-	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // Sample is one value of one series, as Prometheus would store it from a scrape: histogram and
@@ -20,7 +14,8 @@ type Sample struct {
 	Value  float64
 }
 
-// Scrape is what one read of a service's /metrics returned.
+// Scrape is what one read of a service's /metrics returned. The harness parses each read
+// once (chaos.ParseMetrics) and hands its series over as Samples.
 type Scrape struct {
 	// At is when the scrape was taken. Replay maps scrapes onto rule time by their order, not by
 	// At, which is kept for reports.
@@ -31,72 +26,7 @@ type Scrape struct {
 	Failed bool
 }
 
-// ParseText reads a Prometheus text exposition, the body of GET /metrics, into a Scrape taken
-// at at.
-func ParseText(at time.Time, r io.Reader) (Scrape, error) {
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := parser.TextToMetricFamilies(r)
-	if err != nil {
-		return Scrape{}, fmt.Errorf("parse metrics text: %w", err)
-	}
-	s := Scrape{At: at}
-	for name, f := range families {
-		for _, m := range f.GetMetric() {
-			s.Samples = append(s.Samples, flatten(name, f.GetType(), m)...)
-		}
-	}
-	return s, nil
-}
-
-// flatten returns the series one metric of a family is stored as.
-func flatten(name string, typ dto.MetricType, m *dto.Metric) []Sample {
-	base := map[string]string{}
-	for _, lp := range m.GetLabel() {
-		base[lp.GetName()] = lp.GetValue()
-	}
-	with := func(key, value string) map[string]string {
-		l := make(map[string]string, len(base)+1)
-		for k, v := range base {
-			l[k] = v
-		}
-		l[key] = value
-		return l
-	}
-	switch typ {
-	case dto.MetricType_COUNTER:
-		return []Sample{{Name: name, Labels: base, Value: m.GetCounter().GetValue()}}
-	case dto.MetricType_GAUGE:
-		return []Sample{{Name: name, Labels: base, Value: m.GetGauge().GetValue()}}
-	case dto.MetricType_HISTOGRAM:
-		h := m.GetHistogram()
-		var out []Sample
-		hasInf := false
-		for _, b := range h.GetBucket() {
-			hasInf = hasInf || math.IsInf(b.GetUpperBound(), 1)
-			out = append(out, Sample{Name: name + "_bucket", Labels: with("le", formatFloat(b.GetUpperBound())), Value: float64(b.GetCumulativeCount())})
-		}
-		if !hasInf {
-			out = append(out, Sample{Name: name + "_bucket", Labels: with("le", "+Inf"), Value: float64(h.GetSampleCount())})
-		}
-		return append(out,
-			Sample{Name: name + "_sum", Labels: base, Value: h.GetSampleSum()},
-			Sample{Name: name + "_count", Labels: base, Value: float64(h.GetSampleCount())})
-	case dto.MetricType_SUMMARY:
-		sm := m.GetSummary()
-		var out []Sample
-		for _, q := range sm.GetQuantile() {
-			out = append(out, Sample{Name: name, Labels: with("quantile", formatFloat(q.GetQuantile())), Value: q.GetValue()})
-		}
-		return append(out,
-			Sample{Name: name + "_sum", Labels: base, Value: sm.GetSampleSum()},
-			Sample{Name: name + "_count", Labels: base, Value: float64(sm.GetSampleCount())})
-	default:
-		return []Sample{{Name: name, Labels: base, Value: m.GetUntyped().GetValue()}}
-	}
-}
-
-// formatFloat writes a float the way client_golang writes le and quantile labels and the way
-// promtool's series notation reads values.
+// formatFloat writes a float the way promtool's series notation reads values.
 func formatFloat(f float64) string {
 	switch {
 	case math.IsInf(f, 1):
