@@ -7,13 +7,16 @@ FUZZTIME ?= 30s
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
-# The behaviour matrix (make chaos, make scenario). go test runs the suite in scenarios/,
-# so every path handed to it is absolute. MATRIX_OUT is where the reports go.
+# The behaviour matrix (make chaos, make scenario), run by scenarios/cmd/chaos across
+# MATRIX_PROCS parallel processes (each with its own environments; default measured, see
+# README). MATRIX_OUT is where the reports go; SHARD=i/n runs a share of the rows.
 MATRIX_OUT ?= out
 MATRIX_DIR = $(abspath $(MATRIX_OUT))
 MATRIX_TIMEOUT ?= 30m
-MATRIX_RUN = MATRIX_OUT=$(MATRIX_DIR) $(GO) test ./scenarios -count=1 -timeout $(MATRIX_TIMEOUT) \
-	-ginkgo.json-report=$(MATRIX_DIR)/report.json -ginkgo.junit-report=$(MATRIX_DIR)/junit.xml
+MATRIX_PROCS ?=
+SHARD ?=
+MATRIX_RUN = $(GO) run ./scenarios/cmd/chaos -out $(MATRIX_DIR) -timeout $(MATRIX_TIMEOUT) \
+	$(if $(MATRIX_PROCS),-procs $(MATRIX_PROCS)) $(if $(SHARD),-shard $(SHARD)) $(if $(V),-v)
 # MATRIX_CONTRACT_ONLY=1: the service under test (CHAOS_SUT_CMD) is another implementation of
 # the contract. Rows labelled scope:reference are left out, the others are judged against the
 # contract only, and the gate is the contract gate (matrix gate -contract-only).
@@ -21,9 +24,6 @@ MATRIX_CONTRACT_ONLY ?=
 export MATRIX_CONTRACT_ONLY
 CONTRACT_ONLY = $(filter 1,$(MATRIX_CONTRACT_ONLY))
 MATRIX_GATE = $(GO) run ./matrix/cmd/matrix gate $(if $(CONTRACT_ONLY),-contract-only)
-# The label filter of a run: FILTER (may be empty), narrowed to the contract's rows when
-# MATRIX_CONTRACT_ONLY=1.
-matrix_filter = $(if $(CONTRACT_ONLY),$(if $(1),($(1)) && !scope:reference,!scope:reference),$(1))
 # OFFLINE_IMAGES=auto builds the offline images only when the configured ones cannot be
 # pulled (scripts/ensure-images.sh); 1 always makes sure they exist, 0 never touches images.
 OFFLINE_IMAGES ?= auto
@@ -34,7 +34,7 @@ MODULE := $(shell $(GO) list -m)
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$(MODULE)/chaos')
 
 .PHONY: test unit build vet fmt images alerts lint actionlint tools chatd fuzz stack bench \
-	env-test chaos scenario docs docker-check offline-images-if-needed selftest
+	env-test chaos scenario docs docker-check offline-images-if-needed selftest flake timings
 
 test: vet lint actionlint unit alerts env-test chaos selftest
 
@@ -114,19 +114,39 @@ offline-images-if-needed: docker-check
 
 # The whole behaviour matrix against the service (built with -race when CI or CHAOS_RACE
 # is set), the report in MATRIX_OUT (matrix.md, matrix.html, matrix.json, report.json,
-# junit.xml), then the release gate: the exit status is the gate's.
+# junit.xml), then the release gate: the exit status is the gate's. With SHARD=i/n only that
+# share runs and its gate accepts the other shards' rows as missing; `matrix merge` joins the
+# shards' directories and the gate on the merged report refuses any row that is missing.
 chaos: docker-check offline-images-if-needed
 	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
-	@status=0; $(MATRIX_RUN) $(if $(call matrix_filter,),-ginkgo.label-filter='$(call matrix_filter,)') || status=$$?; \
-	$(MATRIX_GATE) $(MATRIX_DIR)/matrix.json && exit $$status
+	@status=0; $(MATRIX_RUN) || status=$$?; \
+	$(MATRIX_GATE) $(if $(SHARD),-allow-missing) $(MATRIX_DIR)/matrix.json && exit $$status
 
 # One row (ROW=<id>) or a group (LABELS='<ginkgo label filter>', e.g. 'dep:redis'), fast;
 # the report is written as for make chaos and the gate accepts the rows that did not run.
 scenario: docker-check offline-images-if-needed
 	@test -n "$(ROW)$(LABELS)" || { echo "usage: make scenario ROW=<row id> | LABELS='<label filter>' (go run ./matrix/cmd/matrix list)"; exit 2; }
 	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
-	@status=0; $(MATRIX_RUN) -ginkgo.label-filter='$(call matrix_filter,$(if $(ROW),row:$(ROW),$(LABELS)))' || status=$$?; \
+	@status=0; $(MATRIX_RUN) $(if $(ROW),-row '$(ROW)') $(if $(LABELS),-labels '$(LABELS)') || status=$$?; \
 	$(MATRIX_GATE) -allow-missing $(MATRIX_DIR)/matrix.json && exit $$status
+
+# The whole matrix RUNS times (reports in out/flake/run-N), then out/flake.md: per row, the
+# runs it passed and its slowest time. Fails when any row did not pass every run.
+RUNS ?= 10
+flake: docker-check offline-images-if-needed
+	@rm -rf $(MATRIX_DIR)/flake && mkdir -p $(MATRIX_DIR)/flake
+	@for i in $$(seq 1 $(RUNS)); do \
+		echo "== flake run $$i of $(RUNS)"; \
+		$(GO) run ./scenarios/cmd/chaos -out $(MATRIX_DIR)/flake/run-$$i -timeout $(MATRIX_TIMEOUT) \
+			$(if $(MATRIX_PROCS),-procs $(MATRIX_PROCS)) | tail -n 3; \
+	done
+	$(GO) run ./matrix/cmd/matrix flake -o $(MATRIX_DIR)/flake.md \
+		-note "make flake RUNS=$(RUNS): $$(nproc) cores, $$(date -u +%Y-%m-%d)" \
+		$$(for i in $$(seq 1 $(RUNS)); do echo $(MATRIX_DIR)/flake/run-$$i; done)
+
+# Refresh matrix/timings.json (shard balance, parallel order) from the last full run.
+timings:
+	$(GO) run ./matrix/cmd/matrix timings -o matrix/timings.json $(MATRIX_DIR)/matrix.json
 
 # docs/SLA.md is generated from the rows; a matrix unit test fails when it is out of date.
 docs:

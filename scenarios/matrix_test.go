@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -12,7 +13,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,35 +51,50 @@ const (
 var suite struct {
 	root, out string
 	env       *chaos.Env
+	replayEnv *chaos.Env
 	runner    *rowrun.Runner
 	redactor  *matrix.Redactor
 	secrets   []string
 	meta      map[string]string
+	progress  *progressLog
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
+// shared is what the first parallel process prepares once for every process of the run:
+// one build of the service, and one set of credentials, so that every process knows every
+// secret its report must not contain.
+type shared struct {
+	// Binary is the service built once for the run; empty when CHAOS_SUT_CMD names one.
+	Binary     string `json:"binary"`
+	BuildTime  string `json:"build_time"`
+	DBPassword string `json:"db_password"`
+	MaxToken   string `json:"max_token"`
+}
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	dir, err := os.MkdirTemp("", "faultline-matrix-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	t0 := time.Now()
+	bin, err := chaos.BuildSUT(ctx, dir)
+	Expect(err).NotTo(HaveOccurred(), "build the service under test")
+	sh := shared{Binary: bin, BuildTime: time.Since(t0).Round(time.Millisecond).String(),
+		DBPassword: randomHex(12), MaxToken: randomHex(16)}
+	b, err := json.Marshal(sh)
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}, func(ctx SpecContext, data []byte) {
+	var sh shared
+	Expect(json.Unmarshal(data, &sh)).To(Succeed())
 	root, err := moduleRoot()
 	Expect(err).NotTo(HaveOccurred())
 	suite.root = root
 	suite.out = outDir(root)
-	suite.meta = map[string]string{"go": runtime.Version(), "commit": commit(root)}
+	suite.progress = openProgress(os.Getenv("MATRIX_PROGRESS"))
+	suiteConfig, _ := GinkgoConfiguration()
+	suite.meta = map[string]string{"go": runtime.Version(), "commit": commit(root),
+		"procs": strconv.Itoa(suiteConfig.ParallelTotal)}
 	if v := os.Getenv("CHAOS_SUT_ENV"); v != "" {
 		suite.meta["sut_env"] = v
-	}
-
-	var replay *rowrun.AlertReplay
-	if os.Getenv("MATRIX_ALERTS") != "0" {
-		promtool, err := exec.LookPath("promtool")
-		Expect(err).NotTo(HaveOccurred(), "the alert replay needs promtool (apt-get install -y prometheus); MATRIX_ALERTS=0 skips it")
-		replay = &rowrun.AlertReplay{
-			Replayer: alertreplay.Replayer{RulesPath: filepath.Join(root, "deploy", "prometheus", "alerts.yml"),
-				Promtool: promtool, Step: alertStep},
-			Healthy: alertHealthy, Faulty: alertFaulty, Interval: alertInterval,
-		}
-		suite.meta["alert_replay"] = fmt.Sprintf("%d healthy + %d faulty samples, %s apart, each %s of rule time",
-			alertHealthy, alertFaulty, alertInterval, alertStep)
-	} else {
-		suite.meta["alert_replay"] = "off (MATRIX_ALERTS=0)"
 	}
 
 	base := matrix.BaseEnv()
@@ -84,20 +102,49 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	for _, k := range slices.Sorted(maps.Keys(base)) {
 		settings = append(settings, k+"="+base[k])
 	}
-	env, err := chaos.Start(ctx,
+	opts := []chaos.Option{
 		chaos.WithReporter(GinkgoT()),
 		chaos.WithLogger(slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		chaos.WithBaseSUTEnv(settings...),
-	)
+		chaos.WithCredentials(sh.DBPassword, sh.MaxToken),
+	}
+	if sh.Binary != "" {
+		opts = append(opts, chaos.WithSUTBinary(sh.Binary))
+	}
+
+	// The row's environment and, when alerts are replayed, the replay's own: both start at
+	// once.
+	replay, promtool := alertReplay(root)
+	var replayEnv *chaos.Env
+	var replayErr error
+	var wg sync.WaitGroup
+	if replay != nil {
+		wg.Go(func() { replayEnv, replayErr = chaos.Start(ctx, opts...) })
+	}
+	env, err := chaos.Start(ctx, opts...)
+	wg.Wait()
+	if env != nil {
+		suite.env = env
+	}
+	if replayEnv != nil {
+		suite.replayEnv = replayEnv
+	}
 	Expect(err).NotTo(HaveOccurred(), "start the environment")
-	suite.env = env
+	Expect(replayErr).NotTo(HaveOccurred(), "start the alert replay's environment")
 	suite.secrets = append(env.Secrets(), matrix.SecretsFromEnv(os.Environ())...)
 	suite.redactor = matrix.NewRedactor(suite.secrets...)
 
+	if replay != nil {
+		replay.Env = replayEnv
+		suite.meta["alert_replay"] = fmt.Sprintf("%d healthy + %d faulty samples, %s apart, each %s of rule time, in an environment of its own (%s)",
+			alertHealthy, alertFaulty, alertInterval, alertStep, promtool)
+	} else {
+		suite.meta["alert_replay"] = "off (MATRIX_ALERTS=0)"
+	}
 	t := env.Timings()
-	suite.meta["env_start"] = fmt.Sprintf("%s (containers %s, build %s, migrate %s, service ready %s)",
-		t.Start.Round(time.Millisecond), t.Containers.Round(time.Millisecond), t.Build.Round(time.Millisecond),
-		t.Migrate.Round(time.Millisecond), t.SUTStart.Round(time.Millisecond))
+	suite.meta["env_start"] = fmt.Sprintf("%s (containers %s, migrate %s, service ready %s; service build %s, once per run)",
+		t.Start.Round(time.Millisecond), t.Containers.Round(time.Millisecond),
+		t.Migrate.Round(time.Millisecond), t.SUTStart.Round(time.Millisecond), sh.BuildTime)
 	images := env.Images()
 	suite.meta["images"] = fmt.Sprintf("postgres %s, redis %s", images[chaos.Postgres], images[chaos.Redis])
 	suite.meta["sut"] = env.SUT()
@@ -111,13 +158,38 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Log: slog.New(slog.NewTextHandler(GinkgoWriter, nil))})
 }, NodeTimeout(15*time.Minute))
 
-var _ = AfterSuite(func() {
-	if suite.env == nil {
-		return
+// alertReplay configures the alert replay, or returns nil when MATRIX_ALERTS=0.
+func alertReplay(root string) (*rowrun.AlertReplay, string) {
+	if os.Getenv("MATRIX_ALERTS") == "0" {
+		return nil, ""
 	}
+	promtool, err := exec.LookPath("promtool")
+	Expect(err).NotTo(HaveOccurred(), "the alert replay needs promtool (apt-get install -y prometheus); MATRIX_ALERTS=0 skips it")
+	return &rowrun.AlertReplay{
+		Replayer: alertreplay.Replayer{RulesPath: filepath.Join(root, "deploy", "prometheus", "alerts.yml"),
+			Promtool: promtool, Step: alertStep},
+		Healthy: alertHealthy, Faulty: alertFaulty, Interval: alertInterval,
+	}, promtool
+}
+
+var _ = SynchronizedAfterSuite(func() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	Expect(suite.env.Close(ctx)).To(Succeed(), "close the environment")
+	var errs []error
+	for _, env := range []*chaos.Env{suite.env, suite.replayEnv} {
+		if env != nil {
+			errs = append(errs, env.Close(ctx))
+		}
+	}
+	Expect(errors.Join(errs...)).To(Succeed(), "close the environments")
+}, func() {})
+
+// ReportAfterEach writes the row's line to the progress log, for a person watching the run.
+var _ = ReportAfterEach(func(r SpecReport) {
+	if r.State.Is(types.SpecStateSkipped) {
+		return
+	}
+	suite.progress.add(r.LeafNodeText, r.State.String(), r.RunTime)
 })
 
 var _ = Describe("Behaviour matrix", func() {
@@ -130,6 +202,7 @@ var _ = Describe("Behaviour matrix", func() {
 		obs, err := matrix.Redact(suite.redactor, obs)
 		Expect(err).NotTo(HaveOccurred(), "redact the observation")
 		AddReportEntry(matrix.ObservationEntry, obs, ReportEntryVisibilityNever)
+		AddReportEntry(resetEntry, suite.runner.LastReset(), ReportEntryVisibilityNever)
 		if mm := matrix.Compare(row, obs); len(mm) > 0 {
 			lines := make([]string, len(mm))
 			for i, m := range mm {
@@ -150,9 +223,7 @@ var _ = ReportAfterSuite("matrix report", func(r Report) {
 	if meta == nil {
 		meta = map[string]string{"go": runtime.Version()}
 	}
-	if suite.runner != nil {
-		meta["resets"] = resetSummary(suite.runner.Resets())
-	}
+	meta["resets"] = resetSummary(resets(r))
 	rep := matrix.BuildReport(matrix.Rows(), []types.Report{r}, matrix.ReportOptions{Meta: meta, Secrets: suite.secrets})
 	Expect(matrix.WriteFiles(suite.out, rep)).To(Succeed())
 	s := rep.Summary
@@ -216,6 +287,31 @@ func commit(root string) string {
 		c += " (with uncommitted changes)"
 	}
 	return c
+}
+
+// resetEntry is the report entry that carries how long the row's reset took, so the first
+// process can summarise the resets of every process.
+const resetEntry = "matrix.reset"
+
+// resets collects the reset durations of every row of the report.
+func resets(r Report) []time.Duration {
+	var out []time.Duration
+	for _, sp := range r.SpecReports {
+		for _, e := range sp.ReportEntries {
+			if e.Name != resetEntry {
+				continue
+			}
+			// In process the entry holds the value; read back from another process, its JSON.
+			d, ok := e.Value.GetRawValue().(time.Duration)
+			if !ok && json.Unmarshal([]byte(e.Value.AsJSON), &d) != nil {
+				continue
+			}
+			if d > 0 {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }
 
 func resetSummary(ds []time.Duration) string {

@@ -1,20 +1,25 @@
 package rowrun
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/chaos"
 	"github.com/faultline/faultline/matrix"
 	"github.com/faultline/faultline/matrix/alertreplay"
 )
 
 // AlertReplay samples the service's /metrics over a row's fault and replays the samples
-// through the alert rules (docs/alerts.md describes the time mapping).
+// through the alert rules (docs/alerts.md describes the time mapping). It runs in an
+// environment of its own, at the same time as the row: its traffic (the row's request
+// repeated for a few seconds, health probes) would disturb what the row observes, and
+// taking turns in one environment would double every row's time.
 type AlertReplay struct {
+	// Env is the replay's own environment, never the row's.
+	Env *chaos.Env
 	// Replayer evaluates the rules; its Step is the rule time one sample stands for.
 	Replayer alertreplay.Replayer
 	// Healthy is the number of samples taken before the faults are applied.
@@ -25,8 +30,8 @@ type AlertReplay struct {
 	Interval time.Duration
 }
 
-// replayAlerts runs the row's fault a second time, from a fresh reset, while sampling: the
-// sampling traffic must not disturb what the row itself observes. Between two samples the
+// replayAlerts applies the row's fault in the replay's environment, from a fresh reset,
+// while sampling. Between two samples the
 // row's request and a GET /health/detailed are sent, as production traffic and a health
 // probe would; they run beside the sampling, which keeps its cadence however slow they are
 // (at most one of each in flight).
@@ -36,7 +41,8 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 	if err != nil {
 		return nil, err
 	}
-	if err := r.reset(ctx, row, time.Now().UTC()); err != nil {
+	env := a.Env
+	if err := env.Reset(ctx, SeedOptions(row.Given.Seed, time.Now().UTC(), r.cfg.CacheTTL)...); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
 	tick := time.NewTicker(a.Interval)
@@ -52,10 +58,10 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 		case <-tick.C:
 		}
 		if withTraffic {
-			traffic.start(func() { send(ctx, r.env.Client(), row.Request) })
+			traffic.start(func() { send(ctx, env.Client(), row.Request) })
 		}
-		probe.start(func() { r.env.Client().Health(ctx) })
-		scrapes = append(scrapes, r.sampleMetrics(ctx))
+		probe.start(func() { env.Client().Health(ctx) })
+		scrapes = append(scrapes, sampleMetrics(ctx, env))
 		return nil
 	}
 	for range a.Healthy {
@@ -64,7 +70,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 		}
 	}
 	for _, f := range plan.Passing {
-		undo, err := r.env.Inject(ctx, f)
+		undo, err := env.Inject(ctx, f)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +78,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 			return nil, err
 		}
 	}
-	if _, err := r.env.Inject(ctx, plan.Held...); err != nil {
+	if _, err := env.Inject(ctx, plan.Held...); err != nil {
 		return nil, err
 	}
 	for range a.Faulty {
@@ -86,7 +92,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 	if err != nil {
 		return nil, err
 	}
-	if err := r.env.StopSUT(); err != nil {
+	if err := env.StopSUT(); err != nil {
 		return nil, fmt.Errorf("service run: %w", err)
 	}
 	fired := res.Fired()
@@ -97,15 +103,21 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 }
 
 // sampleMetrics reads /metrics once; a failed read is a failed scrape, as Prometheus sees it.
-func (r *Runner) sampleMetrics(ctx context.Context) alertreplay.Scrape {
+func sampleMetrics(ctx context.Context, env *chaos.Env) alertreplay.Scrape {
 	at := time.Now()
-	m := r.env.Client().Metrics(ctx)
+	m := env.Client().Metrics(ctx)
 	if m.Err != nil || m.Status != http.StatusOK {
 		return alertreplay.Scrape{At: at, Failed: true}
 	}
-	s, err := alertreplay.ParseText(at, bytes.NewReader(m.Body))
-	if err != nil {
-		return alertreplay.Scrape{At: at, Failed: true}
+	return scrapeOf(at, m.Snapshot)
+}
+
+// scrapeOf hands the series the chaos client parsed to the replay, which reads them as
+// Prometheus stores them (histograms already split into _bucket, _sum and _count).
+func scrapeOf(at time.Time, snap chaos.Snapshot) alertreplay.Scrape {
+	s := alertreplay.Scrape{At: at}
+	for _, smp := range snap.Samples() {
+		s.Samples = append(s.Samples, alertreplay.Sample{Name: smp.Name, Labels: smp.Labels, Value: smp.Value})
 	}
 	return s
 }

@@ -27,7 +27,7 @@ participants_cache_request_duration_seconds_count{operation="get"} 5
 		got[smp.Name+" "+smp.Labels["operation"]+" "+smp.Labels["le"]] = smp.Value
 	}
 	want := map[string]float64{
-		"participants_cache_errors_total  ":                           3,
+		"participants_cache_errors_total  ":                            3,
 		"participants_cache_request_duration_seconds_bucket get 0.005": 4,
 		"participants_cache_request_duration_seconds_bucket get +Inf":  5,
 		"participants_cache_request_duration_seconds_sum get ":         0.5,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/chaos"
@@ -34,7 +35,8 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// Runner runs rows against one environment, one at a time.
+// Runner runs rows against one environment, one at a time (and replays each row's alerts in
+// a second one, at the same time).
 type Runner struct {
 	env    *chaos.Env
 	cfg    Config
@@ -43,6 +45,14 @@ type Runner struct {
 
 // Resets returns how long each reset of the environment took, in order.
 func (r *Runner) Resets() []time.Duration { return slices.Clone(r.resets) }
+
+// LastReset returns how long the last reset took (0 before the first).
+func (r *Runner) LastReset() time.Duration {
+	if len(r.resets) == 0 {
+		return 0
+	}
+	return r.resets[len(r.resets)-1]
+}
 
 // reset resets the environment with the row's seed and records how long that took.
 func (r *Runner) reset(ctx context.Context, row matrix.Row, seededAt time.Time) error {
@@ -72,14 +82,20 @@ func New(env *chaos.Env, cfg Config) *Runner {
 // recorded in Observation.Failures, which Compare turns into mismatches.
 func (r *Runner) Run(ctx context.Context, row matrix.Row) matrix.Observation {
 	run := &rowRun{Runner: r, row: row, obs: matrix.Observation{RowID: row.ID, ContractOnly: r.cfg.ContractOnly}}
+	if r.cfg.Alerts == nil {
+		run.run(ctx)
+		return run.obs
+	}
+	var alerts *matrix.AlertsObserved
+	var replayErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { alerts, replayErr = r.replayAlerts(ctx, row) })
 	run.run(ctx)
-	if r.cfg.Alerts != nil {
-		alerts, err := r.replayAlerts(ctx, row)
-		if err != nil {
-			run.fail("alert replay: %v", err)
-		} else {
-			run.obs.Alerts = alerts
-		}
+	wg.Wait()
+	if replayErr != nil {
+		run.fail("alert replay: %v", replayErr)
+	} else {
+		run.obs.Alerts = alerts
 	}
 	return run.obs
 }

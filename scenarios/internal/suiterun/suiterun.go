@@ -1,0 +1,169 @@
+// Package suiterun runs the scenarios suite with the Ginkgo CLI across parallel processes
+// and shows its progress: one line per finished row. `make chaos` (scenarios/cmd/chaos) and
+// the self-test both run the suite through it.
+package suiterun
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options say how to run the suite.
+type Options struct {
+	// Suite is the suite's package ("./scenarios", relative to Dir) or a precompiled test
+	// binary (go test -c), which then runs in its own directory.
+	Suite string
+	// Dir is the module root, where the go tool runs.
+	Dir string
+	// Out is the absolute report directory: matrix.{json,md,html}, report.json, junit.xml,
+	// and ginkgo.log, the suite's own output.
+	Out string
+	// Procs is the number of parallel processes, each with its own environments.
+	Procs int
+	// LabelFilter selects the rows (empty: every row).
+	LabelFilter string
+	// Rows is how many rows the filter selects, for the progress lines' count.
+	Rows int
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+	// Env is added to the suite's environment (KEY=VALUE).
+	Env []string
+	// Verbose streams Ginkgo's own verbose output too.
+	Verbose bool
+	// Progress receives one line per finished row; nil prints none.
+	Progress io.Writer
+}
+
+// The files the run writes into Out.
+const (
+	FileGinkgoJSON = "report.json"
+	FileJUnit      = "junit.xml"
+	FileLog        = "ginkgo.log"
+	FileProgress   = "progress.log"
+)
+
+// ErrSuiteFailed is returned when the suite ran and failed (a row, or a suite node).
+var ErrSuiteFailed = errors.New("the suite failed")
+
+// Run runs the suite and returns nil when it passed, an error wrapping ErrSuiteFailed when it
+// ran and failed, and another error when it could not run.
+func Run(ctx context.Context, o Options) error {
+	if o.Procs < 1 {
+		o.Procs = 1
+	}
+	if err := os.MkdirAll(o.Out, 0o750); err != nil {
+		return err
+	}
+	progress := filepath.Join(o.Out, FileProgress)
+	if err := os.WriteFile(progress, nil, 0o644); err != nil { //nolint:gosec // a progress log for people
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(o.Out, FileLog))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	args := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(o.Procs), "--no-color",
+		"--output-dir", o.Out, "--json-report", FileGinkgoJSON, "--junit-report", FileJUnit}
+	if o.Timeout > 0 {
+		args = append(args, "--timeout", o.Timeout.String())
+	}
+	if o.LabelFilter != "" {
+		args = append(args, "--label-filter", o.LabelFilter)
+	}
+	if o.Verbose {
+		args = append(args, "-v")
+	}
+	args = append(args, o.Suite)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = o.Dir
+	cmd.Env = append(append(os.Environ(), o.Env...), "MATRIX_OUT="+o.Out, "MATRIX_PROGRESS="+progress)
+	var out io.Writer = logFile
+	if o.Verbose {
+		out = io.MultiWriter(logFile, os.Stdout)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	// Interrupt first, so every process closes its environments, then kill.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 2 * time.Minute
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if o.Progress != nil {
+		wg.Go(func() { follow(progress, o.Rows, o.Progress, stop) })
+	}
+	runErr := cmd.Run()
+	close(stop)
+	wg.Wait()
+	var exit *exec.ExitError
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.As(runErr, &exit):
+		return fmt.Errorf("%w (%s; its output: %s)", ErrSuiteFailed, exit, logFile.Name())
+	}
+	return fmt.Errorf("run the suite: %w", runErr)
+}
+
+// follow prints the progress log's lines as they are written, until stop, then what is left.
+func follow(path string, total int, w io.Writer, stop <-chan struct{}) {
+	var done int
+	var offset int64
+	read := func() {
+		f, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			return
+		}
+		r := bufio.NewReader(f)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return // a partial line is read again next time
+			}
+			offset += int64(len(line))
+			done++
+			fmt.Fprintln(w, FormatLine(strings.TrimSuffix(line, "\n"), done, total))
+		}
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			read()
+			return
+		case <-tick.C:
+			read()
+		}
+	}
+}
+
+// FormatLine renders a progress log line ("row\tstate\ttime") as the person at the terminal
+// sees it: the count, the result, the time, the row and how many rows are left.
+func FormatLine(line string, done, total int) string {
+	parts := strings.SplitN(line, "\t", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	row, state, took := parts[0], parts[1], parts[2]
+	left := ""
+	if total > 0 {
+		left = fmt.Sprintf(", %d left", max(total-done, 0))
+	}
+	width := len(fmt.Sprint(total))
+	return fmt.Sprintf("[%*d/%d] %-7s %7s  %s%s", width, done, total, state, took, row, left)
+}
