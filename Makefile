@@ -24,6 +24,12 @@ MATRIX_CONTRACT_ONLY ?=
 export MATRIX_CONTRACT_ONLY
 CONTRACT_ONLY = $(filter 1,$(MATRIX_CONTRACT_ONLY))
 MATRIX_GATE = $(GO) run ./matrix/cmd/matrix gate $(if $(CONTRACT_ONLY),-contract-only)
+# CHAOS_BACKEND: where the environment runs PostgreSQL and Redis: docker (containers,
+# testcontainers-go), process (the machine's own binaries, as child processes) or auto (the
+# default: docker when the engine answers, else process). scripts/ensure-backend.sh checks
+# that the chosen one can run.
+CHAOS_BACKEND ?= auto
+export CHAOS_BACKEND
 # OFFLINE_IMAGES=auto builds the offline images only when the configured ones cannot be
 # pulled (scripts/ensure-images.sh); 1 always makes sure they exist, 0 never touches images.
 OFFLINE_IMAGES ?= auto
@@ -34,7 +40,7 @@ MODULE := $(shell $(GO) list -m)
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$(MODULE)/chaos')
 
 .PHONY: test unit build vet fmt images alerts lint actionlint tools chatd fuzz stack bench \
-	env-test chaos scenario docs docker-check offline-images-if-needed selftest flake timings
+	env-test chaos scenario docs backend docker-check offline-images-if-needed selftest flake timings
 
 test: vet lint actionlint unit alerts env-test chaos selftest
 
@@ -51,9 +57,11 @@ unit:
 	$(GO) test -race $(UNIT_PKGS)
 	$(GO) test -race ./chaos -ginkgo.label-filter='!env'
 
-# The chaos package's specs against a real environment (containers, proxies, the service).
+# The chaos package's specs against a real environment, on both backends: containers (Docker)
+# and processes (the machine's PostgreSQL and Redis). Specs labelled docker need containers.
 env-test: docker-check offline-images-if-needed
-	$(GO) test -race -count=1 ./chaos -ginkgo.label-filter=env
+	CHAOS_BACKEND=docker $(GO) test -race -count=1 ./chaos -ginkgo.label-filter=env
+	CHAOS_BACKEND=process $(GO) test -race -count=1 ./chaos -ginkgo.label-filter='env && !docker'
 
 # golangci-lint v2 with .golangci.yml; installed into $(go env GOPATH)/bin when missing.
 lint:
@@ -103,6 +111,9 @@ alerts:
 bench:
 	$(GO) run ./chaos/cmd/bench $(BENCH_FLAGS)
 
+backend:
+	@OFFLINE_IMAGES=$(OFFLINE_IMAGES) scripts/ensure-backend.sh
+
 docker-check:
 	@docker info >/dev/null 2>&1 || { \
 		echo "Docker is not reachable. Install the engine (apt-get install -y docker.io) and start it" \
@@ -117,14 +128,14 @@ offline-images-if-needed: docker-check
 # junit.xml), then the release gate: the exit status is the gate's. With SHARD=i/n only that
 # share runs and its gate accepts the other shards' rows as missing; `matrix merge` joins the
 # shards' directories and the gate on the merged report refuses any row that is missing.
-chaos: docker-check offline-images-if-needed
+chaos: backend
 	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
 	@status=0; $(MATRIX_RUN) || status=$$?; \
 	$(MATRIX_GATE) $(if $(SHARD),-allow-missing) $(MATRIX_DIR)/matrix.json && exit $$status
 
 # One row (ROW=<id>) or a group (LABELS='<ginkgo label filter>', e.g. 'dep:redis'), fast;
 # the report is written as for make chaos and the gate accepts the rows that did not run.
-scenario: docker-check offline-images-if-needed
+scenario: backend
 	@test -n "$(ROW)$(LABELS)" || { echo "usage: make scenario ROW=<row id> | LABELS='<label filter>' (go run ./matrix/cmd/matrix list)"; exit 2; }
 	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
 	@status=0; $(MATRIX_RUN) $(if $(ROW),-row '$(ROW)') $(if $(LABELS),-labels '$(LABELS)') || status=$$?; \
@@ -133,7 +144,7 @@ scenario: docker-check offline-images-if-needed
 # The whole matrix RUNS times (reports in out/flake/run-N), then out/flake.md: per row, the
 # runs it passed and its slowest time. Fails when any row did not pass every run.
 RUNS ?= 10
-flake: docker-check offline-images-if-needed
+flake: backend
 	@rm -rf $(MATRIX_DIR)/flake && mkdir -p $(MATRIX_DIR)/flake
 	@for i in $$(seq 1 $(RUNS)); do \
 		echo "== flake run $$i of $(RUNS)"; \
@@ -156,6 +167,6 @@ docs:
 # the service, and the gate must reject each on exactly the expected rows
 # (scenarios/selftest/README.md). SELFTEST_FLAGS='-sample' for a faster run,
 # '-variants strict-mode' for one variant.
-selftest: docker-check offline-images-if-needed
+selftest: backend
 	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
 	out/selftest/bin/selftest $(SELFTEST_FLAGS)

@@ -71,6 +71,7 @@ type config struct {
 	stopTimeout           time.Duration
 	maxOptions            []maxapi.Option
 	toxiproxyAPI          bool
+	backend               string
 }
 
 // WithReporter sets where one-line calls report their errors (usually t or GinkgoT()).
@@ -100,6 +101,11 @@ func WithSUTBinary(path string) Option { return func(c *config) { c.sutBinary = 
 func WithCredentials(dbPassword, maxToken string) Option {
 	return func(c *config) { c.dbPassword, c.maxToken = dbPassword, maxToken }
 }
+
+// WithBackend runs PostgreSQL and Redis in containers (BackendDocker), as child processes
+// (BackendProcess), or in containers when Docker answers and as processes otherwise
+// (BackendAuto, the default). CHAOS_BACKEND sets it when no option does.
+func WithBackend(b string) Option { return func(c *config) { c.backend = b } }
 
 // WithSUTPackage builds this package (relative to the module root) as the SUT.
 func WithSUTPackage(pkg string) Option { return func(c *config) { c.sutPackage = pkg } }
@@ -149,6 +155,16 @@ func newConfig(opts []Option) (config, error) {
 	}
 	get := func(k string) string { v, _ := c.lookup(k); return strings.TrimSpace(v) }
 	c.dockerHost = get("DOCKER_HOST")
+	if c.backend == "" {
+		c.backend = get("CHAOS_BACKEND")
+	}
+	switch c.backend {
+	case "":
+		c.backend = BackendAuto
+	case BackendAuto, BackendDocker, BackendProcess:
+	default:
+		return c, fmt.Errorf("CHAOS_BACKEND %q: want docker, process or auto", c.backend)
+	}
 	c.postgresImage, c.postgresImageExplicit = orDefault(get("CHAOS_POSTGRES_IMAGE"), DefaultPostgresImage)
 	c.redisImage, c.redisImageExplicit = orDefault(get("CHAOS_REDIS_IMAGE"), DefaultRedisImage)
 	c.offlinePostgresImage, _ = orDefault(get("CHAOS_OFFLINE_POSTGRES_IMAGE"), DefaultOfflinePostgresImage)

@@ -100,6 +100,8 @@ func runContainer(ctx context.Context, docker *client.Client, spec containerSpec
 	return &depContainer{spec: spec, image: image, c: c, docker: docker}, nil
 }
 
+func (d *depContainer) describe() string { return d.image.image }
+
 // addr is the container's published address on loopback, for example 127.0.0.1:32768.
 func (d *depContainer) addr(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -16,8 +16,11 @@ var _ = Describe("Without Docker", Label("unit"), func() {
 	DescribeTable("Start fails fast with one message saying what to install or start",
 		func(host string) {
 			lookup := func(k string) (string, bool) {
-				if k == "DOCKER_HOST" {
+				switch k {
+				case "DOCKER_HOST":
 					return host, true
+				case "CHAOS_BACKEND":
+					return chaos.BackendDocker, true
 				}
 				return "", false
 			}
@@ -38,7 +41,7 @@ var _ = Describe("Without Docker", Label("unit"), func() {
 	)
 })
 
-var _ = Describe("Images", Label("env"), func() {
+var _ = Describe("Images", Label("env", "docker"), func() {
 	It("fails with one clear message when an image is neither present nor pullable", func() {
 		lookup := func(k string) (string, bool) {
 			switch k {
@@ -57,5 +60,29 @@ var _ = Describe("Images", Label("env"), func() {
 		Expect(err.Error()).To(ContainSubstring("faultline-absent/postgres:0"))
 		Expect(err.Error()).To(ContainSubstring("scripts/offline-images.sh"))
 		Expect(err.Error()).To(ContainSubstring("CHAOS_POSTGRES_IMAGE"))
+	})
+})
+
+var _ = Describe("Backend auto", Label("env"), func() {
+	It("runs PostgreSQL and Redis as processes when Docker does not answer", func() {
+		lookup := func(k string) (string, bool) {
+			switch k {
+			case "DOCKER_HOST":
+				return "unix:///nonexistent/docker.sock", true
+			case "CHAOS_BACKEND":
+				return "", false
+			}
+			return os.LookupEnv(k)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		env, err := chaos.Start(ctx, chaos.WithLookupEnv(lookup))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { Expect(env.Close(context.Background())).To(Succeed()) })
+		Expect(env.Backend()).To(Equal(chaos.BackendProcess))
+		Expect(env.Images()[chaos.Postgres]).To(ContainSubstring("(process)"))
+		Expect(env.DB().Ping(ctx)).To(Succeed())
+		Expect(env.Redis().Ping(ctx).Err()).To(Succeed())
+		Expect(env.Client().Readyz(ctx).Status).To(Equal(200))
 	})
 })

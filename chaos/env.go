@@ -78,7 +78,8 @@ type Env struct {
 	logs *logBuffer
 
 	docker     *client.Client
-	containers map[Dependency]*depContainer
+	containers map[Dependency]dependency
+	backend    string
 	proxies    *proxies
 	max        *maxapi.Server
 	maxServer  *httptest.Server
@@ -126,7 +127,7 @@ func Start(ctx context.Context, opts ...Option) (*Env, error) {
 		rep:        cfg.reporter,
 		log:        cfg.logger,
 		logs:       &logBuffer{},
-		containers: make(map[Dependency]*depContainer),
+		containers: make(map[Dependency]dependency),
 		dbPassword: cfg.dbPassword,
 		maxToken:   cfg.maxToken,
 		active:     make(map[int64]string),
@@ -139,19 +140,58 @@ func Start(ctx context.Context, opts ...Option) (*Env, error) {
 	return e, nil
 }
 
+// dependency is PostgreSQL or Redis running for the environment: a container (the Docker
+// backend) or a child process group (the process backend). The faults and Reset act on it
+// through these methods alone.
+type dependency interface {
+	// addr is where it listens on loopback now (a restarted container may move).
+	addr(ctx context.Context) (string, error)
+	state(ctx context.Context) (containerState, error)
+	stop(ctx context.Context) error
+	start(ctx context.Context) error
+	pause(ctx context.Context) error
+	unpause(ctx context.Context) error
+	terminate(ctx context.Context) error
+	// describe names what runs: the image, or the binary's version.
+	describe() string
+}
+
+var (
+	_ dependency = (*depContainer)(nil)
+	_ dependency = (*depProcess)(nil)
+)
+
+// The backends.
+const (
+	BackendDocker  = "docker"
+	BackendProcess = "process"
+	BackendAuto    = "auto"
+)
+
 func (e *Env) start(ctx context.Context) error {
 	t0 := time.Now()
-	applyTestcontainersDefaults()
-	docker, err := connectDocker(ctx, e.cfg.dockerHost)
-	if err != nil {
-		return err
+	backend := e.cfg.backend
+	if backend == BackendAuto {
+		backend = BackendProcess
+		if docker, err := connectDocker(ctx, e.cfg.dockerHost); err == nil {
+			_ = docker.Close()
+			backend = BackendDocker
+		}
 	}
-	e.docker = docker
-	e.onClose(func(context.Context) error { return docker.Close() })
-	if n, err := reapOrphans(ctx, docker); err != nil {
-		e.log.WarnContext(ctx, "Could not remove orphaned containers", "error", err)
-	} else if n > 0 {
-		e.log.InfoContext(ctx, "Removed containers of dead harness processes", "count", n)
+	e.backend = backend
+	if backend == BackendDocker {
+		applyTestcontainersDefaults()
+		docker, err := connectDocker(ctx, e.cfg.dockerHost)
+		if err != nil {
+			return err
+		}
+		e.docker = docker
+		e.onClose(func(context.Context) error { return docker.Close() })
+		if n, err := reapOrphans(ctx, docker); err != nil {
+			e.log.WarnContext(ctx, "Could not remove orphaned containers", "error", err)
+		} else if n > 0 {
+			e.log.InfoContext(ctx, "Removed containers of dead harness processes", "count", n)
+		}
 	}
 
 	workDir, err := os.MkdirTemp("", "faultline-chaos-")
@@ -160,28 +200,33 @@ func (e *Env) start(ctx context.Context) error {
 	}
 	e.workDir = workDir
 	e.onClose(func(context.Context) error { return os.RemoveAll(workDir) })
+	if backend == BackendProcess {
+		// The dependencies run as an unprivileged user when the harness is root: it must
+		// reach their directories.
+		if err := os.Chmod(workDir, 0o711); err != nil { //nolint:gosec // traverse only, no listing
+			return fmt.Errorf("work dir: %w", err)
+		}
+	}
 
-	// The build and the two containers are independent and each takes seconds: overlap them.
+	// The build and the two dependencies are independent and each takes a while: overlap them.
 	var wg sync.WaitGroup
 	var buildErr, pgErr, redisErr error
-	var pg, rd *depContainer
+	var pg, rd dependency
 	var pgUp, rdUp time.Time
 	wg.Go(func() { buildErr = e.prepareSUT(ctx) })
 	wg.Go(func() {
-		pg, pgErr = e.startContainer(ctx, postgresSpec(dbUser, e.dbPassword, dbName),
-			e.cfg.postgresImage, e.cfg.postgresImageExplicit, e.cfg.offlinePostgresImage, "CHAOS_POSTGRES_IMAGE")
+		pg, pgErr = e.startDependency(ctx, Postgres)
 		pgUp = time.Now()
 	})
 	wg.Go(func() {
-		rd, redisErr = e.startContainer(ctx, redisSpec(),
-			e.cfg.redisImage, e.cfg.redisImageExplicit, e.cfg.offlineRedisImage, "CHAOS_REDIS_IMAGE")
+		rd, redisErr = e.startDependency(ctx, Redis)
 		rdUp = time.Now()
 	})
 	wg.Wait()
 	// Register what did start before looking at errors, so Close terminates it.
-	for _, c := range []*depContainer{pg, rd} {
+	for dep, c := range map[Dependency]dependency{Postgres: pg, Redis: rd} {
 		if c != nil {
-			e.containers[c.spec.dep] = c
+			e.containers[dep] = c
 			e.onClose(func(ctx context.Context) error { return c.terminate(ctx) })
 		}
 	}
@@ -253,7 +298,7 @@ func (e *Env) start(ctx context.Context) error {
 	e.log.InfoContext(ctx, "Environment started",
 		"start", e.timings.Start, "containers", e.timings.Containers, "build", e.timings.Build,
 		"migrate", e.timings.Migrate, "sut_start", e.timings.SUTStart,
-		"postgres_image", e.containers[Postgres].image.image, "redis_image", e.containers[Redis].image.image,
+		"backend", e.backend, "postgres", e.containers[Postgres].describe(), "redis", e.containers[Redis].describe(),
 		"sut", e.client.URL())
 	return nil
 }
@@ -271,7 +316,19 @@ func (e *Env) onClose(f func(context.Context) error) {
 	e.closers = append(e.closers, f)
 }
 
-func (e *Env) startContainer(ctx context.Context, spec containerSpec, image string, explicit bool, offline, envVar string) (*depContainer, error) {
+// startDependency starts PostgreSQL or Redis on the environment's backend.
+func (e *Env) startDependency(ctx context.Context, dep Dependency) (dependency, error) {
+	if e.backend == BackendProcess {
+		if dep == Postgres {
+			return nilIfErr(startPostgresProcess(ctx, e.workDir, dbUser, e.dbPassword, dbName))
+		}
+		return nilIfErr(startRedisProcess(ctx, e.workDir))
+	}
+	spec, image, explicit, offline, envVar := redisSpec(), e.cfg.redisImage, e.cfg.redisImageExplicit, e.cfg.offlineRedisImage, "CHAOS_REDIS_IMAGE"
+	if dep == Postgres {
+		spec, image, explicit, offline, envVar = postgresSpec(dbUser, e.dbPassword, dbName),
+			e.cfg.postgresImage, e.cfg.postgresImageExplicit, e.cfg.offlinePostgresImage, "CHAOS_POSTGRES_IMAGE"
+	}
 	choice, err := resolveImage(ctx, e.docker, image, explicit, offline, envVar)
 	if err != nil {
 		return nil, err
@@ -279,7 +336,15 @@ func (e *Env) startContainer(ctx context.Context, spec containerSpec, image stri
 	if choice.offline {
 		e.log.InfoContext(ctx, "Using offline image", "dependency", spec.dep, "wanted", image, "image", choice.image)
 	}
-	return runContainer(ctx, e.docker, spec, choice, e.log)
+	return nilIfErr(runContainer(ctx, e.docker, spec, choice, e.log))
+}
+
+// nilIfErr keeps a typed nil pointer from becoming a non-nil interface.
+func nilIfErr[T dependency](d T, err error) (dependency, error) {
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // prepareSUT settles the command that runs the SUT, building it when none was given.
@@ -706,10 +771,13 @@ func (e *Env) SUTPid() int {
 func (e *Env) Images() map[Dependency]string {
 	out := make(map[Dependency]string, len(e.containers))
 	for dep, c := range e.containers {
-		out[dep] = c.image.image
+		out[dep] = c.describe()
 	}
 	return out
 }
+
+// Backend is where PostgreSQL and Redis run: BackendDocker or BackendProcess.
+func (e *Env) Backend() string { return e.backend }
 
 // SUT describes the service under test for reports: the command given (CHAOS_SUT_CMD or
 // WithSUTCommand), or the package built and whether with -race.
@@ -820,7 +888,7 @@ func (e *Env) startContainerAgain(ctx context.Context, dep Dependency) error {
 	return e.connectDirect(ctx)
 }
 
-func (e *Env) container(dep Dependency) (*depContainer, error) {
+func (e *Env) container(dep Dependency) (dependency, error) {
 	c, ok := e.containers[dep]
 	if !ok {
 		return nil, fmt.Errorf("%s does not run in a container; use Down(%s) instead", dep, dep)

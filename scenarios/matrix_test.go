@@ -146,6 +146,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		t.Start.Round(time.Millisecond), t.Containers.Round(time.Millisecond),
 		t.Migrate.Round(time.Millisecond), t.SUTStart.Round(time.Millisecond), sh.BuildTime)
 	images := env.Images()
+	suite.meta["backend"] = env.Backend()
 	suite.meta["images"] = fmt.Sprintf("postgres %s, redis %s", images[chaos.Postgres], images[chaos.Redis])
 	suite.meta["sut"] = env.SUT()
 	contractOnly := os.Getenv("MATRIX_CONTRACT_ONLY") == "1"
