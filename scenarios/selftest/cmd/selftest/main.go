@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 2] [-out out/selftest] [-race] [-timeout 30m] [-v]
+//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 3] [-procs 4] [-out out/selftest] [-race] [-timeout 30m] [-v]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
 //	selftest save <variant> <dir>   write the copy's changes as the mutant's patch
@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/matrix"
+	"github.com/faultline/faultline/scenarios/internal/suiterun"
 	"github.com/faultline/faultline/scenarios/selftest"
 	"github.com/onsi/ginkgo/v2/types"
 )
@@ -58,7 +59,7 @@ const (
 )
 
 const usage = `usage:
-  selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel n] [-out dir] [-race] [-timeout d] [-v]
+  selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel n] [-procs n] [-out dir] [-race] [-timeout d] [-v]
   selftest list
   selftest edit <variant>
   selftest save <variant> <dir>
@@ -116,6 +117,7 @@ type options struct {
 	verbose  bool
 	alerts   bool
 	parallel int
+	procs    int
 }
 
 func parseRun(args []string, stderr io.Writer) (options, error) {
@@ -127,7 +129,8 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
 	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
-	parallel := fs.Int("parallel", 2, "variants run at the same time, each with its own environment")
+	parallel := fs.Int("parallel", 3, "variants run at the same time")
+	procs := fs.Int("procs", 4, "parallel processes of each variant's suite, each with its own environment")
 	alerts := fs.Bool("alerts", false, "replay each row's alerts too (twice the time; no variant targets alerts)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -135,9 +138,9 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
-	o := options{all: !*sample, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel}
-	if o.parallel < 1 {
-		return options{}, errors.New("run: -parallel must be at least 1")
+	o := options{all: !*sample, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel, procs: *procs}
+	if o.parallel < 1 || o.procs < 1 {
+		return options{}, errors.New("run: -parallel and -procs must be at least 1")
 	}
 	if *names == "" {
 		o.variants = selftest.Variants()
@@ -271,56 +274,34 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	how := madeBy(v)
 	logf("%s: %d rows, %d expected rejected (%s)", v.Name, len(rows), countIn(rows, v.Reject), how)
 
-	jsonReport := filepath.Join(dir, "report.json")
-	args := []string{
-		"-test.count=1",
-		"-test.timeout=" + opts.timeout.String(),
-		"-ginkgo.json-report=" + jsonReport,
-		"-ginkgo.junit-report=" + filepath.Join(dir, "junit.xml"),
-	}
-	if f := selftest.LabelFilter(rows, catalogue); f != "" {
-		args = append(args, "-ginkgo.label-filter="+f)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "suite.log"))
-	if err != nil {
-		return fail(err)
-	}
-	defer logFile.Close()
-	var output io.Writer = logFile
-	if opts.verbose {
-		output = io.MultiWriter(logFile, os.Stdout)
-	}
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout+time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, suite, args...)
-	// A test binary runs in its package's directory, as under go test.
-	cmd.Dir = filepath.Join(root, filepath.FromSlash(suitePackage))
-	cmd.Stdout, cmd.Stderr = output, output
-	cmd.Env = append(os.Environ(), envSUTCommand+"="+sut, envOut+"="+filepath.Join(dir, "suite"))
+	suiteDir := filepath.Join(dir, "suite")
+	env := []string{envSUTCommand + "=" + sut}
 	if len(v.Env) > 0 {
-		cmd.Env = append(cmd.Env, envSUTEnv+"="+strings.Join(v.Env, " "))
+		env = append(env, envSUTEnv+"="+strings.Join(v.Env, " "))
 	}
 	if !opts.alerts {
-		cmd.Env = append(cmd.Env, envAlerts+"=0")
+		env = append(env, envAlerts+"=0")
 	}
 	contractOnly := "0"
 	if v.ContractOnly {
 		contractOnly = "1"
 	}
-	cmd.Env = append(cmd.Env, envContractOnly+"="+contractOnly)
-	// Interrupt, so the suite stops the service and its containers, before killing it.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = time.Minute
-	runErr := cmd.Run()
+	env = append(env, envContractOnly+"="+contractOnly)
+	runErr := suiterun.Run(ctx, suiterun.Options{
+		Suite: suite, Dir: root, Out: suiteDir, Procs: min(opts.procs, len(rows)),
+		LabelFilter: selftest.LabelFilter(rows, catalogue), Rows: len(rows),
+		Timeout: opts.timeout, Env: env, Verbose: opts.verbose,
+	})
 	// The suite fails whenever a row does, which is the point here; only a missing report
 	// means it did not run.
-	suites, err := readGinkgo(jsonReport)
+	suites, err := readGinkgo(filepath.Join(suiteDir, suiterun.FileGinkgoJSON))
 	if err != nil {
-		return fail(fmt.Errorf("no suite report (suite: %s; see %s): %w", exitText(runErr), logFile.Name(), err))
+		return fail(fmt.Errorf("no suite report (suite: %s; see %s): %w", exitText(runErr),
+			filepath.Join(suiteDir, suiterun.FileLog), err))
 	}
 	// The suite's own report knows the environment (images, start-up times, the service
 	// binary); keep that, and say which variant ran.
-	meta := suiteMeta(filepath.Join(dir, "suite", matrix.FileJSON))
+	meta := suiteMeta(filepath.Join(suiteDir, matrix.FileJSON))
 	maps.Copy(meta, map[string]string{
 		"selftest_variant": v.Name,
 		"selftest_breaks":  v.Breaks,
