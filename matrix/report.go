@@ -222,8 +222,10 @@ func notRun(sp types.SpecReport) bool {
 }
 
 func judge(r Row, specs []types.SpecReport, red *Redactor) RowResult {
-	// Reports of shards merged into one hold every row once per shard, run in one only.
-	if ran := slices.DeleteFunc(slices.Clone(specs), notRun); len(ran) > 0 {
+	// Reports of shards merged into one hold every row once per shard, run in one only:
+	// what did not run counts only where nothing did.
+	ran := slices.DeleteFunc(slices.Clone(specs), notRun)
+	if len(ran) > 0 {
 		specs = ran
 	}
 	rr := RowResult{ID: r.ID, Title: r.Title, Group: r.Group, Labels: Labels(r), Reference: r.Reference,
@@ -242,8 +244,8 @@ func judge(r Row, specs []types.SpecReport, red *Redactor) RowResult {
 		}
 	}
 	rr.Observed, rr.Result, rr.Reason, rr.Mismatches, rr.Duration = best.Observed, best.Result, best.Reason, best.Mismatches, best.Duration
-	if len(specs) > 1 {
-		rr.Reason = strings.TrimPrefix(rr.Reason+fmt.Sprintf("; %d specs carry row:%s", len(specs), r.ID), "; ")
+	if len(ran) > 1 {
+		rr.Reason = strings.TrimPrefix(rr.Reason+fmt.Sprintf("; %d specs carry row:%s", len(ran), r.ID), "; ")
 	}
 	rr.Cells = cells(r, rr)
 	return rr

@@ -222,3 +222,108 @@ func TestShow(t *testing.T) {
 		t.Errorf("show of an unknown row: %d %s", code, stderr)
 	}
 }
+
+// writeShard writes the report directory of a shard that passed the rows given and left
+// every other row out, as a label filter does.
+func writeShard(t *testing.T, dir string, ran map[string]bool) {
+	t.Helper()
+	start := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	suite := types.Report{SuiteDescription: "behaviour matrix", SuiteSucceeded: true, StartTime: start,
+		EndTime: start.Add(time.Minute), RunTime: time.Minute}
+	for _, r := range matrix.Rows() {
+		sp := types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: r.ID, LeafNodeLabels: matrix.Labels(r),
+			State: types.SpecStateSkipped}
+		if ran[r.ID] {
+			obs := matrix.Exemplar(r, start)
+			sp.State, sp.RunTime = types.SpecStatePassed, time.Second
+			sp.ReportEntries = types.ReportEntries{{Name: matrix.ObservationEntry, Value: types.WrapEntryValue(obs)}}
+		}
+		suite.SpecReports = append(suite.SpecReports, sp)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal([]types.Report{suite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMergeJoinsShardsAndTheGateRefusesAMissingOne(t *testing.T) {
+	tmp := t.TempDir()
+	timings, err := matrix.MeasuredTimings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for i := 1; i <= 3; i++ {
+		rows, err := matrix.Shard(matrix.Rows(), timings, i, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := map[string]bool{}
+		for _, r := range rows {
+			ran[r.ID] = true
+		}
+		dir := filepath.Join(tmp, "shard-"+string(rune('0'+i)))
+		writeShard(t, dir, ran)
+		dirs = append(dirs, dir)
+	}
+	out := filepath.Join(tmp, "merged")
+	code, stdout, stderr := runCmd(t, nil, append([]string{"merge", "-o", out}, dirs...)...)
+	if code != 0 || !strings.Contains(stdout, "57 passed, 0 failed, 0 skipped, 0 missing") {
+		t.Fatalf("merge: %d\n%s%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"matrix.json", "matrix.md", "matrix.html", "report.json", "junit.xml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("merged %s: %v", f, err)
+		}
+	}
+	junit, _ := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if n := strings.Count(string(junit), "<testsuite "); n != 3 {
+		t.Errorf("merged junit.xml has %d test suites, want one per shard", n)
+	}
+	if code, stdout, _ := runCmd(t, nil, "gate", filepath.Join(out, "matrix.json")); code != 0 {
+		t.Errorf("gate on the merged shards: %d\n%s", code, stdout)
+	}
+
+	// Without the second shard, its rows are missing, each named, and the gate refuses.
+	code, _, stderr = runCmd(t, nil, "merge", "-o", out, dirs[0], dirs[2])
+	if code != 0 {
+		t.Fatalf("merge of two shards: %d %s", code, stderr)
+	}
+	code, stdout, _ = runCmd(t, nil, "gate", filepath.Join(out, "matrix.json"))
+	second, _ := matrix.Shard(matrix.Rows(), timings, 2, 3)
+	if code != 1 || !strings.Contains(stdout, "MISSING "+second[0].ID+":") || strings.Contains(stdout, "specs carry") {
+		t.Errorf("gate without shard 2: %d\n%s", code, stdout)
+	}
+}
+
+func TestTimingsAndFlake(t *testing.T) {
+	tmp := t.TempDir()
+	rows := matrix.Rows()
+	var dirs []string
+	for i, ran := range []map[string]bool{{rows[0].ID: true, rows[1].ID: true}, {rows[0].ID: true}} {
+		run := filepath.Join(tmp, "run-"+string(rune('1'+i)))
+		writeShard(t, filepath.Join(run, "g"), ran)
+		code, _, stderr := runCmd(t, nil, "report", "-out", run, filepath.Join(run, "g", "report.json"))
+		if code != 0 {
+			t.Fatalf("report: %s", stderr)
+		}
+		dirs = append(dirs, run)
+	}
+	code, stdout, _ := runCmd(t, nil, "timings", filepath.Join(dirs[0], "matrix.json"))
+	if code != 0 || !strings.Contains(stdout, `"`+rows[0].ID+`": 1000`) || strings.Contains(stdout, rows[2].ID) {
+		t.Errorf("timings: %d\n%s", code, stdout)
+	}
+	md := filepath.Join(tmp, "flake.md")
+	code, stdout, _ = runCmd(t, nil, append([]string{"flake", "-o", md}, dirs...)...)
+	page, _ := os.ReadFile(md)
+	if code != 1 || !strings.Contains(stdout, "1 of 57 rows passed all 2 runs") ||
+		!strings.Contains(string(page), "| `"+rows[1].ID+"` | 1/2 |") {
+		t.Errorf("flake: %d %s\n%s", code, stdout, page)
+	}
+}

@@ -29,7 +29,7 @@ import (
 
 // DefaultProcs is the number of parallel processes when neither -procs nor MATRIX_PROCS says:
 // the measured knee on two cores (README, "Running the matrix").
-const DefaultProcs = 4
+const DefaultProcs = 5
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
