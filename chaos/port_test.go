@@ -12,12 +12,12 @@ func TestReservePortHoldsAPortBelowTheEphemeralRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.release()
+	defer func() { _ = a.release() }()
 	b, err := reservePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.release()
+	defer func() { _ = b.release() }()
 	if a.addr == b.addr {
 		t.Fatalf("two reservations got the same address %s", a.addr)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -78,8 +79,9 @@ func (d *depProcess) start(ctx context.Context) error {
 		d.mu.Unlock()
 		return nil
 	}
+	// The process outlives the call that starts it: stop and terminate end it.
 	//nolint:gosec // G204: the machine's own postgres or redis-server with arguments built here
-	cmd := exec.Command(d.argv[0], d.argv[1:]...)
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), d.argv[0], d.argv[1:]...)
 	cmd.Dir = d.dir
 	cmd.Stdout, cmd.Stderr = d.logs, d.logs
 	// Its own process group, so pause freezes every backend; killed if the harness dies.
@@ -282,11 +284,16 @@ func chownTree(dir string, cred *syscall.Credential) error {
 	if cred == nil {
 		return nil
 	}
-	return filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, int(cred.Uid), int(cred.Gid))
+		return root.Lchown(p, int(cred.Uid), int(cred.Gid))
 	})
 }
 
@@ -404,8 +411,12 @@ func startPostgresProcess(ctx context.Context, workDir, user, password, db strin
 	single := exec.CommandContext(ctx, postgres, "--single", "-D", data, "-F", "-c", "listen_addresses=", "postgres")
 	single.Stdin = strings.NewReader(sql)
 	single.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := single.CombinedOutput(); err != nil || bytes.Contains(out, []byte("ERROR:")) {
-		return nil, fmt.Errorf("postgres: create role and database: %v\n%s", err, redactPassword(tail(string(out), 20), password))
+	out, err := single.CombinedOutput()
+	if err == nil && bytes.Contains(out, []byte("ERROR:")) {
+		err = errors.New("single-user mode reported an error")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create role and database: %w\n%s", err, redactPassword(tail(string(out), 20), password))
 	}
 	port, err := reservePort()
 	if err != nil {

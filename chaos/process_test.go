@@ -12,7 +12,7 @@ import (
 
 // A PostgreSQL backend calls setsid(); pausing must reach it all the same.
 func TestDescendantsReachChildrenInTheirOwnSession(t *testing.T) {
-	cmd := exec.Command("sh", "-c", "setsid sleep 30 & echo $!; wait")
+	cmd := exec.CommandContext(t.Context(), "sh", "-c", "setsid sleep 30 & echo $!; wait")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

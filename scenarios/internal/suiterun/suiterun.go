@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 	case runErr == nil:
 		return nil
 	case errors.As(runErr, &exit):
-		return fmt.Errorf("%w (%s; its output: %s)", ErrSuiteFailed, exit, logFile.Name())
+		return fmt.Errorf("%w (%w; its output: %s)", ErrSuiteFailed, exit, logFile.Name())
 	}
 	return fmt.Errorf("run the suite: %w", runErr)
 }

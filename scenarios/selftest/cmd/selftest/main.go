@@ -50,8 +50,6 @@ const (
 	envSUTCommand = "CHAOS_SUT_CMD"
 	// envSUTEnv holds run-wide KEY=VALUE overrides for every start of the service.
 	envSUTEnv = "CHAOS_SUT_ENV"
-	// envOut is the directory the suite's own report goes to.
-	envOut = "MATRIX_OUT"
 	// envAlerts=0 skips the alert replay, a second pass over every row's fault.
 	envAlerts = "MATRIX_ALERTS"
 	// envContractOnly=1 judges the rows against the contract only.
