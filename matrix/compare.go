@@ -22,10 +22,12 @@ const (
 	FieldLogs     Field = "logs"
 	FieldStores   Field = "stores"
 	FieldMaxCalls Field = "max_calls"
-	FieldHealth   Field = "health"
-	FieldProbes   Field = "probes"
-	FieldRecovery Field = "recovery"
-	FieldAlerts   Field = "alerts"
+	// FieldResources holds the service's own resources over the row (goroutines, fds).
+	FieldResources Field = "resources"
+	FieldHealth    Field = "health"
+	FieldProbes    Field = "probes"
+	FieldRecovery  Field = "recovery"
+	FieldAlerts    Field = "alerts"
 	// FieldRun holds what is wrong with the run itself: scenario failures, a leaked secret, an
 	// observation of another row.
 	FieldRun Field = "run"
@@ -34,7 +36,7 @@ const (
 // Fields returns every field in column order.
 func Fields() []Field {
 	return []Field{FieldStatus, FieldChats, FieldHeaders, FieldLatency, FieldMetrics, FieldLogs, FieldStores,
-		FieldMaxCalls, FieldHealth, FieldProbes, FieldRecovery, FieldAlerts, FieldRun}
+		FieldMaxCalls, FieldResources, FieldHealth, FieldProbes, FieldRecovery, FieldAlerts, FieldRun}
 }
 
 // Expects reports whether the row has expectations in the field, so a report can tell an empty
@@ -53,7 +55,9 @@ func Expects(r Row, f Field) bool {
 	case FieldStores:
 		return len(e.Stores) > 0
 	case FieldMaxCalls:
-		return len(e.MaxCalls) > 0
+		return len(e.MaxCalls)+len(e.MaxRate) > 0
+	case FieldResources:
+		return len(e.Resources) > 0
 	case FieldHealth:
 		return e.Health != nil
 	case FieldProbes:
@@ -103,6 +107,7 @@ func Compare(r Row, o Observation) []Mismatch {
 	c.logs()
 	c.stores()
 	c.maxCalls()
+	c.resources()
 	c.health()
 	c.probes()
 	c.recovery()
@@ -503,8 +508,19 @@ func (c *comparison) stores() {
 		}
 		if !ok {
 			c.add(FieldStores, item, expected, c.describeStored(v), s.Reference)
+			continue
+		}
+		if s.TTL != nil && refreshed && !s.TTL.Contains(v.TTL) {
+			c.add(FieldStores, item+" ttl", s.TTL.String(), describeTTL(v.TTL), s.Reference)
 		}
 	}
+}
+
+func describeTTL(d time.Duration) string {
+	if d == 0 {
+		return "never expires"
+	}
+	return formatDuration(d.Round(time.Second))
 }
 
 func (c *comparison) storeUnchanged(sc SeedChat, v StoredValue) (bool, string) {
@@ -547,15 +563,50 @@ func (c *comparison) maxCalls() {
 					item = fmt.Sprintf("GET /chats/%d", m.MaxChatID)
 				}
 			}
+			if m.Status != 0 {
+				item += fmt.Sprintf(" answered %d", m.Status)
+			}
 			if m.Measured {
 				item += " (measured)"
 			}
 			c.add(FieldMaxCalls, item, m.Count.String(), strconv.Itoa(n), m.Reference)
 		}
 	}
+	if len(c.row.Expected.MaxRate) == 0 {
+		return
+	}
+	var times []time.Time
+	for _, call := range c.obs.MaxCalls {
+		if c.obs.Phases.contains(call.At, false) && maxCallMatches(MaxCallExpectation{Endpoint: MaxChat}, call) {
+			times = append(times, call.At)
+		}
+	}
+	peak := PeakPerSecond(times)
+	for _, r := range c.row.Expected.MaxRate {
+		if !r.PerSecond.Contains(float64(peak)) {
+			c.add(FieldMaxCalls, "GET /chats/{chatId} in any 1s", r.PerSecond.String(), strconv.Itoa(peak), r.Reference)
+		}
+	}
+}
+
+// PeakPerSecond is the most of the times that fall in any window of one second, [t, t+1s).
+func PeakPerSecond(times []time.Time) int {
+	ts := slices.Clone(times)
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	peak, j := 0, 0
+	for i := range ts {
+		for ts[i].Sub(ts[j]) >= time.Second {
+			j++
+		}
+		peak = max(peak, i-j+1)
+	}
+	return peak
 }
 
 func maxCallMatches(m MaxCallExpectation, call MaxCall) bool {
+	if m.Status != 0 && call.Status != m.Status {
+		return false
+	}
 	path, _, _ := strings.Cut(call.Path, "?")
 	switch m.Endpoint {
 	case MaxMe:
@@ -568,6 +619,21 @@ func maxCallMatches(m MaxCallExpectation, call MaxCall) bool {
 		return m.MaxChatID == 0 || rest == strconv.FormatInt(m.MaxChatID, 10)
 	}
 	return false
+}
+
+func (c *comparison) resources() {
+	for _, r := range c.row.Expected.Resources {
+		i := slices.IndexFunc(c.obs.Resources, func(d ResourceDelta) bool { return d.Name == r.Name })
+		want := "grows by at most " + formatFloat(r.MaxIncrease)
+		switch {
+		case i < 0:
+			c.add(FieldResources, r.Name, want, "not observed", r.Reference)
+		case c.obs.Resources[i].End-c.obs.Resources[i].Start > r.MaxIncrease:
+			d := c.obs.Resources[i]
+			c.add(FieldResources, r.Name, want, fmt.Sprintf("%s -> %s (+%s)", formatFloat(d.Start), formatFloat(d.End),
+				formatFloat(d.End-d.Start)), r.Reference)
+		}
+	}
 }
 
 func (c *comparison) health() {

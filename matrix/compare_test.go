@@ -128,6 +128,27 @@ func TestCompareCatchesEachField(t *testing.T) {
 				}
 			}
 		}},
+		{"refreshed entry never expires", "redis-up.max-up.cache-stale", FieldStores, "chat 2 redis ttl", func(o *Observation) {
+			setTTL(o, 2, 0)
+		}},
+		{"refreshed entry expires in a second", "redis-up.max-up.cache-stale", FieldStores, "chat 2 redis ttl", func(o *Observation) {
+			setTTL(o, 2, time.Second)
+		}},
+		{"refreshed entry outlives the cache TTL", "redis-up.max-up.cache-stale", FieldStores, "chat 2 redis ttl", func(o *Observation) {
+			setTTL(o, 2, 48*time.Hour)
+		}},
+		{"MAX called faster than its limit", "redis-up.max-up.cache-cold.many-chats", FieldMaxCalls, "GET /chats/{chatId} in any 1s",
+			func(o *Observation) {
+				for i := range o.MaxCalls {
+					o.MaxCalls[i].At = o.MaxCalls[0].At
+				}
+			}},
+		{"MAX refused a call with 429", "redis-up.max-up.cache-cold.many-chats", FieldMaxCalls, "GET /chats/{chatId} answered 429",
+			func(o *Observation) { o.MaxCalls[7].Status = 429 }},
+		{"a goroutine leaked per request", "redis-down.max-up.cache-fresh.burst", FieldResources, MetricGoroutines,
+			func(o *Observation) { o.Resources[0].End += 300 }},
+		{"open fds not observed", "postgres-down.list.burst", FieldResources, MetricOpenFDs,
+			func(o *Observation) { o.Resources = o.Resources[:1] }},
 		{"store unreadable", "redis-up.max-up.cache-fresh", FieldStores, "chat 1 redis", func(o *Observation) { o.Stores[0].Error = "timeout" }},
 		{"store not read", "redis-up.max-up.cache-fresh", FieldStores, "chat 3 database", func(o *Observation) { o.Stores = o.Stores[:5] }},
 		{"MAX called for fresh data", "redis-up.max-up.cache-fresh", FieldMaxCalls, "GET /chats/{chatId}", func(o *Observation) {
@@ -333,5 +354,38 @@ func TestCountAndMismatchText(t *testing.T) {
 	m := Mismatch{Field: FieldStatus, Item: "status", Expected: "200", Observed: "500", Reference: true}
 	if got := m.String(); got != "status: status: expected 200, observed 500 (reference)" {
 		t.Errorf("Mismatch.String = %q", got)
+	}
+}
+
+// setTTL sets what remains of the life of chat id's Redis entry.
+func setTTL(o *Observation, id int64, ttl time.Duration) {
+	for i := range o.Stores {
+		if o.Stores[i].ChatID == id && o.Stores[i].Store == StoreRedis {
+			o.Stores[i].TTL = ttl
+		}
+	}
+}
+
+func TestPeakPerSecondCountsAnyWindowOfOneSecond(t *testing.T) {
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, c := range []struct {
+		times []time.Time
+		want  int
+	}{
+		{nil, 0},
+		{[]time.Time{at(0)}, 1},
+		// Twenty a second, evenly: a window of a second holds 20, not 21 ([t, t+1s)).
+		{func() (ts []time.Time) {
+			for i := range 60 {
+				ts = append(ts, at(i*50))
+			}
+			return ts
+		}(), 20},
+		// A burst in the middle of a quiet stretch, given out of order.
+		{[]time.Time{at(3000), at(0), at(2500), at(2600), at(2700), at(5000)}, 4},
+	} {
+		if got := PeakPerSecond(c.times); got != c.want {
+			t.Errorf("PeakPerSecond(%v) = %d, want %d", c.times, got, c.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -51,6 +52,9 @@ func Exemplar(r Row, t0 time.Time) Observation {
 	o.Gauges = synthGauges(e.Gauges)
 	o.Logs = synthLogs(e.Logs, o.Phases)
 	o.MaxCalls = synthCalls(r, o.Phases)
+	for _, res := range e.Resources {
+		o.Resources = append(o.Resources, ResourceDelta{Name: res.Name, Start: 12, End: 12})
+	}
 	for _, s := range e.Stores {
 		sc, _ := r.Given.Seed.Chat(s.ChatID)
 		v := StoredValue{ChatID: s.ChatID, Store: s.Store}
@@ -58,6 +62,9 @@ func Exemplar(r Row, t0 time.Time) Observation {
 		case StoreRefreshed:
 			at := t0.Add(5 * time.Second)
 			v.Present, v.Count, v.UpdatedAt = true, sc.MaxCount, &at
+			if s.TTL != nil {
+				v.TTL = s.TTL.AtMost - time.Second
+			}
 		case StoreAbsent:
 		default:
 			st := sc.Cache
@@ -220,8 +227,14 @@ func synthCalls(r Row, p Phases) []MaxCall {
 			}
 			path = "/chats/" + strconv.FormatInt(id, 10)
 		}
-		for ; n < m.Count.Min; n++ {
-			out = append(out, MaxCall{Method: "GET", Path: path, Status: 200, At: when(p, m.Measured)})
+		status := http.StatusOK
+		if m.Status != 0 {
+			status = m.Status
+		}
+		// A tenth of a second apart: within any rate a row bounds.
+		for k := 0; n < m.Count.Min; n, k = n+1, k+1 {
+			out = append(out, MaxCall{Method: "GET", Path: path, Status: status,
+				At: when(p, m.Measured).Add(time.Duration(k) * 100 * time.Millisecond)})
 		}
 	}
 	return out

@@ -11,6 +11,9 @@ const (
 	MetricBreakerState   = "circuit_breaker_state"
 	MetricRefresh        = "participants_refresh_total"
 	MetricRefreshDropped = "participants_refresh_dropped_total"
+	// The Go and process collectors' gauges of the service's own resources.
+	MetricGoroutines = "go_goroutines"
+	MetricOpenFDs    = "process_open_fds"
 )
 
 // Log messages the rows refer to. LogFallback is the contract's; the others are the reference

@@ -35,15 +35,17 @@ type Observation struct {
 	Sources map[int64][]Source `json:"sources,omitempty"`
 	Latency Latency            `json:"latency"`
 	// WarmUpLatency summarises the warm-up requests, which Latency leaves out.
-	WarmUpLatency Latency            `json:"warm_up_latency,omitzero"`
-	Metrics       []MetricDelta      `json:"metrics,omitempty"`
-	Gauges        []GaugeValue       `json:"gauges,omitempty"`
-	Logs          []LogEvent         `json:"logs,omitempty"`
-	MaxCalls      []MaxCall          `json:"max_calls,omitempty"`
-	Stores        []StoredValue      `json:"stores,omitempty"`
-	Health        *HealthObservation `json:"health,omitempty"`
-	Probes        []ProbeResult      `json:"probes,omitempty"`
-	Recovery      *RecoveryObserved  `json:"recovery,omitempty"`
+	WarmUpLatency Latency       `json:"warm_up_latency,omitzero"`
+	Metrics       []MetricDelta `json:"metrics,omitempty"`
+	Gauges        []GaugeValue  `json:"gauges,omitempty"`
+	Logs          []LogEvent    `json:"logs,omitempty"`
+	MaxCalls      []MaxCall     `json:"max_calls,omitempty"`
+	// Resources are the service's resource gauges at the start of the row and at its end.
+	Resources []ResourceDelta    `json:"resources,omitempty"`
+	Stores    []StoredValue      `json:"stores,omitempty"`
+	Health    *HealthObservation `json:"health,omitempty"`
+	Probes    []ProbeResult      `json:"probes,omitempty"`
+	Recovery  *RecoveryObserved  `json:"recovery,omitempty"`
 	// Alerts is filled by the alert replay; nil means alerts were not evaluated.
 	Alerts *AlertsObserved `json:"alerts,omitempty"`
 	// SecretsFound names where a secret (the MAX token, a database password) was seen in the
@@ -117,6 +119,13 @@ type GaugeValue struct {
 	Value  float64           `json:"value"`
 }
 
+// ResourceDelta is one resource gauge at the start of the row and at its end.
+type ResourceDelta struct {
+	Name  string  `json:"name"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
 // LogEvent is one JSON log record of the service.
 type LogEvent struct {
 	Time  time.Time      `json:"time"`
@@ -140,6 +149,9 @@ type StoredValue struct {
 	Present   bool       `json:"present"`
 	Count     int        `json:"count,omitempty"`
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// TTL is what remains of a Redis entry's life when it was read; zero means it never
+	// expires. The database keeps no TTL.
+	TTL time.Duration `json:"ttl,omitempty"`
 	// Error is why the store could not be read.
 	Error string `json:"error,omitempty"`
 }

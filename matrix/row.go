@@ -363,9 +363,13 @@ type Expected struct {
 	Logs      []LogExpectation     `json:"logs"`
 	Stores    []StoreExpectation   `json:"stores"`
 	MaxCalls  []MaxCallExpectation `json:"max_calls"`
-	Health    *HealthExpectation   `json:"health,omitempty"`
-	Probes    []ProbeExpectation   `json:"probes,omitempty"`
-	Recovery  *Recovery            `json:"recovery,omitempty"`
+	MaxRate   []MaxRateExpectation `json:"max_rate,omitempty"`
+	// Resources bound how much the service's own resources grow over the row, from its
+	// start to its end once everything settled: what a leak per request shows as.
+	Resources []ResourceExpectation `json:"resources,omitempty"`
+	Health    *HealthExpectation    `json:"health,omitempty"`
+	Probes    []ProbeExpectation    `json:"probes,omitempty"`
+	Recovery  *Recovery             `json:"recovery,omitempty"`
 	// Within bounds how long after the measured requests the eventual expectations (a refresh
 	// landing, an error counted, a log line, the health JSON settling) may take: scenarios
 	// observe and Compare until nothing differs or Within has passed.
@@ -504,6 +508,24 @@ type StoreExpectation struct {
 	Store     Store      `json:"store"`
 	Want      StoreState `json:"want"`
 	Reference bool       `json:"reference,omitempty"`
+	// TTL bounds what remains of a Redis entry's life when it holds the refreshed value:
+	// an entry written during the row expires after PARTICIPANTS_CACHE_TTL, neither never
+	// nor much sooner.
+	TTL *DurationRange `json:"ttl,omitempty"`
+}
+
+// DurationRange is an interval of durations: more than Above, at most AtMost.
+type DurationRange struct {
+	Above  time.Duration `json:"above"`
+	AtMost time.Duration `json:"at_most"`
+}
+
+// Contains reports whether d is in (Above, AtMost].
+func (r DurationRange) Contains(d time.Duration) bool { return d > r.Above && d <= r.AtMost }
+
+// String renders the range, e.g. "(23h55m, 24h]".
+func (r DurationRange) String() string {
+	return fmt.Sprintf("(%s, %s]", formatDuration(r.Above), formatDuration(r.AtMost))
 }
 
 // MaxEndpoint names a fake MAX endpoint the service calls.
@@ -523,9 +545,26 @@ type MaxCallExpectation struct {
 	Endpoint MaxEndpoint `json:"endpoint"`
 	// MaxChatID restricts MaxChat calls to one chat; zero counts calls for any chat.
 	MaxChatID int64 `json:"max_chat_id,omitempty"`
+	// Status restricts the count to calls MAX answered with it, e.g. 429; zero counts all.
+	Status    int   `json:"status,omitempty"`
 	Count     Count `json:"count"`
 	Measured  bool  `json:"measured,omitempty"`
 	Reference bool  `json:"reference,omitempty"`
+}
+
+// MaxRateExpectation bounds how fast the service calls MAX's GET /chats/{chatId}: the calls
+// of the row in any window of one second, as the fake MAX's journal timed them.
+type MaxRateExpectation struct {
+	PerSecond Count `json:"per_second"`
+	Reference bool  `json:"reference,omitempty"`
+}
+
+// ResourceExpectation bounds the growth of one gauge of the service's own resources
+// (goroutines, open file descriptors) between the start of the row and its settled end.
+type ResourceExpectation struct {
+	Name        string  `json:"name"`
+	MaxIncrease float64 `json:"max_increase"`
+	Reference   bool    `json:"reference,omitempty"`
 }
 
 // HealthExpectation is GET /health/detailed as it must settle within Expected.Within.

@@ -57,6 +57,7 @@ const (
 func Rows() []Row {
 	var rows []Row
 	rows = append(rows, cacheRows()...)
+	rows = append(rows, loadRows()...)
 	rows = append(rows, maxRows()...)
 	rows = append(rows, redisRows()...)
 	rows = append(rows, refreshRows()...)
@@ -179,8 +180,8 @@ type storeSet []StoreExpectation
 func storesAll(want StoreState) storeSet {
 	var s storeSet
 	for _, id := range []int64{alphaID, betaID, gammaID} {
-		s = append(s, StoreExpectation{ChatID: id, Store: StoreRedis, Want: want})
-		s = append(s, StoreExpectation{ChatID: id, Store: StoreDatabase, Want: want})
+		s = append(s, storeExpectation(id, StoreRedis, want, false))
+		s = append(s, storeExpectation(id, StoreDatabase, want, false))
 	}
 	return s
 }
@@ -188,11 +189,32 @@ func storesAll(want StoreState) storeSet {
 func (s storeSet) set(id int64, st Store, want StoreState, reference bool) storeSet {
 	for i := range s {
 		if s[i].ChatID == id && s[i].Store == st {
-			s[i].Want, s[i].Reference = want, reference
+			s[i] = storeExpectation(id, st, want, reference)
 		}
 	}
 	return s
 }
+
+// storeExpectation expects want of one chat in one store; a Redis entry the row refreshes
+// must expire after PARTICIPANTS_CACHE_TTL (the contract's Redis key). An entry that may or
+// may not be refreshed, by timing alone, is left without, so a variant that breaks expiry
+// is rejected on the same rows every run.
+func storeExpectation(id int64, st Store, want StoreState, reference bool) StoreExpectation {
+	e := StoreExpectation{ChatID: id, Store: st, Want: want, Reference: reference}
+	if st == StoreRedis && want == StoreRefreshed {
+		e.TTL = refreshedTTL()
+	}
+	return e
+}
+
+// refreshedTTL is what remains of the life of an entry written during a row: the whole
+// PARTICIPANTS_CACHE_TTL but the row's own length.
+func refreshedTTL() *DurationRange {
+	return &DurationRange{Above: cacheTTL - ttlSlack, AtMost: cacheTTL}
+}
+
+// ttlSlack is longer than any row lasts.
+const ttlSlack = 5 * time.Minute
 
 // linkedRefreshed expects alpha and beta refreshed in both stores, gamma untouched.
 func linkedRefreshed() storeSet {

@@ -451,7 +451,7 @@ func contradictions(r Row) []error {
 	for _, a := range e.MaxCalls {
 		for _, b := range e.MaxCalls {
 			if a.Endpoint == b.Endpoint && b.Count.Max >= 0 && a.Count.Min > b.Count.Max && covers(b.Measured, a.Measured) &&
-				(b.MaxChatID == 0 || b.MaxChatID == a.MaxChatID) {
+				(b.MaxChatID == 0 || b.MaxChatID == a.MaxChatID) && (b.Status == 0 || b.Status == a.Status) {
 				errs = append(errs, fmt.Errorf("contradiction: MAX calls %s %d %s and %d %s", a.Endpoint, a.MaxChatID, a.Count, b.MaxChatID, b.Count))
 			}
 		}

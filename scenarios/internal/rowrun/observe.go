@@ -137,3 +137,16 @@ func healthObservation(h chaos.HealthResponse) *matrix.HealthObservation {
 	}
 	return o
 }
+
+// resources reads the expected resource gauges at the start of the row and now (summed over
+// their series; a gauge the service does not export is left out, and Compare says so).
+func resources(start, now chaos.Snapshot, want []matrix.ResourceExpectation) []matrix.ResourceDelta {
+	var out []matrix.ResourceDelta
+	for _, r := range want {
+		if !start.Has(r.Name) || !now.Has(r.Name) {
+			continue
+		}
+		out = append(out, matrix.ResourceDelta{Name: r.Name, Start: start.Value(r.Name), End: now.Value(r.Name)})
+	}
+	return out
+}

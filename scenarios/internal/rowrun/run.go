@@ -291,7 +291,8 @@ func (rr *rowRun) recover(ctx context.Context) {
 // eventual are the fields whose expectations may take time to be met: background work
 // landing or failing, logs written, health settling. The others are fixed once the
 // requests are answered, so waiting cannot change them.
-var eventual = []matrix.Field{matrix.FieldMetrics, matrix.FieldLogs, matrix.FieldStores, matrix.FieldMaxCalls, matrix.FieldHealth}
+var eventual = []matrix.Field{matrix.FieldMetrics, matrix.FieldLogs, matrix.FieldStores, matrix.FieldMaxCalls,
+	matrix.FieldResources, matrix.FieldHealth}
 
 func eventualMismatches(row matrix.Row, obs matrix.Observation) []matrix.Mismatch {
 	var out []matrix.Mismatch
@@ -362,6 +363,7 @@ func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
 	obs.Metrics = append(counterDeltas(m.Snapshot.Delta(rr.start), names, false),
 		counterDeltas(rr.measuredEnd.Delta(rr.measured), names, true)...)
 	obs.Gauges = gauges(m.Snapshot, append(gaugeNames(expected.Gauges), standardGauges...))
+	obs.Resources = resources(rr.start, m.Snapshot, expected.Resources)
 	obs.Logs = logEvents(rr.env.Logs())
 	obs.MaxCalls = maxCalls(rr.env.Max().Journal())
 	obs.Stores = rr.stores(ctx)
@@ -401,7 +403,7 @@ func (rr *rowRun) stores(ctx context.Context) []matrix.StoredValue {
 			cache.Error = err.Error()
 		case found:
 			at := entry.UpdatedAt
-			cache.Present, cache.Count, cache.UpdatedAt = true, entry.Count, &at
+			cache.Present, cache.Count, cache.UpdatedAt, cache.TTL = true, entry.Count, &at, entry.TTL
 		}
 		out = append(out, db, cache)
 	}
