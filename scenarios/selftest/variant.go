@@ -237,6 +237,39 @@ func Variants() []Variant {
 			Watch:  []string{"redis-up.max-503.cache-stale", "recovery.max-503", "recovery.max-down"},
 			Fields: []matrix.Field{matrix.FieldMaxCalls, matrix.FieldMetrics, matrix.FieldLogs},
 		},
+		{
+			Name:   "cache-never-expires",
+			Breaks: "refreshed cache entries are written without an expiry, so Redis keeps every count for ever",
+			Why: "Every row that refreshes a chat into Redis reads what remains of the entry's life; rows that only " +
+				"read the cache, and rows where a refresh lands or not by timing alone, do not.",
+			Patch: "cache-never-expires.patch",
+			Reject: []string{"redis-up.max-up.cache-stale", "redis-up.max-up.cache-cold", "redis-up.max-up.cache-cold.many-chats",
+				"redis-restarted-empty.max-up.cache-fresh", "refresh.max-up", "recovery.redis-restarted-empty",
+				"recovery.max-down", "recovery.max-503", "recovery.max-429"},
+			Watch:  []string{"redis-up.max-up.cache-fresh", "redis-slow.max-up.cache-fresh", "recovery.redis-down"},
+			Fields: []matrix.Field{matrix.FieldStores},
+		},
+		{
+			Name:   "list-leaks-goroutine",
+			Breaks: "every list leaves a goroutine behind: a watcher whose channel is never closed",
+			Why: "Only the burst rows read the service's goroutines over hundreds of lists; a row of a few requests " +
+				"leaks a few, within the churn any row allows.",
+			Patch: "list-leaks-goroutine.patch",
+			Reject: []string{"redis-down.max-up.cache-fresh.burst", "redis-up.max-short-circuited.cache-stale.burst",
+				"postgres-down.list.burst"},
+			Watch:  []string{"redis-down.max-up.cache-fresh", "postgres-down.list", "redis-up.max-up.cache-fresh"},
+			Fields: []matrix.Field{matrix.FieldResources},
+		},
+		{
+			Name:   "max-no-rate-limit",
+			Breaks: "the MAX rate limiter does not limit, so background refreshes call MAX as fast as the workers go",
+			Why: "Only the row with sixty chats due at once can outrun MAX's 30 calls a second (the fake MAX refuses " +
+				"the excess with 429); three chats stay below any limit.",
+			Patch:  "max-no-rate-limit.patch",
+			Reject: []string{"redis-up.max-up.cache-cold.many-chats"},
+			Watch:  []string{"redis-up.max-up.cache-cold", "redis-up.max-up.cache-stale", "recovery.max-429"},
+			Fields: []matrix.Field{matrix.FieldMaxCalls},
+		},
 	}
 }
 
