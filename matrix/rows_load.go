@@ -44,20 +44,20 @@ func coldManyChats() Row {
 	var stores storeSet
 	for _, c := range seed.Chats {
 		chats = append(chats, chat(c.ID, SourceDatabase, OriginDatabase))
-		stores = append(stores, storeExpectation(c.ID, StoreRedis, StoreRefreshed, true),
-			storeExpectation(c.ID, StoreDatabase, StoreRefreshed, true))
+		stores = append(stores, storeExpectation(c.ID, StoreRedis, StoreRefreshed, false),
+			storeExpectation(c.ID, StoreDatabase, StoreRefreshed, false))
 	}
-	// The reference service refreshes at MAX_API_RATE_LIMIT; the rest is slack for a
-	// loaded machine.
-	refreshWithin := time.Duration(manyChats/referenceRate)*time.Second + 7*time.Second
+	// The reference service refreshes at MAX_API_RATE_LIMIT, in three seconds; the deadline
+	// is the harness's "eventually", which any service refreshing six chats a second meets.
+	refreshWithin := eventually
 	return Row{
 		ID: "redis-up.max-up.cache-cold.many-chats", Group: GroupCache,
 		Title: fmt.Sprintf("Everything up, cache cold, %d linked chats: refreshed below MAX's rate limit", manyChats),
 		Description: fmt.Sprintf("One list makes all %d linked chats due for a refresh at once. The service must "+
 			"spread the refreshes below MAX's %d calls per second (the fake MAX answers 429 beyond it), so no call "+
-			"is refused, and the reference service refreshes them all at its MAX_API_RATE_LIMIT of %d per second. "+
-			"The refresh rate and its deadline are the reference service's; the ceiling and the absence of 429 "+
-			"are the contract's.", manyChats, maxRateCeiling, referenceRate),
+			"is refused, and still refresh them all, into the database and Redis, within the harness's %s "+
+			"(six a second would do). The reference service refreshes at its MAX_API_RATE_LIMIT of %d per second, "+
+			"one call per chat; that rate and count are its own.", manyChats, maxRateCeiling, formatDuration(eventually), referenceRate),
 		Given:   Given{Postgres: up(), Redis: up(), MaxAPI: up(), Cache: CacheCold, Seed: seed},
 		Request: Request{Method: http.MethodGet, Path: "/chats/all", Repeat: 1},
 		Expected: Expected{

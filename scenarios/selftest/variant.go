@@ -52,6 +52,7 @@ func (v Variant) Eligible(r matrix.Row) bool {
 // the two recovery rows that fault Redis before lifting it.
 var redisUnreachable = []string{
 	"redis-down.max-up.cache-fresh",
+	"redis-down.max-up.cache-fresh.burst",
 	"redis-down.max-down.cache-fresh",
 	"redis-blackhole.max-up.cache-fresh",
 	"redis-blackhole.max-down.cache-fresh",
@@ -134,7 +135,8 @@ func Variants() []Variant {
 				"or request log.",
 			Patch:        "foreign-dialect.patch",
 			ContractOnly: true,
-			Differs: []string{"redis-up.max-short-circuited.cache-stale", "postgres-down.list", "postgres-down.get",
+			Differs: []string{"redis-up.max-short-circuited.cache-stale", "redis-up.max-short-circuited.cache-stale.burst",
+				"postgres-down.list", "postgres-down.list.burst", "postgres-down.get",
 				"postgres-slow.list", "postgres-blackhole.list", "recovery.redis-down", "recovery.redis-blackhole",
 				"recovery.postgres-down"},
 			Watch:  []string{"health.postgres-down", "redis-down.max-up.cache-fresh", "recovery.max-503"},
@@ -163,7 +165,7 @@ func Variants() []Variant {
 				"the short-circuited row's warm-up, the Redis rows with MAX down (beta is stale), Redis restarted empty with MAX down, " +
 				"the failing POST refreshes, and the MAX recovery rows, whose fresh zero entries are never refreshed again.",
 			Patch: "failed-refresh-overwrites.patch",
-			Reject: join(maxFailing, []string{"redis-up.max-short-circuited.cache-stale",
+			Reject: join(maxFailing, []string{"redis-up.max-short-circuited.cache-stale", "redis-up.max-short-circuited.cache-stale.burst",
 				"redis-down.max-down.cache-fresh", "redis-blackhole.max-down.cache-fresh", "redis-slow.max-down.cache-fresh",
 				"redis-reset.max-down.cache-fresh", "redis-restarted-empty.max-down.cache-fresh"},
 				refreshFailing, []string{"recovery.max-down", "recovery.max-503", "recovery.max-429"}),
@@ -177,7 +179,7 @@ func Variants() []Variant {
 				"database (cold cache, Redis failing, Redis restarted empty) or MAX (POST refresh) do not.",
 			Patch: "cache-labelled-database.patch",
 			Reject: join([]string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-stale"}, maxFailing,
-				[]string{"redis-up.max-short-circuited.cache-stale", "recovery.redis-down", "recovery.redis-blackhole",
+				[]string{"redis-up.max-short-circuited.cache-stale", "redis-up.max-short-circuited.cache-stale.burst", "recovery.redis-down", "recovery.redis-blackhole",
 					"recovery.redis-restarted-empty", "recovery.max-down", "recovery.max-503", "recovery.max-429", "recovery.postgres-down"}),
 			Watch: []string{"redis-up.max-up.cache-cold", "redis-down.max-up.cache-fresh", "redis-restarted-empty.max-up.cache-fresh",
 				"refresh.max-up"},
@@ -200,8 +202,8 @@ func Variants() []Variant {
 			Why: "Every list, get or refresh while PostgreSQL fails expects 503 and Retry-After; /readyz and /health/detailed set " +
 				"their own status and are unaffected.",
 			Patch: "database-down-500.patch",
-			Reject: []string{"refresh.postgres-down", "postgres-down.list", "postgres-down.get", "postgres-slow.list",
-				"postgres-blackhole.list", "recovery.postgres-down"},
+			Reject: []string{"refresh.postgres-down", "postgres-down.list", "postgres-down.list.burst", "postgres-down.get",
+				"postgres-slow.list", "postgres-blackhole.list", "recovery.postgres-down"},
 			Watch:  []string{"health.postgres-down", "health.postgres-slow", "health.all-down"},
 			Fields: []matrix.Field{matrix.FieldStatus, matrix.FieldHeaders},
 		},
@@ -233,7 +235,7 @@ func Variants() []Variant {
 			Why: "Only the short-circuited row expects MAX left alone after repeated failures; the recovery rows pass without a " +
 				"breaker because MAX is called again as soon as it is back.",
 			Patch:  "max-no-breaker.patch",
-			Reject: []string{"redis-up.max-short-circuited.cache-stale"},
+			Reject: []string{"redis-up.max-short-circuited.cache-stale", "redis-up.max-short-circuited.cache-stale.burst"},
 			Watch:  []string{"redis-up.max-503.cache-stale", "recovery.max-503", "recovery.max-down"},
 			Fields: []matrix.Field{matrix.FieldMaxCalls, matrix.FieldMetrics, matrix.FieldLogs},
 		},
