@@ -168,16 +168,31 @@ const (
 	BackendAuto    = "auto"
 )
 
+// ResolveBackend returns the backend Start would use with these options: BackendDocker or
+// BackendProcess, auto settled by whether the Docker engine answers.
+func ResolveBackend(ctx context.Context, opts ...Option) (string, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return "", err
+	}
+	return cfg.resolveBackend(ctx), nil
+}
+
+func (c config) resolveBackend(ctx context.Context) string {
+	if c.backend != BackendAuto {
+		return c.backend
+	}
+	docker, err := connectDocker(ctx, c.dockerHost)
+	if err != nil {
+		return BackendProcess
+	}
+	_ = docker.Close()
+	return BackendDocker
+}
+
 func (e *Env) start(ctx context.Context) error {
 	t0 := time.Now()
-	backend := e.cfg.backend
-	if backend == BackendAuto {
-		backend = BackendProcess
-		if docker, err := connectDocker(ctx, e.cfg.dockerHost); err == nil {
-			_ = docker.Close()
-			backend = BackendDocker
-		}
-	}
+	backend := e.cfg.resolveBackend(ctx)
 	e.backend = backend
 	if backend == BackendDocker {
 		applyTestcontainersDefaults()

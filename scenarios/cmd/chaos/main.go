@@ -27,9 +27,13 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 )
 
-// DefaultProcs is the number of parallel processes when neither -procs nor MATRIX_PROCS says:
-// the measured knee on two cores (README, "Running the matrix").
-const DefaultProcs = 5
+// The number of parallel processes when neither -procs nor MATRIX_PROCS says, measured on
+// two cores (README, "Running the matrix"): the knee on the process backend, and as many as
+// stay within every row's bounds on the Docker backend, whose containers cost more CPU.
+const (
+	DefaultProcs       = 5
+	DefaultDockerProcs = 3
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -70,7 +74,8 @@ type options struct {
 func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	procs := fs.Int("procs", envInt("MATRIX_PROCS", DefaultProcs), "parallel processes, each with its own environments (MATRIX_PROCS)")
+	procs := fs.Int("procs", envInt("MATRIX_PROCS", 0), "parallel processes, each with its own environments "+
+		"(MATRIX_PROCS; default 5, or 3 on the Docker backend)")
 	shard := fs.String("shard", "", "run shard i/n of the rows, balanced by matrix/timings.json (e.g. 2/4)")
 	row := fs.String("row", "", "run this row only")
 	labels := fs.String("labels", "", "run the rows this Ginkgo label filter selects, e.g. 'dep:redis && fault:blackhole'")
@@ -85,6 +90,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *procs == 0 {
+		*procs = DefaultProcs
+		if b, err := chaos.ResolveBackend(context.Background()); err == nil && b == chaos.BackendDocker {
+			*procs = DefaultDockerProcs
+		}
 	}
 	if *procs < 1 {
 		return options{}, errors.New("-procs must be at least 1")

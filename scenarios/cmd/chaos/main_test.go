@@ -67,6 +67,7 @@ func TestSelectRowsAppliesScopeShardRowAndLabels(t *testing.T) {
 func TestParseNamesTheRowsItRuns(t *testing.T) {
 	t.Setenv("MATRIX_PROCS", "")
 	t.Setenv("MATRIX_CONTRACT_ONLY", "")
+	t.Setenv("CHAOS_BACKEND", "process")
 	all := matrix.Rows()
 	o, err := parse([]string{"-row", all[0].ID, "-procs", "8", "-out", t.TempDir()}, io.Discard)
 	if err != nil {
@@ -79,7 +80,11 @@ func TestParseNamesTheRowsItRuns(t *testing.T) {
 	if err != nil || o.LabelFilter != "" || o.Rows != len(all) || o.Procs != DefaultProcs {
 		t.Errorf("every row: filter %q, %d rows, %d procs, %v", o.LabelFilter, o.Rows, o.Procs, err)
 	}
-	if _, err := parse([]string{"-procs", "0"}, io.Discard); err == nil {
-		t.Error("-procs 0 accepted")
+	if _, err := parse([]string{"-procs", "-1"}, io.Discard); err == nil {
+		t.Error("-procs -1 accepted")
+	}
+	t.Setenv("CHAOS_BACKEND", "docker")
+	if o, err := parse([]string{"-out", t.TempDir()}, io.Discard); err != nil || o.Procs != DefaultDockerProcs {
+		t.Errorf("docker backend: %d procs, %v; want %d", o.Procs, err, DefaultDockerProcs)
 	}
 }
