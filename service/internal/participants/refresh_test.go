@@ -41,6 +41,27 @@ func TestRefreshSuccess(t *testing.T) {
 	requireLog(t, e.logs, slog.LevelDebug, "Participants refreshed", map[string]string{"chat_id": "1", "count": "30"})
 }
 
+// A refresh that succeeds but brings an older observation than the database holds (another
+// replica refreshed later) answers with the database's newer count, not MAX's older one.
+func TestRefreshServesTheNewerStoredCount(t *testing.T) {
+	e := newEnv(t)
+	newer := t0.Add(time.Minute)
+	e.store.Put(linked(1, -101, 10, newer))
+	e.max.SetCount(-101, 30)
+
+	got, err := e.svc.Refresh(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := chat.Participants{Count: 10, UpdatedAt: newer, Source: chat.SourceDatabase}
+	if got.Participants != want {
+		t.Errorf("Refresh = %+v, want the newer stored %+v", got.Participants, want)
+	}
+	if e.refreshes("success") != 1 {
+		t.Error("the MAX call succeeded and is counted as such")
+	}
+}
+
 func TestRefreshMaxFailure(t *testing.T) {
 	for _, reason := range []string{"timeout", "connection", "rate_limited", "unauthorized", "not_found",
 		"client_error", "server_error", "malformed", "too_large"} {

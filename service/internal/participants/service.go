@@ -187,7 +187,11 @@ func (s *Service) Refresh(ctx context.Context, id int64) (chat.Chat, error) {
 	}
 	p, err := s.refreshShared(ctx, c)
 	if err == nil {
-		c.Participants = p
+		// The database may hold a newer observation than MAX's answer (another replica
+		// refreshed later, a slow answer lost the race): it was kept, and it is served.
+		if !c.Participants.Known() || c.Participants.UpdatedAt.Before(p.UpdatedAt) {
+			c.Participants = p
+		}
 		return c, nil
 	}
 	var f *refreshError

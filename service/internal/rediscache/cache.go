@@ -250,7 +250,14 @@ func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Pa
 	return out, nil
 }
 
-// Set stores the count of chat id for the cache's TTL.
+// setAttempts bounds the retries of a Set whose entry another writer changed meanwhile.
+const setAttempts = 3
+
+// Set stores the count of chat id for the cache's TTL, unless the entry already holds a
+// count observed at the same time or later (another replica's refresh, or a slow MAX answer
+// that lost the race): a refresh never replaces newer data with older. The check and the
+// write are one optimistic transaction (WATCH, then MULTI/EXEC), retried when another writer
+// changed the entry in between.
 func (c *Cache) Set(ctx context.Context, id int64, p chat.Participants) error {
 	if !p.Known() {
 		return chat.Errorf(chat.EINVALID, "participants of chat %d have no observation time", id)
@@ -260,8 +267,33 @@ func (c *Cache) Set(ctx context.Context, id int64, p chat.Participants) error {
 	if err != nil {
 		return fmt.Errorf("set participants of chat %d: %w", id, err)
 	}
+	key := Key(id)
 	err = c.call(ctx, OpSet, func(ctx context.Context) error {
-		return c.client.Set(ctx, Key(id), value, c.ttl).Err()
+		var err error
+		for range setAttempts {
+			err = c.client.Watch(ctx, func(tx *redis.Tx) error {
+				raw, err := tx.Get(ctx, key).Result()
+				switch {
+				case errors.Is(err, redis.Nil):
+				case err != nil:
+					return err
+				default:
+					// An entry that does not decode is as good as missing: overwrite it.
+					if cur, err := decode(raw); err == nil && !cur.UpdatedAt.Before(p.UpdatedAt) {
+						return nil
+					}
+				}
+				_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+					pipe.Set(ctx, key, value, c.ttl)
+					return nil
+				})
+				return err
+			}, key)
+			if !errors.Is(err, redis.TxFailedErr) {
+				return err
+			}
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set participants of chat %d: %w", id, err)

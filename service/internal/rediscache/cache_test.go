@@ -118,6 +118,49 @@ func TestSetThenGetMultiple(t *testing.T) {
 	}
 }
 
+// A refresh that brings an older observation than the entry holds (another replica wrote a
+// newer one, or a slow MAX answer lost the race) leaves the entry as it is.
+func TestSetNeverReplacesANewerEntry(t *testing.T) {
+	e := newEnv(t, nil, Options{TTL: time.Hour})
+	ctx := context.Background()
+	newer := chat.Participants{Count: 50, UpdatedAt: t0.Add(time.Minute)}
+	if err := e.cache.Set(ctx, 1, newer); err != nil {
+		t.Fatal(err)
+	}
+	for _, older := range []chat.Participants{{Count: 40, UpdatedAt: t0}, {Count: 45, UpdatedAt: t0.Add(time.Minute)}} {
+		if err := e.cache.Set(ctx, 1, older); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.cache.GetMultiple(ctx, []int64{1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := got[1]; p.Count != 50 || !p.UpdatedAt.Equal(newer.UpdatedAt) {
+			t.Errorf("after a Set observed at %s: %+v, want the newer count 50 kept", older.UpdatedAt, p)
+		}
+	}
+	// A newer observation replaces it, and so does any over an entry that does not decode.
+	if err := e.cache.Set(ctx, 1, chat.Participants{Count: 60, UpdatedAt: t0.Add(2 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.raw.Set(ctx, "participants:2", "not json", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cache.Set(ctx, 2, chat.Participants{Count: 7, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.cache.GetMultiple(ctx, []int64{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[1].Count != 60 || got[2].Count != 7 {
+		t.Errorf("newer or over garbage: %+v", got)
+	}
+	if e.errorsTotal() != 0 {
+		t.Errorf("participants_cache_errors_total = %v, want 0", e.errorsTotal())
+	}
+}
+
 func TestSetRejectsUnknownTime(t *testing.T) {
 	e := newEnv(t, nil, Options{})
 	if err := e.cache.Set(context.Background(), 1, chat.Participants{Count: 1}); chat.ErrorCode(err) != chat.EINVALID {
