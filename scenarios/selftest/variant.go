@@ -263,6 +263,16 @@ func Variants() []Variant {
 			Fields: []matrix.Field{matrix.FieldResources},
 		},
 		{
+			Name:   "cache-overwrites-newer",
+			Breaks: "a refresh writes Redis unconditionally, replacing a newer entry (another replica's) with its older count",
+			Why: "Only the racing-writers row has a store holding a newer observation than the refresh brings; everywhere " +
+				"else the refresh's count is the newest, and writing it is right.",
+			Patch:  "cache-overwrites-newer.patch",
+			Reject: []string{"refresh.newer-in-stores"},
+			Watch:  []string{"refresh.max-up", "redis-up.max-up.cache-stale", "redis-up.max-up.cache-cold"},
+			Fields: []matrix.Field{matrix.FieldStores},
+		},
+		{
 			Name:   "max-no-rate-limit",
 			Breaks: "the MAX rate limiter does not limit, so background refreshes call MAX as fast as the workers go",
 			Why: "Only the row with sixty chats due at once can outrun MAX's 30 calls a second (the fake MAX refuses " +
