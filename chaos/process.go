@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -44,7 +43,7 @@ type depProcess struct {
 	cred    *syscall.Credential
 	version string
 	stopSig syscall.Signal
-	logs    *syncBuffer
+	logFile string // the process's output, kept in the environment's work directory
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -83,7 +82,13 @@ func (d *depProcess) start(ctx context.Context) error {
 	//nolint:gosec // G204: the machine's own postgres or redis-server with arguments built here
 	cmd := exec.CommandContext(context.WithoutCancel(ctx), d.argv[0], d.argv[1:]...)
 	cmd.Dir = d.dir
-	cmd.Stdout, cmd.Stderr = d.logs, d.logs
+	out, err := os.OpenFile(d.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		d.mu.Unlock()
+		return fmt.Errorf("start %s: %w", d.dep, err)
+	}
+	defer out.Close() // the child has its own descriptor
+	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so pause freezes every backend; killed if the harness dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: d.cred}
 	if err := cmd.Start(); err != nil {
@@ -109,7 +114,7 @@ func (d *depProcess) waitListening(ctx context.Context, done chan struct{}) erro
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("%s exited before it listened on %s:\n%s", d.dep, d.port.addr, tail(d.logs.String(), 20))
+			return fmt.Errorf("%s exited before it listened on %s:\n%s", d.dep, d.port.addr, tailFile(d.logFile, 20))
 		case <-ctx.Done():
 			return fmt.Errorf("%s did not listen on %s: %w", d.dep, d.port.addr, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -206,22 +211,17 @@ func (d *depProcess) stop(ctx context.Context) error {
 	return nil
 }
 
-func (d *depProcess) pause(context.Context) error {
-	if err := d.signalTree(syscall.SIGSTOP); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.paused = true
-	d.mu.Unlock()
-	return nil
-}
+func (d *depProcess) pause(context.Context) error { return d.freeze(syscall.SIGSTOP, true) }
 
-func (d *depProcess) unpause(context.Context) error {
-	if err := d.signalTree(syscall.SIGCONT); err != nil {
+func (d *depProcess) unpause(context.Context) error { return d.freeze(syscall.SIGCONT, false) }
+
+// freeze stops (SIGSTOP) or continues (SIGCONT) the whole process tree and records it.
+func (d *depProcess) freeze(sig syscall.Signal, paused bool) error {
+	if err := d.signalTree(sig); err != nil {
 		return err
 	}
 	d.mu.Lock()
-	d.paused = false
+	d.paused = paused
 	d.mu.Unlock()
 	return nil
 }
@@ -231,33 +231,19 @@ func (d *depProcess) terminate(ctx context.Context) error {
 	return errors.Join(d.stop(ctx), d.port.release())
 }
 
+// tailFile returns the last n lines of a file, or nothing when it cannot be read.
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path) //nolint:gosec // a log file the harness wrote
+	if err != nil {
+		return ""
+	}
+	return tail(string(b), n)
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
-
-// syncBuffer is a bytes.Buffer safe for the writes of a child process and reads for errors.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 { // keep the tail only: a long run logs a lot
-		s.b.Next(s.b.Len() / 2)
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
 
 // unprivileged is the user the dependencies run as when the harness is root (PostgreSQL
 // refuses to run as root): postgres where the distribution's package made it, else nobody.
@@ -423,7 +409,7 @@ func startPostgresProcess(ctx context.Context, workDir, user, password, db strin
 		return nil, err
 	}
 	p := &depProcess{
-		dep: Postgres, port: port, dir: data, cred: cred, stopSig: syscall.SIGINT, logs: &syncBuffer{},
+		dep: Postgres, port: port, dir: data, cred: cred, stopSig: syscall.SIGINT, logFile: filepath.Join(workDir, "postgres.log"),
 		version: commandVersion(ctx, postgres) + " (process)",
 		argv: []string{postgres, "-D", data, "-c", "listen_addresses=127.0.0.1", "-c", "port=" + portOf(port.addr),
 			"-c", "unix_socket_directories=" + data,
@@ -458,7 +444,7 @@ func startRedisProcess(ctx context.Context, workDir string) (*depProcess, error)
 		return nil, err
 	}
 	p := &depProcess{
-		dep: Redis, port: port, dir: dir, cred: cred, stopSig: syscall.SIGTERM, logs: &syncBuffer{},
+		dep: Redis, port: port, dir: dir, cred: cred, stopSig: syscall.SIGTERM, logFile: filepath.Join(workDir, "redis.log"),
 		version: redisVersion(ctx, bin) + " (process)",
 		argv: []string{bin, "--bind", "127.0.0.1", "--port", portOf(port.addr), "--dir", dir,
 			"--save", "", "--appendonly", "no", "--daemonize", "no"},

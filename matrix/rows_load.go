@@ -17,8 +17,7 @@ const manyChats = 60
 // maxRateCeiling is MAX's own limit per bot token; the contract keeps every service below it.
 const maxRateCeiling = 30
 
-// referenceRate is the reference service's MAX_API_RATE_LIMIT (its default), with a burst of
-// one: one more call fits in a window of a second that starts with a call.
+// referenceRate is the reference service's MAX_API_RATE_LIMIT (its default).
 const referenceRate = 20
 
 func loadRows() []Row {
@@ -72,10 +71,10 @@ func coldManyChats() Row {
 				{Endpoint: MaxChat, Status: http.StatusTooManyRequests, Count: None()},
 				{Endpoint: MaxChat, Count: Exactly(manyChats), Reference: true},
 			},
-			MaxRate: []MaxRateExpectation{
-				{PerSecond: AtMost(maxRateCeiling)},
-				{PerSecond: AtMost(referenceRate + 1), Reference: true},
-			},
+			// The ceiling only: the fake MAX stamps each call as it arrives, behind a proxy,
+			// so calls sent a rate interval apart can arrive closer together, and a bound at
+			// the reference service's own rate would judge that jitter, not the service.
+			MaxRate: []MaxRateExpectation{{PerSecond: AtMost(maxRateCeiling)}},
 			Within: refreshWithin, Hold: hold,
 		},
 		SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
