@@ -75,7 +75,7 @@ func coldManyChats() Row {
 			// so calls sent a rate interval apart can arrive closer together, and a bound at
 			// the reference service's own rate would judge that jitter, not the service.
 			MaxRate: []MaxRateExpectation{{PerSecond: AtMost(maxRateCeiling)}},
-			Within: refreshWithin, Hold: hold,
+			Within:  refreshWithin, Hold: hold,
 		},
 		SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
 	}
