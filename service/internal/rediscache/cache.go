@@ -250,50 +250,42 @@ func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Pa
 	return out, nil
 }
 
-// setAttempts bounds the retries of a Set whose entry another writer changed meanwhile.
-const setAttempts = 3
+// setIfNewer writes the entry unless the one stored holds a count observed at the same time
+// or later, in one round trip. Times compare as text once their fraction is padded to nine
+// digits (ARGV[2] comes padded); an entry that does not decode, or whose time is not UTC
+// RFC 3339, is as good as missing and is overwritten.
+var setIfNewer = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, v = pcall(cjson.decode, cur)
+  if ok and type(v) == 'table' and type(v.updated_at) == 'string' then
+    local dt, frac = string.match(v.updated_at, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
+    if dt and #frac <= 9 and dt .. '.' .. frac .. string.rep('0', 9 - #frac) >= ARGV[2] then
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`)
 
 // Set stores the count of chat id for the cache's TTL, unless the entry already holds a
 // count observed at the same time or later (another replica's refresh, or a slow MAX answer
 // that lost the race): a refresh never replaces newer data with older. The check and the
-// write are one optimistic transaction (WATCH, then MULTI/EXEC), retried when another writer
-// changed the entry in between.
+// write are one script, so no other writer comes between them.
 func (c *Cache) Set(ctx context.Context, id int64, p chat.Participants) error {
 	if !p.Known() {
 		return chat.Errorf(chat.EINVALID, "participants of chat %d have no observation time", id)
 	}
-	at := p.UpdatedAt.UTC().Format(time.RFC3339Nano)
-	value, err := json.Marshal(entry{Count: &p.Count, UpdatedAt: &at})
+	at := p.UpdatedAt.UTC()
+	text := at.Format(time.RFC3339Nano)
+	value, err := json.Marshal(entry{Count: &p.Count, UpdatedAt: &text})
 	if err != nil {
 		return fmt.Errorf("set participants of chat %d: %w", id, err)
 	}
-	key := Key(id)
 	err = c.call(ctx, OpSet, func(ctx context.Context) error {
-		var err error
-		for range setAttempts {
-			err = c.client.Watch(ctx, func(tx *redis.Tx) error {
-				raw, err := tx.Get(ctx, key).Result()
-				switch {
-				case errors.Is(err, redis.Nil):
-				case err != nil:
-					return err
-				default:
-					// An entry that does not decode is as good as missing: overwrite it.
-					if cur, err := decode(raw); err == nil && !cur.UpdatedAt.Before(p.UpdatedAt) {
-						return nil
-					}
-				}
-				_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-					pipe.Set(ctx, key, value, c.ttl)
-					return nil
-				})
-				return err
-			}, key)
-			if !errors.Is(err, redis.TxFailedErr) {
-				return err
-			}
-		}
-		return err
+		return setIfNewer.Run(ctx, c.client, []string{Key(id)}, value,
+			at.Format("2006-01-02T15:04:05.000000000"), c.ttl.Milliseconds()).Err()
 	})
 	if err != nil {
 		return fmt.Errorf("set participants of chat %d: %w", id, err)
