@@ -9,26 +9,27 @@
 //	fault:<kind>          down, blackhole, latency, ... ; fault:none when nothing is broken
 //	scope:reference       rows only the reference service promises
 //
-// One chaos environment serves the whole suite process: started in BeforeSuite with
-// matrix.BaseEnv(), closed in AfterSuite (which Ginkgo also runs on an interrupt), its
-// containers always terminated. Each row runs as package matrix documents it
-// (scenarios/internal/rowrun does the steps), then its alerts are replayed (a second pass
-// over the same fault, sampling /metrics; see docs/alerts.md), and the observation is
-// attached with AddReportEntry(matrix.ObservationEntry, obs). The spec fails with
-// matrix.Compare's mismatches.
+// Each suite process (Ginkgo runs several with --procs) starts its own chaos environment with
+// matrix.BaseEnv(), and a second one for the alert replay, in SynchronizedBeforeSuite: the
+// first process builds the service and draws the credentials once for all. AfterSuite (which
+// Ginkgo also runs on an interrupt) closes them. Each row runs as package matrix documents it
+// (scenarios/internal/rowrun does the steps) while its alerts are replayed in the second
+// environment (sampling /metrics under the same fault; see docs/alerts.md), and the
+// observation is attached with AddReportEntry(matrix.ObservationEntry, obs). The spec fails
+// with matrix.Compare's mismatches.
 //
 // # Running it
 //
 // `make chaos` runs everything and applies the release gate; `make scenario ROW=<id>` or
-// `make scenario LABELS='dep:redis'` run a part. Underneath, and stable for other tools
-// such as the self-test:
+// `make scenario LABELS='dep:redis'` run a part. Both go through scenarios/cmd/chaos, which
+// selects the rows (a shard, a row, a label filter), runs
 //
-//	go test ./scenarios -count=1 -timeout 30m \
-//	    -ginkgo.label-filter '<expr>' \
-//	    -ginkgo.json-report /abs/dir/report.json -ginkgo.junit-report /abs/dir/junit.xml
+//	go tool ginkgo run --procs N --label-filter '<rows>' \
+//	    --output-dir <out> --json-report report.json --junit-report junit.xml ./scenarios
 //
-// (go test runs the suite in the scenarios directory, so report paths should be absolute.)
-// The suite itself writes matrix.json, matrix.md and matrix.html with a ReportAfterSuite.
+// with MATRIX_OUT=<out> and MATRIX_PROGRESS=<out>/progress.log, and prints a line per
+// finished row. The suite itself writes matrix.json, matrix.md and matrix.html with a
+// ReportAfterSuite.
 //
 // Environment:
 //
@@ -45,6 +46,8 @@
 //	                      `matrix gate -contract-only` (make does both); the reference gate
 //	                      refuses a report judged this way
 //	MATRIX_ALERTS         0: skip the alert replay (rows then show their alerts as unknown)
+//	MATRIX_PROGRESS       a file each process appends a line to per finished row
+//	CHAOS_BACKEND         docker, process or auto: where PostgreSQL and Redis run
 //
 // Secrets of the environment (the MAX token, the database password) are redacted from
 // every observation before it is attached, so no report file holds them.
