@@ -205,14 +205,9 @@ func report(args []string, stdout, stderr io.Writer, environ []string) error {
 	}
 	var suites []types.Report
 	for _, path := range fs.Args() {
-		f, err := os.Open(path)
+		s, err := readGinkgoFile(path)
 		if err != nil {
-			return ioErr(err)
-		}
-		s, err := matrix.ReadGinkgoReport(f)
-		f.Close()
-		if err != nil {
-			return ioErr(fmt.Errorf("%s: %w", path, err))
+			return err
 		}
 		suites = append(suites, s...)
 	}
@@ -240,14 +235,9 @@ func gate(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return errors.New("gate: which matrix.json?")
 	}
-	f, err := os.Open(fs.Arg(0))
+	rep, err := readMatrixFile(fs.Arg(0))
 	if err != nil {
-		return ioErr(err)
-	}
-	defer f.Close()
-	rep, err := matrix.ReadReport(f)
-	if err != nil {
-		return ioErr(err)
+		return err
 	}
 	catalogue := matrix.Rows()
 	ps := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: *allowMissing, ContractOnly: *contractOnly})
