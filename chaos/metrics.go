@@ -5,7 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +43,13 @@ func ParseMetrics(r io.Reader) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("extract samples: %w", err)
 	}
-	s := Snapshot{Time: time.Now(), series: make(map[string][]Sample)}
+	// Each series' key is rendered once: sorting by keys computed in the comparison made
+	// parsing a /metrics page cost several times more than reading it.
+	type keyed struct {
+		key string
+		smp Sample
+	}
+	byName := make(map[string][]keyed)
 	for _, smp := range vec {
 		name := string(smp.Metric[model.MetricNameLabel])
 		labels := make(map[string]string, len(smp.Metric)-1)
@@ -52,12 +58,16 @@ func ParseMetrics(r io.Reader) (Snapshot, error) {
 				labels[string(k)] = string(v)
 			}
 		}
-		s.series[name] = append(s.series[name], Sample{Name: name, Labels: labels, Value: float64(smp.Value)})
+		byName[name] = append(byName[name], keyed{seriesKey(labels), Sample{Name: name, Labels: labels, Value: float64(smp.Value)}})
 	}
-	for name := range s.series {
-		sort.Slice(s.series[name], func(i, j int) bool {
-			return seriesKey(s.series[name][i].Labels) < seriesKey(s.series[name][j].Labels)
-		})
+	s := Snapshot{Time: time.Now(), series: make(map[string][]Sample, len(byName))}
+	for name, ks := range byName {
+		slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+		samples := make([]Sample, len(ks))
+		for i, k := range ks {
+			samples[i] = k.smp
+		}
+		s.series[name] = samples
 	}
 	return s, nil
 }
@@ -150,9 +160,16 @@ func seriesKey(labels map[string]string) string {
 		return ""
 	}
 	keys := slices.Sorted(maps.Keys(labels))
-	parts := make([]string, len(keys))
+	var b strings.Builder
+	b.WriteByte('{')
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(labels[k]))
 	}
-	return "{" + strings.Join(parts, ",") + "}"
+	b.WriteByte('}')
+	return b.String()
 }
