@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func Expects(r Row, f Field) bool {
 	case FieldStores:
 		return len(e.Stores) > 0
 	case FieldMaxCalls:
-		return len(e.MaxCalls)+len(e.MaxRate) > 0
+		return len(e.MaxCalls)+len(e.MaxRate) > 0 || e.MaxPause != nil
 	case FieldResources:
 		return len(e.Resources) > 0
 	case FieldHealth:
@@ -572,6 +573,7 @@ func (c *comparison) maxCalls() {
 			c.add(FieldMaxCalls, item, m.Count.String(), strconv.Itoa(n), m.Reference)
 		}
 	}
+	c.maxPause()
 	if len(c.row.Expected.MaxRate) == 0 {
 		return
 	}
@@ -586,6 +588,38 @@ func (c *comparison) maxCalls() {
 		if !r.PerSecond.Contains(float64(peak)) {
 			c.add(FieldMaxCalls, "GET /chats/{chatId} in any 1s", r.PerSecond.String(), strconv.Itoa(peak), r.Reference)
 		}
+	}
+}
+
+// maxPause checks that no GET /chats/{chatId} reached MAX inside the pause that its first
+// 429 began, calls in flight excepted.
+func (c *comparison) maxPause() {
+	p := c.row.Expected.MaxPause
+	if p == nil {
+		return
+	}
+	chat := MaxCallExpectation{Endpoint: MaxChat}
+	var first time.Time
+	for _, call := range c.obs.MaxCalls {
+		if call.Status == http.StatusTooManyRequests && maxCallMatches(chat, call) && (first.IsZero() || call.At.Before(first)) {
+			first = call.At
+		}
+	}
+	item := fmt.Sprintf("GET /chats/{chatId} in the Retry-After pause (%s after the first 429, calls within %s of it in flight)",
+		formatDuration(p.RetryAfter), formatDuration(p.InFlight))
+	if first.IsZero() {
+		c.add(FieldMaxCalls, item, "a 429, then none", "no call answered 429", p.Reference)
+		return
+	}
+	from, until := first.Add(p.InFlight), first.Add(p.RetryAfter)
+	n := 0
+	for _, call := range c.obs.MaxCalls {
+		if maxCallMatches(chat, call) && call.At.After(from) && call.At.Before(until) {
+			n++
+		}
+	}
+	if n > 0 {
+		c.add(FieldMaxCalls, item, "0", strconv.Itoa(n), p.Reference)
 	}
 }
 

@@ -389,3 +389,46 @@ func TestPeakPerSecondCountsAnyWindowOfOneSecond(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfterPauseAllowsCallsInFlightOnly(t *testing.T) {
+	r := row(t, "redis-up.max-429.cache-stale")
+	base := perfect(r)
+	var first time.Time
+	for _, c := range base.MaxCalls {
+		if c.Status == 429 && (first.IsZero() || c.At.Before(first)) {
+			first = c.At
+		}
+	}
+	if first.IsZero() {
+		t.Fatal("the exemplar has no 429")
+	}
+	pauseMismatch := func(o Observation) bool {
+		for _, m := range Compare(r, o) {
+			if strings.Contains(m.Item, "Retry-After pause") {
+				return true
+			}
+		}
+		return false
+	}
+	with := func(after time.Duration, status int) Observation {
+		o := perfect(r)
+		o.MaxCalls = append(o.MaxCalls, MaxCall{Method: "GET", Path: "/chats/200", Status: status, At: first.Add(after)})
+		return o
+	}
+	if pauseMismatch(with(30*time.Millisecond, 429)) {
+		t.Error("a call in flight when the 429 arrived broke the pause")
+	}
+	if !pauseMismatch(with(time.Second, 429)) {
+		t.Error("a call a second into a 30s pause passed")
+	}
+	if pauseMismatch(with(31*time.Second, 200)) {
+		t.Error("a call after the pause broke it")
+	}
+	none := perfect(r)
+	for i := range none.MaxCalls {
+		none.MaxCalls[i].Status = 200
+	}
+	if !pauseMismatch(none) {
+		t.Error("a row whose MAX never answered 429 passed the pause check")
+	}
+}

@@ -228,8 +228,12 @@ func synthCalls(r Row, p Phases) []MaxCall {
 			path = "/chats/" + strconv.FormatInt(id, 10)
 		}
 		status := http.StatusOK
-		if m.Status != 0 {
+		switch {
+		case m.Status != 0:
 			status = m.Status
+		case m.Endpoint == MaxChat && r.Given.MaxAPI.Kind == FaultRateLimited:
+			// The fault answers every call 429; the calls all fall inside the pause's in-flight allowance.
+			status = http.StatusTooManyRequests
 		}
 		// A tenth of a second apart: within any rate a row bounds.
 		for k := 0; n < m.Count.Min; n, k = n+1, k+1 {

@@ -364,6 +364,9 @@ type Expected struct {
 	Stores    []StoreExpectation   `json:"stores"`
 	MaxCalls  []MaxCallExpectation `json:"max_calls"`
 	MaxRate   []MaxRateExpectation `json:"max_rate,omitempty"`
+	// MaxPause: after MAX's first 429 the service calls it no more until the Retry-After
+	// has passed.
+	MaxPause *MaxPauseExpectation `json:"max_pause,omitempty"`
 	// Resources bound how much the service's own resources grow over the row, from its
 	// start to its end once everything settled: what a leak per request shows as.
 	Resources []ResourceExpectation `json:"resources,omitempty"`
@@ -557,6 +560,16 @@ type MaxCallExpectation struct {
 type MaxRateExpectation struct {
 	PerSecond Count `json:"per_second"`
 	Reference bool  `json:"reference,omitempty"`
+}
+
+// MaxPauseExpectation is the contract's Retry-After pause: once MAX has answered a GET
+// /chats/{chatId} with 429 and Retry-After, no such call reaches MAX until RetryAfter has
+// passed. Calls already on their way when the 429 was answered are not the pause's to stop:
+// those reaching MAX within InFlight of it are allowed.
+type MaxPauseExpectation struct {
+	RetryAfter time.Duration `json:"retry_after"`
+	InFlight   time.Duration `json:"in_flight"`
+	Reference  bool          `json:"reference,omitempty"`
 }
 
 // ResourceExpectation bounds the growth of one gauge of the service's own resources

@@ -384,6 +384,22 @@ func cacheRows() []Row {
 	}
 }
 
+// retryAfterPause is the contract's Retry-After pause for a rate-limiting MAX, nil for
+// other faults.
+func retryAfterPause(f Fault) *MaxPauseExpectation {
+	if f.Kind != FaultRateLimited {
+		return nil
+	}
+	return &MaxPauseExpectation{RetryAfter: f.RetryAfter, InFlight: pauseInFlight}
+}
+
+// pauseInFlight is how long after MAX's first 429 a call may still reach MAX without
+// breaking the pause: it was sent before the 429 arrived (two chats refreshed side by side)
+// and delayed on its way. A service that checks the pause just before each call sends none
+// later than that; one that does not calls again as soon as its limiter lets it (every 50 ms
+// at the reference's 20 calls a second), and the next request's refreshes come later still.
+const pauseInFlight = 50 * time.Millisecond
+
 // staleServedWhileMaxFails is the common expectation of a list over a stale cache while MAX
 // fails without being short-circuited yet.
 func staleServedWhileMaxFails(f maxFailure) Expected {
@@ -425,6 +441,7 @@ func staleServedWhileMaxFails(f maxFailure) Expected {
 		Logs:     logs,
 		Stores:   storesAll(StoreUnchanged),
 		MaxCalls: calls,
+		MaxPause: retryAfterPause(f.fault),
 		Within:   eventually, Hold: hold,
 	}
 }
@@ -1061,6 +1078,7 @@ func recoveryRows() []Row {
 				Logs:     []LogExpectation{logged(LevelError, "", nil, AtLeast(1))},
 				Stores:   linkedRefreshed(),
 				MaxCalls: calls,
+				MaxPause: retryAfterPause(f.fault),
 				Recovery: &Recovery{Within: recoverWithin, Status: http.StatusOK,
 					Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginMax), chat(betaID, SourceCache, OriginMax),
 						chat(gammaID, SourceDatabase, OriginDatabase)},

@@ -205,6 +205,14 @@ func validateExpected(r Row) []error {
 			fail("expected: MAX calls for unseeded MAX chat %d", c.MaxChatID)
 		}
 	}
+	if p := e.MaxPause; p != nil {
+		if r.Given.MaxAPI.Kind != FaultRateLimited || p.RetryAfter != r.Given.MaxAPI.RetryAfter {
+			fail("expected: a Retry-After pause needs MAX rate-limiting with the same Retry-After")
+		}
+		if p.InFlight <= 0 || p.InFlight >= p.RetryAfter {
+			fail("expected: Retry-After pause in-flight allowance %s outside (0, %s)", p.InFlight, p.RetryAfter)
+		}
+	}
 	needHealth := r.Group == GroupHealth || r.Group == GroupPostgres || isHealthPath(r.Request.Path)
 	if needHealth != (e.Health != nil) {
 		fail("expected: health JSON required exactly for health and postgres rows")
