@@ -282,6 +282,30 @@ func Variants() []Variant {
 			Watch:  []string{"redis-up.max-up.cache-cold", "redis-up.max-up.cache-stale", "recovery.max-429"},
 			Fields: []matrix.Field{matrix.FieldMaxCalls},
 		},
+		{
+			Name: "max-ignores-retry-after",
+			Breaks: "a 429 is counted and logged as a failed refresh, but no pause begins: the next refreshes call MAX " +
+				"again at once, Retry-After or not",
+			Why: "The pause is a promise of the contract, so it is gated as another implementation would be: the contract " +
+				"gate must reject both rows where MAX rate-limits, judging the fake MAX's journal (no call in the " +
+				"Retry-After after the first 429, calls already in flight excepted).",
+			Patch:        "max-ignores-retry-after.patch",
+			ContractOnly: true,
+			Reject:       []string{"redis-up.max-429.cache-stale", "recovery.max-429"},
+			Watch:        []string{"redis-up.max-503.cache-stale", "recovery.max-503", "redis-up.max-up.cache-cold.many-chats"},
+			Fields:       []matrix.Field{matrix.FieldMaxCalls},
+		},
+		{
+			Name: "database-overwrites-newer",
+			Breaks: "a refresh writes MAX's count to the database unconditionally, over an observation newer than its own " +
+				"(another replica's, or one that won the race against a slow MAX answer)",
+			Why: "Only the racing-writer rows seed a database row newer than any refresh: the POST refresh and the " +
+				"background refresh that fills a cold cache.",
+			Patch:  "database-overwrites-newer.patch",
+			Reject: []string{"refresh.newer-in-stores", "redis-up.max-up.cache-cold.newer-in-database"},
+			Watch:  []string{"refresh.max-up", "redis-up.max-up.cache-cold", "redis-up.max-up.cache-stale"},
+			Fields: []matrix.Field{matrix.FieldStores},
+		},
 	}
 }
 
