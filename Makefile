@@ -40,9 +40,18 @@ MODULE := $(shell $(GO) list -m)
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$(MODULE)/chaos')
 
 .PHONY: test unit build vet fmt images alerts lint actionlint tools chatd fuzz stack bench \
-	env-test chaos scenario docs backend docker-check offline-images-if-needed selftest flake timings
+	env-test interrupt-test chaos scenario docs backend setup-test setup-chaos docker-check offline-images-if-needed selftest flake timings
 
-test: vet lint actionlint unit alerts env-test chaos selftest
+test: setup-test vet lint actionlint unit alerts env-test interrupt-test chaos selftest
+
+# scripts/setup.sh installs what the two README commands need (apt-get, as root on Debian
+# or Ubuntu) and prints nothing when it is all there; SETUP=0 skips it.
+SETUP ?= 1
+setup-test:
+	@$(if $(filter 0,$(SETUP)),true,scripts/setup.sh test)
+
+setup-chaos:
+	@$(if $(filter 0,$(SETUP)),true,scripts/setup.sh chaos)
 
 build:
 	$(GO) build ./...
@@ -62,6 +71,11 @@ unit:
 env-test: docker-check offline-images-if-needed
 	CHAOS_BACKEND=docker $(GO) test -race -count=1 ./chaos -ginkgo.label-filter=env
 	CHAOS_BACKEND=process $(GO) test -race -count=1 ./chaos -ginkgo.label-filter='env && !docker'
+
+# make chaos interrupted (SIGINT, SIGTERM to its process group) once its first row finished,
+# on both backends: nothing it started may be left behind.
+interrupt-test: docker-check offline-images-if-needed
+	CHAOS_INTERRUPT_TEST=1 $(GO) test -count=1 -run TestInterruptLeavesNothingBehind -v ./scenarios/cmd/chaos
 
 # golangci-lint v2 with .golangci.yml; installed into $(go env GOPATH)/bin when missing.
 lint:
@@ -111,7 +125,7 @@ alerts:
 bench:
 	$(GO) run ./chaos/cmd/bench $(BENCH_FLAGS)
 
-backend:
+backend: setup-chaos
 	@OFFLINE_IMAGES=$(OFFLINE_IMAGES) scripts/ensure-backend.sh
 
 docker-check:

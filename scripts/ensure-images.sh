@@ -22,7 +22,6 @@ case "$mode" in
 1) exec "$here/offline-images.sh" ;;
 auto)
 	if available "$pg" && available "$redis"; then
-		echo "images: $pg and $redis are available"
 		exit 0
 	fi
 	echo "images: $pg or $redis cannot be pulled here; using offline images"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # install-tools.sh installs the developer tools the Makefile needs (golangci-lint v2 and
 # actionlint) into $(go env GOPATH)/bin. It is idempotent: a tool already at the pinned
-# version is left alone, so CI can call it on every run.
+# version is left alone (and nothing is printed), so CI and scripts/setup.sh call it on every run.
 set -eu
 
 GOLANGCI_LINT_VERSION=v2.15.0
@@ -16,16 +16,12 @@ has_version() {
 	"$bin/$tool" --version 2>/dev/null | grep -q -- "${want#v}"
 }
 
-if has_version golangci-lint "$GOLANGCI_LINT_VERSION"; then
-	echo "golangci-lint $GOLANGCI_LINT_VERSION already installed"
-else
+if ! has_version golangci-lint "$GOLANGCI_LINT_VERSION"; then
 	echo "installing golangci-lint $GOLANGCI_LINT_VERSION (takes a few minutes)"
 	go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
 fi
 
-if has_version actionlint "$ACTIONLINT_VERSION"; then
-	echo "actionlint $ACTIONLINT_VERSION already installed"
-else
+if ! has_version actionlint "$ACTIONLINT_VERSION"; then
 	echo "installing actionlint $ACTIONLINT_VERSION"
 	go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 fi

@@ -30,7 +30,6 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 if ! $force && have_image "$pg_image" && have_image "$redis_image"; then
-	log "$pg_image and $redis_image already exist"
 	exit 0
 fi
 
