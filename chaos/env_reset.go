@@ -1,0 +1,155 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/fakes/maxapi"
+)
+
+// ResetOption configures Reset.
+type ResetOption func(*resetConfig)
+
+type resetConfig struct {
+	sutEnv   []string
+	chats    []ChatRow
+	cache    []CacheEntry
+	maxChats []maxapi.Chat
+}
+
+// WithSUTEnv starts the SUT with these KEY=VALUE settings on top of the contract's, for
+// example WithSUTEnv("PARTICIPANTS_CACHE_ERROR_POLICY=fail").
+func WithSUTEnv(kv ...string) ResetOption {
+	return func(c *resetConfig) { c.sutEnv = append(c.sutEnv, kv...) }
+}
+
+// WithChats seeds these rows after the table is emptied.
+func WithChats(rows ...ChatRow) ResetOption {
+	return func(c *resetConfig) { c.chats = append(c.chats, rows...) }
+}
+
+// WithCache seeds these cache entries after Redis is flushed.
+func WithCache(entries ...CacheEntry) ResetOption {
+	return func(c *resetConfig) { c.cache = append(c.cache, entries...) }
+}
+
+// WithMaxChats puts these chats into the fake MAX after it is reset.
+func WithMaxChats(chats ...maxapi.Chat) ResetOption {
+	return func(c *resetConfig) { c.maxChats = append(c.maxChats, chats...) }
+}
+
+// Reset makes the environment fresh for the next scenario: every fault is removed
+// (toxics, disabled proxies, stopped or paused containers, fake MAX faults), Redis is
+// flushed, the chats table is emptied and seeded, and the SUT is restarted with the given
+// settings, so its breakers, queues and metrics start from zero. It then takes the log and
+// metrics baselines that Logs and MetricsDelta count from.
+//
+// Reset also reports an unclean exit of the previous SUT run (after resetting anyway):
+// a crash or a race report there is a finding, not noise.
+func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
+	var rc resetConfig
+	for _, o := range opts {
+		o(&rc)
+	}
+	for _, kv := range rc.sutEnv {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("reset: SUT environment setting %q is not KEY=VALUE", kv)
+		}
+	}
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	t0 := time.Now()
+
+	e.mu.Lock()
+	e.generation++
+	clear(e.active)
+	e.mu.Unlock()
+
+	var errs []error
+	if err := e.proxies.reset(ctx); err != nil {
+		return fmt.Errorf("reset proxies: %w", err)
+	}
+	if err := e.restoreContainers(ctx); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	// Release calls held by a hanging fake before the SUT stops, so its graceful shutdown
+	// does not wait for them.
+	e.max.ClearFaults()
+	if err := e.stopSUT(); err != nil {
+		errs = append(errs, fmt.Errorf("previous SUT run: %w", err))
+	}
+	// The fake returns to its start-up state: the token, no chats but those given at
+	// Start, no faults, an empty journal; requests held by a hang are released.
+	e.max.Reset()
+	for _, c := range rc.maxChats {
+		if err := e.max.PutChat(c); err != nil {
+			return fmt.Errorf("reset: seed fake MAX: %w", err)
+		}
+	}
+	if err := e.resetData(ctx, rc.chats, rc.cache); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if err := e.startSUT(ctx, rc.sutEnv); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("reset: %w", err))...)
+	}
+	if err := e.takeBaseline(ctx); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("reset: %w", err))...)
+	}
+	e.mu.Lock()
+	e.timings.Reset = time.Since(t0)
+	took := e.timings.Reset
+	e.mu.Unlock()
+	e.log.InfoContext(ctx, "Environment reset", "took", took, "sut_env", rc.sutEnv,
+		"chats", len(rc.chats), "cache_entries", len(rc.cache))
+	return errors.Join(errs...)
+}
+
+// restoreContainers unpauses and starts whatever a process fault left paused or stopped.
+func (e *Env) restoreContainers(ctx context.Context) error {
+	for _, dep := range []Dependency{Postgres, Redis} {
+		c := e.containers[dep]
+		st, err := c.state(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.paused:
+			if err := c.unpause(ctx); err != nil {
+				return err
+			}
+		case !st.running:
+			if err := e.startContainerAgain(ctx, dep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startContainerAgain starts a stopped container and points its proxy and the direct
+// clients at its new published port.
+func (e *Env) startContainerAgain(ctx context.Context, dep Dependency) error {
+	c := e.containers[dep]
+	if err := c.start(ctx); err != nil {
+		return err
+	}
+	addr, err := c.addr(ctx)
+	if err != nil {
+		return err
+	}
+	if err := e.proxies.setUpstream(dep, addr); err != nil {
+		return err
+	}
+	return e.connectDirect(ctx)
+}
+
+func (e *Env) container(dep Dependency) (dependency, error) {
+	c, ok := e.containers[dep]
+	if !ok {
+		return nil, fmt.Errorf("%s does not run in a container; use Down(%s) instead", dep, dep)
+	}
+	return c, nil
+}

@@ -1,0 +1,77 @@
+package matrix
+
+import "net/http"
+
+func cacheRows() []Row {
+	return []Row{
+		{
+			ID: "redis-up.max-up.cache-fresh", Group: GroupCache,
+			Title: "Everything up, cache fresh: served from the cache",
+			Description: "The first row of the original analysis. Fresh entries are served as they are; " +
+				"nothing is refreshed, so MAX sees no call.",
+			Given:   given(up(), up(), up(), CacheFresh),
+			Request: list(1),
+			Expected: Expected{
+				Status: http.StatusOK,
+				Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
+					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Latency: LatencyBound{P95: singleBound, Max: singleBound},
+				Metrics: append(quietMetrics(),
+					refMetric(MetricHTTPRequests, labels("route", "/chats/all", "status", "200"), Exactly(1))),
+				Gauges:   []GaugeExpectation{gaugeAtMost(MetricFreshness, nil, staleAfter.Seconds())},
+				Logs:     quietLogs(),
+				Stores:   storesAll(StoreUnchanged),
+				MaxCalls: []MaxCallExpectation{maxCalls(0, None())},
+				Within:   eventually, Hold: hold,
+			},
+			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
+		},
+		{
+			ID: "redis-up.max-up.cache-stale", Group: GroupCache,
+			Title: "Everything up, cache stale: stale entries served, refreshed in the background",
+			Description: "The response serves the stale entries without waiting; one background refresh per chat " +
+				"then writes the MAX count to the database and to Redis.",
+			Given:   given(up(), up(), up(), CacheStale),
+			Request: list(1),
+			Expected: Expected{
+				Status: http.StatusOK,
+				Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
+					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+				Metrics: append(quietMetrics(),
+					refMetric(MetricRefresh, labels("result", "success"), Exactly(2)),
+					refMetric(MetricRefresh, labels("result", "failure"), None())),
+				Gauges: []GaugeExpectation{gaugeAtLeast(MetricFreshness, nil, staleAfter.Seconds())},
+				Logs: append(quietLogs(),
+					refLogged(LevelDebug, LogRefreshed, nil, Exactly(2))),
+				Stores:   linkedRefreshed(),
+				MaxCalls: []MaxCallExpectation{maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, Exactly(1))},
+				Within:   eventually, Hold: hold,
+			},
+			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
+		},
+		{
+			ID: "redis-up.max-up.cache-cold", Group: GroupCache,
+			Title: "Everything up, cache cold: database served, refreshed in the background",
+			Description: "A cache miss is not a fallback: nothing is counted or logged as one. The database values " +
+				"are served (beta's count was never observed, so its participants_updated_at is omitted) and " +
+				"both linked chats are refreshed into the database and Redis.",
+			Given:   given(up(), up(), up(), CacheCold),
+			Request: list(1),
+			Expected: Expected{
+				Status: http.StatusOK,
+				Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, OriginDatabase),
+					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+				Metrics: append(quietMetrics(),
+					refMetric(MetricRefresh, labels("result", "success"), Exactly(2))),
+				Gauges:   []GaugeExpectation{gaugeAtLeast(MetricFreshness, nil, staleAfter.Seconds())},
+				Logs:     quietLogs(),
+				Stores:   linkedRefreshed(),
+				MaxCalls: []MaxCallExpectation{maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, Exactly(1))},
+				Within:   eventually, Hold: hold,
+			},
+			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
+		},
+	}
+}
