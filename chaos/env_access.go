@@ -117,9 +117,3 @@ func (e *Env) Baseline() Snapshot {
 	defer e.mu.Unlock()
 	return e.baseline
 }
-
-// MetricsDelta is what changed in the metrics since the last Reset.
-func (e *Env) MetricsDelta(ctx context.Context) Snapshot {
-	e.rep.Helper()
-	return e.Metrics(ctx).Delta(e.Baseline())
-}

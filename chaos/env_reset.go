@@ -45,7 +45,7 @@ func WithMaxChats(chats ...maxapi.Chat) ResetOption {
 // (toxics, disabled proxies, stopped or paused containers, fake MAX faults), Redis is
 // flushed, the chats table is emptied and seeded, and the SUT is restarted with the given
 // settings, so its breakers, queues and metrics start from zero. It then takes the log and
-// metrics baselines that Logs and MetricsDelta count from.
+// metrics baselines that Logs and Baseline count from.
 //
 // Reset also reports an unclean exit of the previous SUT run (after resetting anyway):
 // a crash or a race report there is a finding, not noise.

@@ -9,7 +9,7 @@
 // Scenarios turn each row into one DescribeTable entry labelled with Labels(row), start the
 // service with BaseEnv, and for each row:
 //
-//  1. reset the environment; restart the service if the previous row was Disturbing;
+//  1. reset the environment, which restarts the service with the row's settings;
 //  2. seed Given.Seed with explicit chat ids (ages relative to a seeding time, Observation.SeededAt):
 //     database rows, Redis entries participants:<id>, fake MAX counts;
 //  3. apply Given's faults (a restarted-empty Redis is restarted here), snapshot the metrics

@@ -26,11 +26,6 @@ type Row struct {
 	Reference bool `json:"reference,omitempty"`
 }
 
-// Disturbing reports whether the row may leave state inside the service that outlives the
-// environment's reset (an open breaker, a Retry-After pause, a refresh still running): the row
-// after it must start from a restarted service, or from one that has settled.
-func (r Row) Disturbing() bool { return len(r.Given.Active()) > 0 }
-
 // Group is the family a row belongs to; reports and the SLA document are sectioned by it.
 type Group string
 

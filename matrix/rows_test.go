@@ -342,15 +342,6 @@ func TestValidateCatchesBrokenRows(t *testing.T) {
 	}
 }
 
-func TestDisturbing(t *testing.T) {
-	if row(t, "redis-up.max-up.cache-fresh").Disturbing() || row(t, "health.all-up").Disturbing() {
-		t.Error("a row with everything up disturbs")
-	}
-	if !row(t, "redis-up.max-429.cache-stale").Disturbing() || !row(t, "postgres-down.list").Disturbing() {
-		t.Error("a faulted row does not disturb")
-	}
-}
-
 // TestAlertsAreTheRuleFilesAlerts keeps the matrix's alert list equal to the rule file's, so a
 // new rule is judged by every row (a row whose state fires it must say so).
 func TestAlertsAreTheRuleFilesAlerts(t *testing.T) {
