@@ -12,23 +12,25 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/faultline/faultline/contract"
 )
 
-// Participant sources a Chat can report, per the contract.
+// Participant sources a Chat can report (package contract).
 const (
-	SourceCache    = "cache"
-	SourceAPI      = "api"
-	SourceDatabase = "database"
+	SourceCache    = contract.SourceCache
+	SourceAPI      = contract.SourceAPI
+	SourceDatabase = contract.SourceDatabase
 )
 
 // Chat is the contract's Chat object as the SUT returns it.
 type Chat struct {
-	ID                    int64      `json:"id"`
-	Name                  string     `json:"name"`
-	MaxChatID             *int64     `json:"max_chat_id"`
-	ParticipantsCount     int        `json:"participants_count"`
-	ParticipantsSource    string     `json:"participants_source"`
-	ParticipantsUpdatedAt *time.Time `json:"participants_updated_at,omitempty"`
+	ID                    int64           `json:"id"`
+	Name                  string          `json:"name"`
+	MaxChatID             *int64          `json:"max_chat_id"`
+	ParticipantsCount     int             `json:"participants_count"`
+	ParticipantsSource    contract.Source `json:"participants_source"`
+	ParticipantsUpdatedAt *time.Time      `json:"participants_updated_at,omitempty"`
 }
 
 // APIError is the contract's error body.

@@ -11,37 +11,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/contract"
 	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
 )
 
-// Dependency names something the SUT depends on. Each has a proxy of the same name.
-type Dependency string
+// Dependency names something the SUT depends on (package contract). Each has a proxy of
+// the same name.
+type Dependency = contract.Dependency
 
 // The SUT's dependencies.
 const (
-	Postgres Dependency = "postgres"
-	Redis    Dependency = "redis"
-	MaxAPI   Dependency = "maxapi"
+	Postgres = contract.Postgres
+	Redis    = contract.Redis
+	MaxAPI   = contract.MaxAPI
 )
 
 // Dependencies lists every dependency in a fixed order.
-func Dependencies() []Dependency { return []Dependency{Postgres, Redis, MaxAPI} }
-
-// ParseDependency accepts a dependency's name, and "max" or "pg" for short.
-func ParseDependency(s string) (Dependency, error) {
-	switch s {
-	case "postgres", "pg", "database", "db":
-		return Postgres, nil
-	case "redis", "cache":
-		return Redis, nil
-	case "maxapi", "max", "max_api":
-		return MaxAPI, nil
-	}
-	return "", fmt.Errorf("unknown dependency %q (want postgres, redis or maxapi)", s)
-}
+func Dependencies() []Dependency { return contract.Dependencies() }
 
 // Timings are the measured durations of the environment's set-up steps.
 type Timings struct {

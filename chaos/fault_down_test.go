@@ -29,7 +29,7 @@ var _ = Describe("Down", Label("env", "fault"), func() {
 
 	It("refuses connections to postgres and to the fake MAX", func() {
 		undo := env.Apply(chaos.Down(chaos.Postgres), chaos.Down(chaos.MaxAPI))
-		Expect(env.ActiveFaults()).To(Equal([]string{"down(postgres)", "down(maxapi)"}))
+		Expect(env.ActiveFaults()).To(Equal([]string{"down(postgres)", "down(max_api)"}))
 		dsn := env.DatabaseURL(bg())
 		proxied, err := pgx.ParseConfig(dsn)
 		Expect(err).NotTo(HaveOccurred())

@@ -16,7 +16,7 @@ import (
 	"github.com/faultline/faultline/fakes/maxapi"
 )
 
-// maxCall is what a client of the MAX API sees through the maxapi proxy.
+// maxCall is what a client of the MAX API sees through the max_api proxy.
 type maxCall struct {
 	status  int
 	header  http.Header
@@ -131,7 +131,7 @@ var _ = Describe("MAX faults", Label("env", "fault"), func() {
 		Expect(journal[0].Fault).To(Equal("status:502"))
 	})
 
-	It("Down(maxapi) refuses connections", func() {
+	It("Down(max_api) refuses connections", func() {
 		undo := env.Apply(chaos.Down(chaos.MaxAPI))
 		c := getMaxChat(env, "-100", 2*time.Second)
 		Expect(errors.Is(c.err, syscall.ECONNREFUSED)).To(BeTrue(), "%v", c.err)

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/contract"
 	"github.com/faultline/faultline/fakes/maxapi"
 )
 
@@ -18,7 +19,7 @@ var _ = Describe("Probes against the running service", Label("env", "probe"), fu
 		ctx     context.Context
 		long    = time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Millisecond)
 		rows    []chaos.ChatRow
-		sources = []string{chaos.SourceCache, chaos.SourceAPI, chaos.SourceDatabase}
+		sources = contract.Sources()
 	)
 	BeforeEach(func() {
 		rows = []chaos.ChatRow{

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/contract"
 )
 
 // Row is one scenario of the behaviour matrix.
@@ -45,28 +47,20 @@ func Groups() []Group {
 	return []Group{GroupCache, GroupMax, GroupRedis, GroupRefresh, GroupPostgres, GroupHealth, GroupRecovery}
 }
 
-// Dependency names one dependency of the service. Labels and reports use these names; the
-// service names PostgreSQL "database" in its health JSON and metric labels (ServiceLabel).
-type Dependency string
+// Dependency names one dependency of the service (package contract): labels and reports use
+// these names; the service names PostgreSQL "database" in its health JSON and metric labels
+// (ServiceLabel).
+type Dependency = contract.Dependency
 
 // The service's dependencies.
 const (
-	Postgres Dependency = "postgres"
-	Redis    Dependency = "redis"
-	MaxAPI   Dependency = "max_api"
+	Postgres = contract.Postgres
+	Redis    = contract.Redis
+	MaxAPI   = contract.MaxAPI
 )
 
 // Dependencies returns every dependency in a fixed order.
-func Dependencies() []Dependency { return []Dependency{Postgres, Redis, MaxAPI} }
-
-// ServiceLabel is the dependency's name in the service's health JSON and in the dependency
-// label of its metrics (dependency_up, circuit_breaker_state).
-func (d Dependency) ServiceLabel() string {
-	if d == Postgres {
-		return "database"
-	}
-	return string(d)
-}
+func Dependencies() []Dependency { return contract.Dependencies() }
 
 // FaultKind is how a dependency misbehaves. Network faults act on the proxy in front of the
 // dependency; process faults act on its container; MAX faults are switches of the fake MAX.
@@ -308,14 +302,14 @@ func (r Request) String() string {
 	return s
 }
 
-// Source is the participants_source of a served chat.
-type Source string
+// Source is the participants_source of a served chat (package contract).
+type Source = contract.Source
 
 // The contract's sources.
 const (
-	SourceCache    Source = "cache"
-	SourceAPI      Source = "api"
-	SourceDatabase Source = "database"
+	SourceCache    = contract.SourceCache
+	SourceAPI      = contract.SourceAPI
+	SourceDatabase = contract.SourceDatabase
 )
 
 // Origin says whose value a served chat carries (count and participants_updated_at together:

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/contract"
 	"github.com/faultline/faultline/fakes/maxapi"
 )
 
@@ -205,7 +206,7 @@ func (s *stack) printURLs(ctx context.Context) {
 	say(w, "\nType \"help\" for commands; Ctrl-C tears everything down.\n")
 }
 
-const help = `commands (dep is postgres, redis or maxapi):
+const help = `commands (dep is postgres, redis or max_api; database for postgres too):
   down DEP | up DEP                 refuse connections / take every fault on DEP away
   latency DEP DUR [JITTER]          delay data from DEP
   blackhole DEP                     connections hang
@@ -250,7 +251,7 @@ func (s *stack) do(ctx context.Context, cmd string, args []string) error {
 		if err := need(1); err != nil {
 			return "", err
 		}
-		return chaos.ParseDependency(args[0])
+		return contract.ParseDependency(args[0])
 	}
 	switch cmd {
 	case "help", "?":

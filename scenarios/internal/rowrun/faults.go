@@ -51,19 +51,6 @@ var faultTable = map[matrix.FaultKind]func(dep chaos.Dependency, f matrix.Fault)
 	matrix.FaultOversized:    func(chaos.Dependency, matrix.Fault) step { return step{fault: chaos.MaxOversized(oversizedBody)} },
 }
 
-// dependencyOf is the chaos name of a matrix dependency.
-func dependencyOf(d matrix.Dependency) (chaos.Dependency, error) {
-	switch d {
-	case matrix.Postgres:
-		return chaos.Postgres, nil
-	case matrix.Redis:
-		return chaos.Redis, nil
-	case matrix.MaxAPI:
-		return chaos.MaxAPI, nil
-	}
-	return "", fmt.Errorf("unknown dependency %q", d)
-}
-
 // Plan is how a row's Given faults are put in place.
 type Plan struct {
 	// Passing are applied and lifted again before the requests (a restart).
@@ -90,11 +77,7 @@ func PlanFaults(g matrix.Given) (Plan, error) {
 		if !ok {
 			return Plan{}, fmt.Errorf("no chaos fault for %s of %s", f, d)
 		}
-		dep, err := dependencyOf(d)
-		if err != nil {
-			return Plan{}, err
-		}
-		s := build(dep, f)
+		s := build(d, f)
 		switch {
 		case s.passing:
 			p.Passing = append(p.Passing, s.fault)

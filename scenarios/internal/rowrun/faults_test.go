@@ -119,7 +119,7 @@ func TestPlanFaultsKeepsDependencyOrder(t *testing.T) {
 	for _, f := range p.Held {
 		names = append(names, f.String())
 	}
-	want := []string{"down(postgres)", "down(redis)", "down(maxapi)"}
+	want := []string{"down(postgres)", "down(redis)", "down(max_api)"}
 	if !slices.Equal(names, want) {
 		t.Errorf("got %v, want %v", names, want)
 	}

@@ -67,7 +67,7 @@ func send(ctx context.Context, c *chaos.Client, req matrix.Request) answer {
 }
 
 func observedChat(c chaos.Chat) matrix.ObservedChat {
-	return matrix.ObservedChat{ID: c.ID, Count: c.ParticipantsCount, Source: matrix.Source(c.ParticipantsSource),
+	return matrix.ObservedChat{ID: c.ID, Count: c.ParticipantsCount, Source: c.ParticipantsSource,
 		UpdatedAt: c.ParticipantsUpdatedAt}
 }
 
