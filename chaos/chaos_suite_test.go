@@ -48,7 +48,6 @@ func theEnv(opts ...chaos.ResetOption) *chaos.Env {
 // command in CHAOS_SUT_CMD.
 func startSuiteEnv() (*chaos.Env, error) {
 	opts := []chaos.Option{
-		chaos.WithReporter(GinkgoT()),
 		chaos.WithLogger(slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 	}
 	shared.sut = chaos.DefaultSUTPackage

@@ -51,7 +51,7 @@ var ErrDecode = errors.New("response body does not match the contract")
 
 // Response is what a probe observed: the status, headers and body, how long it took, and
 // the transport error if there was no response at all. A failure to get a response is an
-// observation, not a harness error, so it is reported here rather than to the Reporter.
+// observation, not a harness error, so it is reported here rather than returned as an error.
 type Response struct {
 	Method  string
 	Path    string

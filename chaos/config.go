@@ -27,29 +27,12 @@ const (
 	DefaultSUTPackage           = "./service/cmd/chatd"
 )
 
-// Reporter receives the errors of the calls a scenario makes in one line (Apply, seeding,
-// direct reads, Metrics). testing.TB and Ginkgo's GinkgoT() satisfy it. Fatalf is expected
-// not to return; if it does, the call returns zero values.
-type Reporter interface {
-	Helper()
-	Fatalf(format string, args ...any)
-}
-
-// panicReporter is used when no Reporter was given: a harness error must never pass silently.
-type panicReporter struct{}
-
-func (panicReporter) Helper() {}
-func (panicReporter) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("chaos: "+format, args...))
-}
-
 // Option configures Start.
 type Option func(*config)
 
 type config struct {
-	lookup   func(string) (string, bool)
-	reporter Reporter
-	logger   *slog.Logger
+	lookup func(string) (string, bool)
+	logger *slog.Logger
 
 	dockerHost            string
 	postgresImage         string
@@ -73,9 +56,6 @@ type config struct {
 	toxiproxyAPI          bool
 	backend               string
 }
-
-// WithReporter sets where one-line calls report their errors (usually t or GinkgoT()).
-func WithReporter(r Reporter) Option { return func(c *config) { c.reporter = r } }
 
 // WithLogger sets the harness's own log (start-up and reset timings, faults applied).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -145,7 +125,6 @@ func WithToxiproxyAPI() Option { return func(c *config) { c.toxiproxyAPI = true 
 func newConfig(opts []Option) (config, error) {
 	c := config{
 		lookup:       os.LookupEnv,
-		reporter:     panicReporter{},
 		logger:       slog.New(slog.DiscardHandler),
 		readyTimeout: 60 * time.Second,
 		stopTimeout:  15 * time.Second,

@@ -12,18 +12,21 @@
 //
 //	Expect(env.Reset(ctx, chaos.WithSUTEnv("PARTICIPANTS_CACHE_ERROR_POLICY=fail"),
 //		chaos.WithChats(chaos.ChatRow{ID: 1, Name: "a", MaxChatID: -100, Count: 3}))).To(Succeed())
-//	undo := env.Apply(chaos.Down(chaos.Redis))
-//	defer undo()
+//	undo, err := env.Inject(ctx, chaos.Down(chaos.Redis))
+//	Expect(err).NotTo(HaveOccurred())
+//	defer undo(ctx)
 //	mark := env.LogMark()
 //	resp := env.Client().List(ctx)
-//	delta := env.Metrics(ctx).Delta(env.Baseline())
+//	now, err := env.Metrics(ctx)
+//	delta := now.Delta(env.Baseline())
 //	n := env.Logs().Since(mark).Msg("Using fallback data source").With("reason", "cache_unavailable").Count()
 //
 // Faults are typed values, one constructor each: proxy faults (Down, Blackhole, Timeout,
 // Latency, Reset, Bandwidth, SlowClose, Slicer, LimitData), fake MAX answers (MaxStatus,
 // MaxRateLimited, MaxUnauthorized, MaxMalformed, MaxWrongTypes, MaxHang, MaxSlow,
 // MaxTruncated...) and process faults (ContainerStopped, ContainerPaused, SUTRestarted).
-// Apply returns the undo; Reset takes every fault away.
+// Inject returns the undo; Reset takes every fault away. Every call that can fail
+// returns its error: the environment never stops a test by itself.
 //
 // Configuration comes from options and from the environment: CHAOS_POSTGRES_IMAGE and
 // CHAOS_REDIS_IMAGE (default postgres:16-alpine, redis:7-alpine; when a default image is

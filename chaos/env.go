@@ -60,7 +60,6 @@ const (
 // scenarios. All methods are safe for concurrent use.
 type Env struct {
 	cfg  config
-	rep  Reporter
 	log  *slog.Logger
 	logs *logBuffer
 
@@ -111,7 +110,6 @@ func Start(ctx context.Context, opts ...Option) (*Env, error) {
 	}
 	e := &Env{
 		cfg:        cfg,
-		rep:        cfg.reporter,
 		log:        cfg.logger,
 		logs:       &logBuffer{},
 		containers: make(map[Dependency]dependency),

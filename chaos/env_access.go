@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/faultline/faultline/fakes/maxapi"
@@ -100,15 +101,13 @@ func (e *Env) allLogs() Logs { return Logs{buf: e.logs} }
 // LogMark is the current end of the log, for Logs().Since(mark).
 func (e *Env) LogMark() LogMark { return e.logs.mark() }
 
-// Metrics scrapes the SUT's /metrics. A failed scrape goes to the Reporter.
-func (e *Env) Metrics(ctx context.Context) Snapshot {
-	e.rep.Helper()
+// Metrics scrapes the SUT's /metrics.
+func (e *Env) Metrics(ctx context.Context) (Snapshot, error) {
 	m := e.client.Metrics(ctx)
 	if m.Err != nil || m.Status != http.StatusOK {
-		e.rep.Fatalf("scrape metrics: %s", m.Response)
-		return Snapshot{}
+		return Snapshot{}, fmt.Errorf("scrape metrics: %s", m.Response)
 	}
-	return m.Snapshot
+	return m.Snapshot, nil
 }
 
 // Baseline is the metrics snapshot taken right after the last Reset (or Start).

@@ -65,11 +65,11 @@ var _ = Describe("Environment", Label("env"), func() {
 
 	It("resets fast: faults off, data re-seeded, fake MAX cleared, SUT restarted with new settings", func() {
 		ctx := bg()
-		env.SeedCache(ctx, chaos.CacheEntry{ChatID: 99, Count: 1, UpdatedAt: time.Now()})
-		env.SeedCacheRaw(ctx, chaos.CacheKey(98), "not json", 0)
+		seedCache(env, chaos.CacheEntry{ChatID: 99, Count: 1, UpdatedAt: time.Now()})
+		seedCacheRaw(env, chaos.CacheKey(98), "not json", 0)
 		Expect(env.Max().PutChat(maxapi.Chat{ID: -99, ParticipantsCount: 5})).To(Succeed())
 		env.Max().Fail(maxapi.Status(503))
-		env.Apply(chaos.Latency(chaos.Redis, 2*time.Second, 0), chaos.Down(chaos.MaxAPI), chaos.MaxStatus(502))
+		apply(env, chaos.Latency(chaos.Redis, 2*time.Second, 0), chaos.Down(chaos.MaxAPI), chaos.MaxStatus(502))
 		Expect(env.ActiveFaults()).To(HaveLen(3))
 		resp, err := http.Get(env.MaxURL() + "/me")
 		Expect(err).NotTo(HaveOccurred())
@@ -103,12 +103,12 @@ var _ = Describe("Environment", Label("env"), func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "the fake answers again (no token sent)")
 
 		By("re-seeding the data and emptying the fake's journal")
-		Expect(env.ChatRows(ctx)).To(Equal([]chaos.ChatRow{rows[0], {ID: 2, Name: "unlinked"}}))
-		entry, found := env.CacheEntry(ctx, 1)
+		Expect(chatRows(env)).To(Equal([]chaos.ChatRow{rows[0], {ID: 2, Name: "unlinked"}}))
+		entry, found := cacheEntry(env, 1)
 		Expect(found).To(BeTrue())
 		Expect(entry.Count).To(Equal(8))
 		Expect(entry.TTL).To(BeNumerically("~", time.Hour, time.Minute))
-		_, found = env.CacheEntry(ctx, 99)
+		_, found = cacheEntry(env, 99)
 		Expect(found).To(BeFalse(), "redis was flushed")
 		row, found, err := env.ReadChatRow(ctx, 1)
 		Expect(err).NotTo(HaveOccurred())
@@ -121,7 +121,7 @@ var _ = Describe("Environment", Label("env"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(found).To(BeTrue())
 		Expect(read.Count).To(Equal(8))
-		env.SeedCacheRaw(ctx, chaos.CacheKey(97), "not json", 0)
+		seedCacheRaw(env, chaos.CacheKey(97), "not json", 0)
 		_, found, err = env.ReadCacheEntry(ctx, 97)
 		Expect(err).To(HaveOccurred(), "an entry that is not the contract's JSON")
 		Expect(found).To(BeTrue())
@@ -151,7 +151,7 @@ var _ = Describe("Environment", Label("env"), func() {
 		Expect(env.Baseline().Names()).NotTo(BeEmpty())
 
 		By("assigning ids after the seeded ones")
-		more := env.SeedChats(ctx, chaos.ChatRow{Name: "third"})
+		more := seedChats(env, chaos.ChatRow{Name: "third"})
 		Expect(more[0].ID).To(Equal(int64(3)))
 
 		By("keeping the settings across a plain restart")

@@ -7,11 +7,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Fault is one way of breaking the environment. Each constructor in this package (Down,
-// Latency, MaxStatus, ContainerStopped...) returns one; Env.Apply or Env.Inject puts it
+// Latency, MaxStatus, ContainerStopped...) returns one; Env.Inject puts it
 // in place and returns the function that takes it away again.
 type Fault interface {
 	// String names the fault for logs and reports, for example "latency(redis, 500ms±0s)".
@@ -23,34 +22,8 @@ type Fault interface {
 // does nothing.
 type UndoFunc func(ctx context.Context) error
 
-// Undo takes the faults of one Apply away; errors go to the Reporter.
-type Undo func()
-
-// applyTimeout bounds Apply and its Undo, which take no context.
-const applyTimeout = 2 * time.Minute
-
-// Apply puts the faults in place, in order, and returns their undo. Errors go to the
-// Reporter; if one fault fails, the ones already applied are taken away first.
-func (e *Env) Apply(faults ...Fault) Undo {
-	e.rep.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
-	defer cancel()
-	undo, err := e.Inject(ctx, faults...)
-	if err != nil {
-		e.rep.Fatalf("%v", err)
-		return func() {}
-	}
-	return func() {
-		e.rep.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
-		defer cancel()
-		if err := undo(ctx); err != nil {
-			e.rep.Fatalf("%v", err)
-		}
-	}
-}
-
-// Inject is Apply with a context and errors returned.
+// Inject puts the faults in place, in order, and returns their undo. If one fault fails,
+// the ones already applied are taken away first.
 func (e *Env) Inject(ctx context.Context, faults ...Fault) (UndoFunc, error) {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()

@@ -17,7 +17,7 @@ var _ = Describe("Bandwidth", Label("env", "fault"), func() {
 	It("throttles data from the dependency", func() {
 		value := strings.Repeat("x", 16<<10)
 		Expect(env.Redis().Set(bg(), "big", value, 0).Err()).To(Succeed())
-		undo := env.Apply(chaos.Bandwidth(chaos.Redis, 8))
+		undo := apply(env, chaos.Bandwidth(chaos.Redis, 8))
 		c := proxiedRedis(env, 10*time.Second)
 		t0 := time.Now()
 		got, err := c.Get(bg(), "big").Result()

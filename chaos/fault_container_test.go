@@ -17,8 +17,8 @@ var _ = Describe("Process faults", Label("env", "fault", "process"), func() {
 
 	It("stops the Redis container and brings it back cold", func() {
 		ctx := bg()
-		env.SeedCache(ctx, chaos.CacheEntry{ChatID: 1, Count: 3, UpdatedAt: time.Now()})
-		undo := env.Apply(chaos.ContainerStopped(chaos.Redis))
+		seedCache(env, chaos.CacheEntry{ChatID: 1, Count: 3, UpdatedAt: time.Now()})
+		undo := apply(env, chaos.ContainerStopped(chaos.Redis))
 		_, err := pingThroughProxy(env, time.Second)
 		Expect(err).To(HaveOccurred())
 		Expect(env.Redis().Ping(ctx).Err()).To(HaveOccurred(), "the direct client sees it too")
@@ -28,14 +28,14 @@ var _ = Describe("Process faults", Label("env", "fault", "process"), func() {
 		undo()
 		_, err = pingThroughProxy(env, time.Second)
 		Expect(err).NotTo(HaveOccurred())
-		_, found := env.CacheEntry(ctx, 1)
+		_, found := cacheEntry(env, 1)
 		Expect(found).To(BeFalse(), "a restarted Redis is empty")
 		Eventually(func() string { return env.Client().Health(ctx).Health.Dependencies["redis"] }).
 			WithTimeout(15 * time.Second).Should(Equal("healthy"))
 	})
 
 	It("pauses Postgres: connections hang until it is unpaused", func() {
-		undo := env.Apply(chaos.ContainerPaused(chaos.Postgres))
+		undo := apply(env, chaos.ContainerPaused(chaos.Postgres))
 		ctx, cancel := context.WithTimeout(bg(), 500*time.Millisecond)
 		defer cancel()
 		Expect(env.DB().Ping(ctx)).To(MatchError(context.DeadlineExceeded))
@@ -49,13 +49,13 @@ var _ = Describe("Process faults", Label("env", "fault", "process"), func() {
 
 	It("restarts the SUT: a new process, ready again", func() {
 		pid := env.SUTPid()
-		env.Apply(chaos.SUTRestarted())
+		apply(env, chaos.SUTRestarted())
 		Expect(env.SUTPid()).NotTo(Equal(pid))
 		Expect(env.Client().Readyz(bg()).Status).To(Equal(http.StatusOK))
 	})
 
 	It("brings a stopped or paused container back on Reset", func() {
-		env.Apply(chaos.ContainerStopped(chaos.Redis), chaos.ContainerPaused(chaos.Postgres))
+		apply(env, chaos.ContainerStopped(chaos.Redis), chaos.ContainerPaused(chaos.Postgres))
 		Expect(env.Reset(bg())).To(Succeed())
 		AddReportEntry("reset after stopping redis and pausing postgres", env.Timings().Reset.String())
 		Expect(env.DB().Ping(bg())).To(Succeed())

@@ -18,7 +18,7 @@ var _ = Describe("Down", Label("env", "fault"), func() {
 	BeforeEach(func() { env = theEnv() })
 
 	It("refuses connections to redis until undone", func() {
-		undo := env.Apply(chaos.Down(chaos.Redis))
+		undo := apply(env, chaos.Down(chaos.Redis))
 		_, err := pingThroughProxy(env, time.Second)
 		Expect(errors.Is(err, syscall.ECONNREFUSED)).To(BeTrue(), "%v", err)
 		undo()
@@ -28,7 +28,7 @@ var _ = Describe("Down", Label("env", "fault"), func() {
 	})
 
 	It("refuses connections to postgres and to the fake MAX", func() {
-		undo := env.Apply(chaos.Down(chaos.Postgres), chaos.Down(chaos.MaxAPI))
+		undo := apply(env, chaos.Down(chaos.Postgres), chaos.Down(chaos.MaxAPI))
 		Expect(env.ActiveFaults()).To(Equal([]string{"down(postgres)", "down(max_api)"}))
 		dsn := env.DatabaseURL(bg())
 		proxied, err := pgx.ParseConfig(dsn)

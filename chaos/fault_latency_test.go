@@ -14,7 +14,7 @@ var _ = Describe("Latency", Label("env", "fault"), func() {
 	BeforeEach(func() { env = theEnv() })
 
 	It("adds the delay to every answer and is gone after undo", func() {
-		undo := env.Apply(chaos.Latency(chaos.Redis, 300*time.Millisecond, 0))
+		undo := apply(env, chaos.Latency(chaos.Redis, 300*time.Millisecond, 0))
 		Expect(env.ActiveFaults()).To(Equal([]string{"latency(redis, 300ms±0s) downstream"}))
 		took, err := pingThroughProxy(env, 5*time.Second)
 		Expect(err).NotTo(HaveOccurred())
@@ -27,14 +27,14 @@ var _ = Describe("Latency", Label("env", "fault"), func() {
 
 	It("slows the SUT's own requests to the dependency", func() {
 		before := env.Client().Readyz(bg()).Latency
-		env.Apply(chaos.Latency(chaos.Postgres, 400*time.Millisecond, 50*time.Millisecond))
+		apply(env, chaos.Latency(chaos.Postgres, 400*time.Millisecond, 50*time.Millisecond))
 		after := env.Client().WithTimeout(10 * time.Second).Health(bg())
 		AddReportEntry("health latency", before.String()+" -> "+after.Latency.String())
 		Expect(after.Latency).To(BeNumerically(">=", 300*time.Millisecond))
 	})
 
 	It("combines faults, turns direction and toxicity, and undoes them in one call", func() {
-		undo := env.Apply(chaos.Faults(
+		undo := apply(env, chaos.Faults(
 			chaos.Latency(chaos.Redis, 300*time.Millisecond, 0).Upstream(),
 			chaos.Latency(chaos.Redis, 5*time.Second, 0).WithToxicity(0),
 		))

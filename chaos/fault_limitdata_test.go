@@ -17,7 +17,7 @@ var _ = Describe("LimitData", Label("env", "fault"), func() {
 	It("cuts answers longer than the limit", func() {
 		value := strings.Repeat("y", 1000)
 		Expect(env.Redis().Set(bg(), "long", value, 0).Err()).To(Succeed())
-		undo := env.Apply(chaos.LimitData(chaos.Redis, 100))
+		undo := apply(env, chaos.LimitData(chaos.Redis, 100))
 		c := proxiedRedis(env, 2*time.Second)
 		_, err := c.Get(bg(), "long").Result()
 		Expect(err).To(HaveOccurred())

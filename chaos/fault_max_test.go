@@ -64,7 +64,7 @@ var _ = Describe("MAX faults", Label("env", "fault"), func() {
 	DescribeTable("each named fault produces its effect, and undo restores",
 		func(f chaos.MaxFault, check func(maxCall)) {
 			healthy()
-			undo := env.Apply(f)
+			undo := apply(env, f)
 			check(getMaxChat(env, "-100", 2*time.Second))
 			undo()
 			healthy()
@@ -122,7 +122,7 @@ var _ = Describe("MAX faults", Label("env", "fault"), func() {
 	)
 
 	It("narrows a fault to one chat and to a number of calls", func() {
-		env.Apply(chaos.MaxStatus(502).OnChat(-200).Times(1))
+		apply(env, chaos.MaxStatus(502).OnChat(-200).Times(1))
 		Expect(getMaxChat(env, "-100", 2*time.Second).status).To(Equal(http.StatusOK))
 		Expect(getMaxChat(env, "-200", 2*time.Second).status).To(Equal(http.StatusBadGateway))
 		Expect(getMaxChat(env, "-200", 2*time.Second).status).To(Equal(http.StatusOK))
@@ -132,7 +132,7 @@ var _ = Describe("MAX faults", Label("env", "fault"), func() {
 	})
 
 	It("Down(max_api) refuses connections", func() {
-		undo := env.Apply(chaos.Down(chaos.MaxAPI))
+		undo := apply(env, chaos.Down(chaos.MaxAPI))
 		c := getMaxChat(env, "-100", 2*time.Second)
 		Expect(errors.Is(c.err, syscall.ECONNREFUSED)).To(BeTrue(), "%v", c.err)
 		undo()

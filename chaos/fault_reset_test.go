@@ -17,7 +17,7 @@ var _ = Describe("Reset (reset_peer)", Label("env", "fault"), func() {
 	BeforeEach(func() { env = theEnv() })
 
 	It("resets the connection on the first bytes, and undo restores", func() {
-		undo := env.Apply(chaos.Reset(chaos.Redis))
+		undo := apply(env, chaos.Reset(chaos.Redis))
 		took, err := pingThroughProxy(env, 5*time.Second)
 		Expect(err).To(HaveOccurred())
 		Expect(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)).To(BeTrue(), "%v", err)

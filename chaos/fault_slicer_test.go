@@ -17,7 +17,7 @@ var _ = Describe("Slicer", Label("env", "fault"), func() {
 	It("delivers the same bytes in small delayed pieces", func() {
 		value := strings.Repeat("0123456789", 30)
 		Expect(env.Redis().Set(bg(), "sliced", value, 0).Err()).To(Succeed())
-		undo := env.Apply(chaos.Slicer(chaos.Redis, 10, 5, 20*time.Millisecond))
+		undo := apply(env, chaos.Slicer(chaos.Redis, 10, 5, 20*time.Millisecond))
 		c := proxiedRedis(env, 10*time.Second)
 		t0 := time.Now()
 		got, err := c.Get(bg(), "sliced").Result()

@@ -36,7 +36,7 @@ var _ = Describe("SlowClose", Label("env", "fault"), func() {
 	}
 
 	It("delays the close of connections the dependency closes", func() {
-		undo := env.Apply(chaos.SlowClose(chaos.Redis, 500*time.Millisecond))
+		undo := apply(env, chaos.SlowClose(chaos.Redis, 500*time.Millisecond))
 		Expect(closeDelay()).To(BeNumerically(">=", 400*time.Millisecond))
 		undo()
 		Expect(closeDelay()).To(BeNumerically("<", 400*time.Millisecond))

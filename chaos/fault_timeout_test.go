@@ -16,7 +16,7 @@ var _ = Describe("Blackhole and Timeout", Label("env", "fault"), func() {
 	BeforeEach(func() { env = theEnv() })
 
 	It("Blackhole makes a raw go-redis call through the proxy time out", func() {
-		undo := env.Apply(chaos.Blackhole(chaos.Redis))
+		undo := apply(env, chaos.Blackhole(chaos.Redis))
 		took, err := pingThroughProxy(env, 300*time.Millisecond)
 		var ne net.Error
 		Expect(errors.As(err, &ne)).To(BeTrue(), "%v", err)
@@ -28,7 +28,7 @@ var _ = Describe("Blackhole and Timeout", Label("env", "fault"), func() {
 	})
 
 	It("Timeout answers nothing and closes the connection after the given time", func() {
-		undo := env.Apply(chaos.Timeout(chaos.Redis, 200*time.Millisecond))
+		undo := apply(env, chaos.Timeout(chaos.Redis, 200*time.Millisecond))
 		DeferCleanup(undo)
 		took, err := pingThroughProxy(env, 5*time.Second)
 		Expect(err).To(HaveOccurred())

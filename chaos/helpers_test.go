@@ -51,3 +51,65 @@ func portOf(addr string) uint16 {
 	Expect(err).NotTo(HaveOccurred())
 	return uint16(n)
 }
+
+// The environment's API returns errors; these helpers fail the spec on one instead, for
+// specs that set the stage in one line.
+
+// apply injects the faults and returns their undo, both failing the spec on an error.
+func apply(env *chaos.Env, faults ...chaos.Fault) func() {
+	GinkgoHelper()
+	undo, err := env.Inject(bg(), faults...)
+	Expect(err).NotTo(HaveOccurred())
+	return func() {
+		GinkgoHelper()
+		// Not bg(): the undo may itself run as a DeferCleanup.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		Expect(undo(ctx)).To(Succeed())
+	}
+}
+
+func seedChats(env *chaos.Env, rows ...chaos.ChatRow) []chaos.ChatRow {
+	GinkgoHelper()
+	out, err := env.SeedChats(bg(), rows...)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+func seedCache(env *chaos.Env, entries ...chaos.CacheEntry) {
+	GinkgoHelper()
+	Expect(env.SeedCache(bg(), entries...)).To(Succeed())
+}
+
+func seedCacheRaw(env *chaos.Env, key, value string, ttl time.Duration) {
+	GinkgoHelper()
+	Expect(env.SeedCacheRaw(bg(), key, value, ttl)).To(Succeed())
+}
+
+func chatRow(env *chaos.Env, id int64) (chaos.ChatRow, bool) {
+	GinkgoHelper()
+	row, found, err := env.ReadChatRow(bg(), id)
+	Expect(err).NotTo(HaveOccurred())
+	return row, found
+}
+
+func chatRows(env *chaos.Env) []chaos.ChatRow {
+	GinkgoHelper()
+	rows, err := env.ChatRows(bg())
+	Expect(err).NotTo(HaveOccurred())
+	return rows
+}
+
+func cacheEntry(env *chaos.Env, id int64) (chaos.CacheEntry, bool) {
+	GinkgoHelper()
+	entry, found, err := env.ReadCacheEntry(bg(), id)
+	Expect(err).NotTo(HaveOccurred())
+	return entry, found
+}
+
+func metrics(env *chaos.Env) chaos.Snapshot {
+	GinkgoHelper()
+	snap, err := env.Metrics(bg())
+	Expect(err).NotTo(HaveOccurred())
+	return snap
+}

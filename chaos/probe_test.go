@@ -69,11 +69,11 @@ var _ = Describe("Probes against the running service", Label("env", "probe"), fu
 		Expect(r.OK()).To(BeTrue(), r.String())
 		Expect(r.Chat.ParticipantsSource).To(Equal(chaos.SourceAPI))
 		Expect(r.Chat.ParticipantsCount).To(Equal(11))
-		row, found := env.ChatRow(ctx, 1)
+		row, found := chatRow(env, 1)
 		Expect(found).To(BeTrue())
 		Expect(row.Count).To(Equal(11))
 		Expect(row.UpdatedAt).To(BeTemporally(">", long))
-		entry, found := env.CacheEntry(ctx, 1)
+		entry, found := cacheEntry(env, 1)
 		Expect(found).To(BeTrue())
 		Expect(entry.Count).To(Equal(11))
 		calls := env.Max().ChatCalls(-101)
@@ -83,23 +83,23 @@ var _ = Describe("Probes against the running service", Label("env", "probe"), fu
 	})
 
 	It("sees a failed refresh fall back to the database, counted, logged and overwriting nothing", func() {
-		env.SeedCache(ctx, chaos.CacheEntry{ChatID: 2, Count: 19, UpdatedAt: long, TTL: time.Hour})
-		before := env.Metrics(ctx)
+		seedCache(env, chaos.CacheEntry{ChatID: 2, Count: 19, UpdatedAt: long, TTL: time.Hour})
+		before := metrics(env)
 		mark := env.LogMark()
-		env.Apply(chaos.MaxStatus(503))
+		apply(env, chaos.MaxStatus(503))
 
 		r := env.Client().Refresh(ctx, 2)
 		Expect(r.OK()).To(BeTrue(), r.String())
 		Expect(r.Chat.ParticipantsSource).To(Equal(chaos.SourceDatabase))
 		Expect(r.Chat.ParticipantsCount).To(Equal(20))
 
-		row, _ := env.ChatRow(ctx, 2)
+		row, _ := chatRow(env, 2)
 		Expect(row).To(Equal(rows[1]), "the row is untouched")
-		entry, _ := env.CacheEntry(ctx, 2)
+		entry, _ := cacheEntry(env, 2)
 		Expect(entry.Count).To(Equal(19), "the cache entry is untouched")
 		Expect(env.Max().ChatCalls(-102)).NotTo(BeEmpty())
 
-		delta := env.Metrics(ctx).Delta(before)
+		delta := metrics(env).Delta(before)
 		Expect(delta.Value("participants_max_api_errors_total")).To(BeNumerically(">=", 1))
 		Expect(delta.Value("http_requests_total")).To(BeNumerically(">=", 1))
 		Eventually(func() int {
@@ -119,10 +119,10 @@ var _ = Describe("Probes against the running service", Label("env", "probe"), fu
 		Expect(env.Client().Livez(ctx).Status).To(Equal(http.StatusOK))
 		Expect(env.Client().Readyz(ctx).Status).To(Equal(http.StatusOK))
 
-		before := env.Metrics(ctx)
+		before := metrics(env)
 		for range 3 {
 			Expect(env.Client().List(ctx).Status).To(Equal(http.StatusOK))
 		}
-		Expect(env.Metrics(ctx).Delta(before).Value("http_requests_total")).To(BeNumerically(">=", 3))
+		Expect(metrics(env).Delta(before).Value("http_requests_total")).To(BeNumerically(">=", 3))
 	})
 })

@@ -57,14 +57,8 @@ func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry
 }
 
 // SeedChats inserts rows into the chats table directly and returns them with their ids.
-// Errors go to the Reporter.
-func (e *Env) SeedChats(ctx context.Context, rows ...ChatRow) []ChatRow {
-	e.rep.Helper()
-	out, err := e.seedChats(ctx, rows)
-	if err != nil {
-		e.rep.Fatalf("%v", err)
-	}
-	return out
+func (e *Env) SeedChats(ctx context.Context, rows ...ChatRow) ([]ChatRow, error) {
+	return e.seedChats(ctx, rows)
 }
 
 func (e *Env) seedChats(ctx context.Context, rows []ChatRow) ([]ChatRow, error) {
@@ -99,12 +93,9 @@ func (e *Env) seedChats(ctx context.Context, rows []ChatRow) ([]ChatRow, error) 
 	return out, nil
 }
 
-// SeedCache writes participants entries into Redis directly. Errors go to the Reporter.
-func (e *Env) SeedCache(ctx context.Context, entries ...CacheEntry) {
-	e.rep.Helper()
-	if err := e.seedCache(ctx, entries); err != nil {
-		e.rep.Fatalf("%v", err)
-	}
+// SeedCache writes participants entries into Redis directly.
+func (e *Env) SeedCache(ctx context.Context, entries ...CacheEntry) error {
+	return e.seedCache(ctx, entries)
 }
 
 func (e *Env) seedCache(ctx context.Context, entries []CacheEntry) error {
@@ -123,14 +114,14 @@ func (e *Env) seedCache(ctx context.Context, entries []CacheEntry) error {
 }
 
 // SeedCacheRaw writes value under key as is, for entries the SUT must survive (malformed
-// JSON, wrong types). Errors go to the Reporter.
-func (e *Env) SeedCacheRaw(ctx context.Context, key, value string, ttl time.Duration) {
-	e.rep.Helper()
+// JSON, wrong types).
+func (e *Env) SeedCacheRaw(ctx context.Context, key, value string, ttl time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
 	defer cancel()
 	if err := e.Redis().Set(ctx, key, value, ttl).Err(); err != nil {
-		e.rep.Fatalf("seed cache key %s: %v", key, err)
+		return fmt.Errorf("seed cache key %s: %w", key, err)
 	}
+	return nil
 }
 
 type cacheValue struct {
@@ -138,19 +129,8 @@ type cacheValue struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-// ChatRow reads a chat's row directly from the database; found is false when it does not
-// exist. Errors go to the Reporter.
-func (e *Env) ChatRow(ctx context.Context, id int64) (row ChatRow, found bool) {
-	e.rep.Helper()
-	row, found, err := e.ReadChatRow(ctx, id)
-	if err != nil {
-		e.rep.Fatalf("%v", err)
-	}
-	return row, found
-}
-
-// ReadChatRow is ChatRow with the error returned, for callers that record a store they
-// cannot read as an observation rather than a harness failure.
+// ReadChatRow reads a chat's row directly from the database; found is false when it does
+// not exist.
 func (e *Env) ReadChatRow(ctx context.Context, id int64) (row ChatRow, found bool, err error) {
 	rows, err := e.queryChats(ctx, "WHERE id = $1", id)
 	if err != nil || len(rows) == 0 {
@@ -160,13 +140,8 @@ func (e *Env) ReadChatRow(ctx context.Context, id int64) (row ChatRow, found boo
 }
 
 // ChatRows reads every row of the chats table directly, in id order.
-func (e *Env) ChatRows(ctx context.Context) []ChatRow {
-	e.rep.Helper()
-	rows, err := e.queryChats(ctx, "")
-	if err != nil {
-		e.rep.Fatalf("%v", err)
-	}
-	return rows
+func (e *Env) ChatRows(ctx context.Context) ([]ChatRow, error) {
+	return e.queryChats(ctx, "")
 }
 
 func (e *Env) queryChats(ctx context.Context, where string, args ...any) ([]ChatRow, error) {
@@ -192,19 +167,9 @@ func (e *Env) queryChats(ctx context.Context, where string, args ...any) ([]Chat
 	return out, nil
 }
 
-// CacheEntry reads a chat's participants entry directly from Redis; found is false when
-// there is none. An entry that is not the contract's JSON goes to the Reporter.
-func (e *Env) CacheEntry(ctx context.Context, chatID int64) (entry CacheEntry, found bool) {
-	e.rep.Helper()
-	entry, found, err := e.cacheEntry(ctx, chatID)
-	if err != nil {
-		e.rep.Fatalf("%v", err)
-	}
-	return entry, found
-}
-
-// ReadCacheEntry is CacheEntry with the error returned: unreachable Redis, or an entry that
-// is not the contract's JSON (found is then true).
+// ReadCacheEntry reads a chat's participants entry directly from Redis; found is false when
+// there is none. An error is unreachable Redis, or an entry that is not the contract's JSON
+// (found is then true).
 func (e *Env) ReadCacheEntry(ctx context.Context, chatID int64) (entry CacheEntry, found bool, err error) {
 	return e.cacheEntry(ctx, chatID)
 }

@@ -103,7 +103,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		settings = append(settings, k+"="+base[k])
 	}
 	opts := []chaos.Option{
-		chaos.WithReporter(GinkgoT()),
 		chaos.WithLogger(slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		chaos.WithBaseSUTEnv(settings...),
 		chaos.WithCredentials(sh.DBPassword, sh.MaxToken),

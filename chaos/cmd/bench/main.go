@@ -95,7 +95,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := []chaos.Option{
 		chaos.WithLogger(log),
-		chaos.WithReporter(reporter{w: stderr}),
 		chaos.WithRace(*race),
 		chaos.WithMaxOptions(maxapi.WithRateLimit(0)),
 		// Info level: the debug log of every refresh would measure the logger.
@@ -213,12 +212,4 @@ func codes(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s×%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
-}
-
-// reporter prints the environment's one-line errors.
-type reporter struct{ w io.Writer }
-
-func (reporter) Helper() {}
-func (r reporter) Fatalf(format string, args ...any) {
-	_, _ = fmt.Fprintf(r.w, "error: "+format+"\n", args...)
 }

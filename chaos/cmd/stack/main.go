@@ -67,7 +67,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts := []chaos.Option{
 		chaos.WithLogger(logger),
-		chaos.WithReporter(printReporter{w: stderr}),
 		chaos.WithToxiproxyAPI(),
 		chaos.WithBaseSUTEnv(sutEnv...),
 		chaos.WithMaxOptions(maxapi.WithChats(demoMaxChats(*chats)...)),
@@ -137,15 +136,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			sayRaw(stdout, "stack> ")
 		}
 	}
-}
-
-// printReporter prints harness errors instead of stopping: at the prompt a failed
-// command is reported and the stack stays up.
-type printReporter struct{ w io.Writer }
-
-func (printReporter) Helper() {}
-func (r printReporter) Fatalf(format string, args ...any) {
-	say(r.w, "error: "+format+"\n", args...)
 }
 
 func demoMaxChats(n int) []maxapi.Chat {
@@ -370,7 +360,10 @@ func (s *stack) do(ctx context.Context, cmd string, args []string) error {
 		}
 		sayRaw(s.out, s.env.Logs().Tail(n))
 	case "metrics":
-		snap := s.env.Metrics(ctx)
+		snap, err := s.env.Metrics(ctx)
+		if err != nil {
+			return err
+		}
 		if len(args) > 0 {
 			for _, smp := range snap.Series(args[0]) {
 				sayln(s.out, smp)
