@@ -69,16 +69,8 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 			return nil, err
 		}
 	}
-	for _, f := range plan.Passing {
-		undo, err := env.Inject(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		if err := undo(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := env.Inject(ctx, plan.Held...); err != nil {
+	// The faults stay until the next reset of the replay's environment.
+	if _, err := plan.Apply(ctx, env); err != nil {
 		return nil, err
 	}
 	for range a.Faulty {

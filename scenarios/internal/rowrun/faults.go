@@ -1,7 +1,10 @@
 package rowrun
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/faultline/faultline/chaos"
 	"github.com/faultline/faultline/matrix"
@@ -89,4 +92,50 @@ func PlanFaults(g matrix.Given) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// Injector puts faults in place; *chaos.Env is one, and the unit tests have a fake.
+type Injector interface {
+	Inject(ctx context.Context, faults ...chaos.Fault) (chaos.UndoFunc, error)
+}
+
+// Applied is a plan in place. Undo lifts every held fault; UndoFreezing lifts only those
+// that keep the harness from reading a store directly (nil when there are none).
+type Applied struct {
+	Undo         chaos.UndoFunc
+	UndoFreezing chaos.UndoFunc
+}
+
+// Apply puts the plan in place: passing faults come and go, then the held ones are applied
+// and stay, the freezing ones last and separately, so they can be lifted on their own.
+// The row and its alert replay both apply their faults this way.
+func (p Plan) Apply(ctx context.Context, env Injector) (Applied, error) {
+	for _, f := range p.Passing {
+		undo, err := env.Inject(ctx, f)
+		if err != nil {
+			return Applied{}, fmt.Errorf("apply %s: %w", f, err)
+		}
+		if err := undo(ctx); err != nil {
+			return Applied{}, fmt.Errorf("lift %s: %w", f, err)
+		}
+	}
+	var steady []chaos.Fault
+	for _, f := range p.Held {
+		if !slices.Contains(p.Freezing, f) {
+			steady = append(steady, f)
+		}
+	}
+	undoSteady, err := env.Inject(ctx, steady...)
+	if err != nil {
+		return Applied{}, fmt.Errorf("apply %v: %w", steady, err)
+	}
+	undoFreezing, err := env.Inject(ctx, p.Freezing...)
+	if err != nil {
+		return Applied{}, errors.Join(fmt.Errorf("apply %v: %w", p.Freezing, err), undoSteady(ctx))
+	}
+	a := Applied{Undo: func(ctx context.Context) error { return errors.Join(undoFreezing(ctx), undoSteady(ctx)) }}
+	if len(p.Freezing) > 0 {
+		a.UndoFreezing = undoFreezing
+	}
+	return a, nil
 }

@@ -6,7 +6,6 @@ package rowrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -197,41 +196,14 @@ func (rr *rowRun) run(ctx context.Context) {
 	}
 }
 
-// applyFaults puts the plan in place: passing faults come and go, held ones stay.
+// applyFaults puts the plan in place (Plan.Apply) and keeps its undo functions.
 func (rr *rowRun) applyFaults(ctx context.Context, plan Plan) bool {
-	for _, f := range plan.Passing {
-		undo, err := rr.env.Inject(ctx, f)
-		if err != nil {
-			rr.fail("apply %s: %v", f, err)
-			return false
-		}
-		if err := undo(ctx); err != nil {
-			rr.fail("lift %s: %v", f, err)
-			return false
-		}
-	}
-	var steady []chaos.Fault
-	for _, f := range plan.Held {
-		if !slices.Contains(plan.Freezing, f) {
-			steady = append(steady, f)
-		}
-	}
-	undoSteady, err := rr.env.Inject(ctx, steady...)
+	applied, err := plan.Apply(ctx, rr.env)
 	if err != nil {
-		rr.fail("apply %v: %v", steady, err)
+		rr.fail("%v", err)
 		return false
 	}
-	undoFreezing, err := rr.env.Inject(ctx, plan.Freezing...)
-	if err != nil {
-		rr.fail("apply %v: %v", plan.Freezing, err)
-		return false
-	}
-	if len(plan.Freezing) > 0 {
-		rr.undoFreezing = undoFreezing
-	}
-	rr.undo = func(ctx context.Context) error {
-		return errors.Join(undoFreezing(ctx), undoSteady(ctx))
-	}
+	rr.undo, rr.undoFreezing = applied.Undo, applied.UndoFreezing
 	return true
 }
 
