@@ -159,7 +159,7 @@ func (c *Client) List(ctx context.Context, params ...Param) ListResponse {
 	for _, p := range params {
 		q.Add(p.key, p.value)
 	}
-	path := "/chats/all"
+	path := contract.PathList
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
@@ -190,7 +190,7 @@ func (c *Client) Get(ctx context.Context, id int64) ChatResponse {
 
 // Refresh calls POST /chats/{id}/participants/refresh.
 func (c *Client) Refresh(ctx context.Context, id int64) ChatResponse {
-	r := c.Do(ctx, http.MethodPost, "/chats/"+strconv.FormatInt(id, 10)+"/participants/refresh")
+	r := c.Do(ctx, http.MethodPost, contract.PathRefresh(id))
 	out := ChatResponse{}
 	decodeOK(&r, &out.Chat)
 	out.Response = r
@@ -199,7 +199,7 @@ func (c *Client) Refresh(ctx context.Context, id int64) ChatResponse {
 
 // Health calls GET /health/detailed; its body is decoded for 200 and 503 alike.
 func (c *Client) Health(ctx context.Context) HealthResponse {
-	r := c.send(ctx, http.MethodGet, "/health/detailed")
+	r := c.send(ctx, http.MethodGet, contract.PathHealthDetailed)
 	out := HealthResponse{}
 	if r.Err == nil && (r.Status == http.StatusOK || r.Status == http.StatusServiceUnavailable) {
 		if err := json.Unmarshal(r.Body, &out.Health); err != nil {
@@ -213,14 +213,18 @@ func (c *Client) Health(ctx context.Context) HealthResponse {
 }
 
 // Livez calls GET /livez; its body is not interpreted.
-func (c *Client) Livez(ctx context.Context) Response { return c.send(ctx, http.MethodGet, "/livez") }
+func (c *Client) Livez(ctx context.Context) Response {
+	return c.send(ctx, http.MethodGet, contract.PathLivez)
+}
 
 // Readyz calls GET /readyz; its body is not interpreted.
-func (c *Client) Readyz(ctx context.Context) Response { return c.send(ctx, http.MethodGet, "/readyz") }
+func (c *Client) Readyz(ctx context.Context) Response {
+	return c.send(ctx, http.MethodGet, contract.PathReadyz)
+}
 
 // Metrics calls GET /metrics and parses the text format.
 func (c *Client) Metrics(ctx context.Context) MetricsResponse {
-	r := c.send(ctx, http.MethodGet, "/metrics")
+	r := c.send(ctx, http.MethodGet, contract.PathMetrics)
 	out := MetricsResponse{}
 	if r.Err == nil && r.Status == http.StatusOK {
 		snap, err := ParseMetrics(bytes.NewReader(r.Body))

@@ -5,7 +5,10 @@
 // them.
 package contract
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Dependency is something the service depends on: a store, or the MAX Bot API.
 type Dependency string
@@ -52,3 +55,18 @@ const (
 
 // Sources lists every source.
 func Sources() []Source { return []Source{SourceCache, SourceAPI, SourceDatabase} }
+
+// The service's paths, as docs/contract.md lists them.
+const (
+	PathList           = "/chats/all"
+	PathHealthDetailed = "/health/detailed"
+	PathLivez          = "/livez"
+	PathReadyz         = "/readyz"
+	PathMetrics        = "/metrics"
+)
+
+// PathChat is GET /chats/{id}.
+func PathChat(id int64) string { return "/chats/" + strconv.FormatInt(id, 10) }
+
+// PathRefresh is POST /chats/{id}/participants/refresh.
+func PathRefresh(id int64) string { return PathChat(id) + "/participants/refresh" }

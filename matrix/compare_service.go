@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+
+	"github.com/faultline/faultline/contract"
 )
 
 func (c *comparison) resources() {
@@ -29,7 +31,7 @@ func (c *comparison) health() {
 	}
 	o := c.obs.Health
 	if o == nil {
-		c.add(FieldHealth, "/health/detailed", "observed", "not observed", h.Reference)
+		c.add(FieldHealth, contract.PathHealthDetailed, "observed", "not observed", h.Reference)
 		return
 	}
 	if o.Status != h.Status {

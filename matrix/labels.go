@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -74,8 +75,14 @@ func Vocabulary() []string {
 	return append(out, LabelScope+":reference")
 }
 
+// The errors of RowID: a spec that is not a row, and one that claims several rows.
+var (
+	ErrNoRowLabel       = errors.New("no " + LabelRow + ": label")
+	ErrSeveralRowLabels = errors.New("several " + LabelRow + ": labels")
+)
+
 // RowID returns the row id of a spec's labels: the value of its one row:<id> label. It fails
-// when there is none or more than one.
+// with ErrNoRowLabel when there is none, ErrSeveralRowLabels when there are more.
 func RowID(labels []string) (string, error) {
 	var ids []string
 	for _, l := range labels {
@@ -85,9 +92,9 @@ func RowID(labels []string) (string, error) {
 	}
 	switch len(ids) {
 	case 0:
-		return "", fmt.Errorf("no %s: label", LabelRow)
+		return "", ErrNoRowLabel
 	case 1:
 		return ids[0], nil
 	}
-	return "", fmt.Errorf("several %s: labels: %s", LabelRow, strings.Join(ids, ", "))
+	return "", fmt.Errorf("%w: %s", ErrSeveralRowLabels, strings.Join(ids, ", "))
 }

@@ -3,6 +3,7 @@ package matrix
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -163,7 +164,7 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 			}
 			id, err := RowID(sp.Labels())
 			if err != nil {
-				if strings.Contains(err.Error(), "several") {
+				if errors.Is(err, ErrSeveralRowLabels) {
 					run.SuiteFailures = append(run.SuiteFailures, fmt.Sprintf("spec %q: %v", sp.FullText(), err))
 				}
 				continue // a spec of another kind, not a row

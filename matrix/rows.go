@@ -1,9 +1,10 @@
 package matrix
 
 import (
-	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/faultline/faultline/contract"
 )
 
 // The seeded chats. Every row seeds the same three chats, so a count always tells its source:
@@ -117,10 +118,10 @@ func status(code int) Fault             { return Fault{Kind: FaultStatus, Status
 func rateLimited(d time.Duration) Fault { return Fault{Kind: FaultRateLimited, RetryAfter: d} }
 
 func list(repeat int) Request {
-	return Request{Method: http.MethodGet, Path: "/chats/all", Repeat: repeat}
+	return Request{Method: http.MethodGet, Path: contract.PathList, Repeat: repeat}
 }
 
-func refreshPath(id int64) string { return fmt.Sprintf("/chats/%d/participants/refresh", id) }
+func refreshPath(id int64) string { return contract.PathRefresh(id) }
 
 func labels(kv ...string) map[string]string {
 	m := make(map[string]string, len(kv)/2)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/faultline/faultline/contract"
 )
 
 func healthRows() []Row {
@@ -55,7 +57,7 @@ func healthRows() []Row {
 			Title:       "/health/detailed, " + c.what + ": " + c.service,
 			Description: desc,
 			Given:       given(c.pg, c.rd, c.mx, CacheFresh),
-			Request:     Request{Method: http.MethodGet, Path: "/health/detailed", Repeat: 10},
+			Request:     Request{Method: http.MethodGet, Path: contract.PathHealthDetailed, Repeat: 10},
 			Expected: Expected{
 				Status:  c.status,
 				Latency: LatencyBound{P95: singleBound, Max: singleBound},
@@ -68,8 +70,8 @@ func healthRows() []Row {
 				MaxCalls: []MaxCallExpectation{maxCalls(0, None()),
 					{Endpoint: MaxMe, Count: AtMost(2), Measured: true}},
 				Health: &HealthExpectation{Status: c.status, Service: c.service, Dependencies: c.deps},
-				Probes: []ProbeExpectation{{Method: http.MethodGet, Path: "/readyz", Status: ready},
-					{Method: http.MethodGet, Path: "/livez", Status: http.StatusOK}},
+				Probes: []ProbeExpectation{{Method: http.MethodGet, Path: contract.PathReadyz, Status: ready},
+					{Method: http.MethodGet, Path: contract.PathLivez, Status: http.StatusOK}},
 				Within: eventually,
 			},
 			SLA: SLA{Staleness: notServed("the health endpoint serves no participant data"), Alerts: c.alerts,

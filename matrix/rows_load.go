@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/faultline/faultline/contract"
 )
 
 // The rows that put more on the service than three chats and a few requests: the MAX rate
@@ -58,7 +60,7 @@ func coldManyChats() Row {
 			"(six a second would do). The reference service refreshes at its MAX_API_RATE_LIMIT of %d per second, "+
 			"one call per chat; that rate and count are its own.", manyChats, maxRateCeiling, formatDuration(eventually), referenceRate),
 		Given:   Given{Postgres: up(), Redis: up(), MaxAPI: up(), Cache: CacheCold, Seed: seed},
-		Request: Request{Method: http.MethodGet, Path: "/chats/all", Repeat: 1},
+		Request: Request{Method: http.MethodGet, Path: contract.PathList, Repeat: 1},
 		Expected: Expected{
 			Status:  http.StatusOK,
 			Chats:   chats,

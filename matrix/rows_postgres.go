@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/faultline/faultline/contract"
 )
 
 // databaseUnavailable is what list and get answer while PostgreSQL fails.
 func databaseUnavailable(req Request) Expected {
-	route := "/chats/all"
-	if req.Path != "/chats/all" {
+	route := contract.PathList
+	if req.Path != contract.PathList {
 		route = "/chats/{id}"
 	}
 	return Expected{
@@ -33,8 +35,8 @@ func databaseUnavailable(req Request) Expected {
 		MaxCalls: []MaxCallExpectation{maxCalls(0, None())},
 		Health: &HealthExpectation{Status: http.StatusServiceUnavailable, Service: HealthUnhealthy,
 			Dependencies: map[Dependency]string{Postgres: HealthUnhealthy, Redis: HealthHealthy}},
-		Probes: []ProbeExpectation{{Method: http.MethodGet, Path: "/readyz", Status: http.StatusServiceUnavailable},
-			{Method: http.MethodGet, Path: "/livez", Status: http.StatusOK}},
+		Probes: []ProbeExpectation{{Method: http.MethodGet, Path: contract.PathReadyz, Status: http.StatusServiceUnavailable},
+			{Method: http.MethodGet, Path: contract.PathLivez, Status: http.StatusOK}},
 		Within: eventually,
 	}
 }

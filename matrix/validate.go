@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/faultline/faultline/contract"
 	"github.com/onsi/ginkgo/v2/types"
 )
 
@@ -133,7 +134,7 @@ func validateRequest(q Request) []error {
 // whether the request serves chats at all.
 func servedChats(r Row) ([]int64, bool) {
 	p := r.Request.Path
-	if p == "/chats/all" || strings.HasPrefix(p, "/chats/all?") {
+	if p == contract.PathList || strings.HasPrefix(p, contract.PathList+"?") {
 		ids := make([]int64, 0, len(r.Given.Seed.Chats))
 		for _, c := range r.Given.Seed.Chats {
 			ids = append(ids, c.ID)
@@ -147,7 +148,7 @@ func servedChats(r Row) ([]int64, bool) {
 	return nil, false
 }
 
-func isHealthPath(p string) bool { return p == "/health/detailed" }
+func isHealthPath(p string) bool { return p == contract.PathHealthDetailed }
 
 func validateExpected(r Row) []error {
 	var errs []error

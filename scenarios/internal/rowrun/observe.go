@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/contract"
 	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/faultline/faultline/matrix"
 )
@@ -86,7 +87,7 @@ func logEvents(l chaos.Logs) []matrix.LogEvent {
 		if !r.JSON {
 			continue
 		}
-		if r.Msg == matrix.LogHTTPRequest && r.Attr("route") == "/metrics" {
+		if r.Msg == matrix.LogHTTPRequest && r.Attr("route") == contract.PathMetrics {
 			continue
 		}
 		attrs := make(map[string]any, len(r.Attrs))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/contract"
 	"github.com/faultline/faultline/matrix"
 )
 
@@ -24,13 +25,11 @@ type answer struct {
 	err error
 }
 
-// healthPath is the health endpoint; its 503 body is a health report, not an error body.
-const healthPath = "/health/detailed"
-
 // send sends the row's request once and decodes what the contract says the answer holds:
 // the chats of a list, the chat of a get or refresh.
 func send(ctx context.Context, c *chaos.Client, req matrix.Request) answer {
-	if req.Method == http.MethodGet && req.Path == healthPath {
+	// The health endpoint's 503 body is a health report, not an error body.
+	if req.Method == http.MethodGet && req.Path == contract.PathHealthDetailed {
 		h := c.Health(ctx)
 		return answer{status: h.Status, header: h.Header, body: h.Body, latency: h.Latency, err: h.Err}
 	}
@@ -44,7 +43,7 @@ func send(ctx context.Context, c *chaos.Client, req matrix.Request) answer {
 	}
 	path, _, _ := strings.Cut(req.Path, "?")
 	switch {
-	case path == "/chats/all":
+	case path == contract.PathList:
 		var body struct {
 			Chats *[]chaos.Chat `json:"chats"`
 		}
