@@ -24,20 +24,64 @@ func healthRows() []Row {
 	}
 	h, u := HealthHealthy, HealthUnhealthy
 	cases := []hc{
-		{"all-up", "everything up", up(), up(), up(), 200, HealthHealthy, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: h}, alerts(AlertNone), nil, ""},
-		{"redis-down", "Redis refuses connections", up(), down(), up(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h}, alerts(AlertCacheDown), nil, ""},
-		{"redis-blackhole", "Redis never answers", up(), faultOf(FaultBlackhole), up(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h}, alerts(AlertCacheDown), nil, ""},
-		{"max-down", "MAX refuses connections", up(), up(), down(), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u}, alerts(AlertMaxAPIDown), nil, ""},
-		{"max-hang", "MAX never answers", up(), up(), faultOf(FaultHang), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u}, alerts(AlertMaxAPIDown),
-			alerts(AlertMaxAPIDown), "without chat traffic the service learns of a hanging MAX only from its health probe, " +
-				"MAX_HEALTH_INTERVAL after its last call plus MAX_API_TIMEOUT: longer than the replay's samples last"},
-		{"max-401", "MAX rejects the token", up(), up(), faultOf(FaultUnauthorized), 200, HealthDegraded, map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u},
-			alerts(AlertMaxAPIDown, AlertMaxAPIUnauthorized), alerts(AlertMaxAPIUnauthorized),
-			"without chat traffic the only 401s are the health probe's, one per MAX_HEALTH_INTERVAL: longer than the alert's 2m window once compressed"},
-		{"postgres-down", "PostgreSQL refuses connections", down(), up(), up(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h}, alerts(AlertDatabaseUnavailable), nil, ""},
-		{"postgres-slow", "PostgreSQL answers after 3s", latency(3 * time.Second), up(), up(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h}, alerts(AlertDatabaseUnavailable), nil, ""},
-		{"all-down", "every dependency refuses connections", down(), down(), down(), 503, HealthUnhealthy, map[Dependency]string{Postgres: u, Redis: u, MaxAPI: u},
-			alerts(AlertDatabaseUnavailable, AlertCacheDown, AlertMaxAPIDown), nil, ""},
+		{
+			slug: "all-up", what: "everything up",
+			pg: up(), rd: up(), mx: up(),
+			status: 200, service: HealthHealthy, deps: map[Dependency]string{Postgres: h, Redis: h, MaxAPI: h},
+			alerts: alerts(AlertNone),
+		},
+		{
+			slug: "redis-down", what: "Redis refuses connections",
+			pg: up(), rd: down(), mx: up(),
+			status: 200, service: HealthDegraded, deps: map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h},
+			alerts: alerts(AlertCacheDown),
+		},
+		{
+			slug: "redis-blackhole", what: "Redis never answers",
+			pg: up(), rd: faultOf(FaultBlackhole), mx: up(),
+			status: 200, service: HealthDegraded, deps: map[Dependency]string{Postgres: h, Redis: u, MaxAPI: h},
+			alerts: alerts(AlertCacheDown),
+		},
+		{
+			slug: "max-down", what: "MAX refuses connections",
+			pg: up(), rd: up(), mx: down(),
+			status: 200, service: HealthDegraded, deps: map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u},
+			alerts: alerts(AlertMaxAPIDown),
+		},
+		{
+			slug: "max-hang", what: "MAX never answers",
+			pg: up(), rd: up(), mx: faultOf(FaultHang),
+			status: 200, service: HealthDegraded, deps: map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u},
+			alerts:      alerts(AlertMaxAPIDown),
+			notReplayed: alerts(AlertMaxAPIDown),
+			why:         "without chat traffic the service learns of a hanging MAX only from its health probe, MAX_HEALTH_INTERVAL after its last call plus MAX_API_TIMEOUT: longer than the replay's samples last",
+		},
+		{
+			slug: "max-401", what: "MAX rejects the token",
+			pg: up(), rd: up(), mx: faultOf(FaultUnauthorized),
+			status: 200, service: HealthDegraded, deps: map[Dependency]string{Postgres: h, Redis: h, MaxAPI: u},
+			alerts:      alerts(AlertMaxAPIDown, AlertMaxAPIUnauthorized),
+			notReplayed: alerts(AlertMaxAPIUnauthorized),
+			why:         "without chat traffic the only 401s are the health probe's, one per MAX_HEALTH_INTERVAL: longer than the alert's 2m window once compressed",
+		},
+		{
+			slug: "postgres-down", what: "PostgreSQL refuses connections",
+			pg: down(), rd: up(), mx: up(),
+			status: 503, service: HealthUnhealthy, deps: map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h},
+			alerts: alerts(AlertDatabaseUnavailable),
+		},
+		{
+			slug: "postgres-slow", what: "PostgreSQL answers after 3s",
+			pg: latency(3 * time.Second), rd: up(), mx: up(),
+			status: 503, service: HealthUnhealthy, deps: map[Dependency]string{Postgres: u, Redis: h, MaxAPI: h},
+			alerts: alerts(AlertDatabaseUnavailable),
+		},
+		{
+			slug: "all-down", what: "every dependency refuses connections",
+			pg: down(), rd: down(), mx: down(),
+			status: 503, service: HealthUnhealthy, deps: map[Dependency]string{Postgres: u, Redis: u, MaxAPI: u},
+			alerts: alerts(AlertDatabaseUnavailable, AlertCacheDown, AlertMaxAPIDown),
+		},
 	}
 	var rows []Row
 	for _, c := range cases {
