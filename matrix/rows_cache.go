@@ -1,6 +1,10 @@
 package matrix
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/faultline/faultline/contract"
+)
 
 func cacheRows() []Row {
 	return []Row{
@@ -19,6 +23,25 @@ func cacheRows() []Row {
 				Metrics: append(quietMetrics(),
 					refMetric(MetricHTTPRequests, labels("route", "/chats/all", "status", "200"), Exactly(1))),
 				Gauges:   []GaugeExpectation{gaugeAtMost(MetricFreshness, nil, staleAfter.Seconds())},
+				Logs:     quietLogs(),
+				Stores:   storesAll(StoreUnchanged),
+				MaxCalls: []MaxCallExpectation{maxCalls(0, None())},
+				Within:   eventually, Hold: hold,
+			},
+			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
+		},
+		{
+			ID: "redis-up.max-up.cache-fresh.get", Group: GroupCache,
+			Title: "Everything up, cache fresh, one chat: served from the cache",
+			Description: "GET /chats/{id} serves its chat as a list does: from the newer of its Redis entry and its " +
+				"database row, here alpha's fresh entry, newer than its row. Nothing is refreshed.",
+			Given:   given(up(), up(), up(), CacheFresh),
+			Request: Request{Method: http.MethodGet, Path: contract.PathChat(alphaID), Repeat: 1},
+			Expected: Expected{
+				Status:   http.StatusOK,
+				Chats:    []ChatExpectation{chat(alphaID, SourceCache, OriginCache)},
+				Latency:  LatencyBound{P95: singleBound, Max: singleBound},
+				Metrics:  quietMetrics(),
 				Logs:     quietLogs(),
 				Stores:   storesAll(StoreUnchanged),
 				MaxCalls: []MaxCallExpectation{maxCalls(0, None())},

@@ -178,7 +178,7 @@ func Variants() []Variant {
 			Why: "Every row that expects a cache source, during the row or after recovery, catches it; rows that serve only the " +
 				"database (cold cache, Redis failing, Redis restarted empty) or MAX (POST refresh) do not.",
 			Patch: "cache-labelled-database.patch",
-			Reject: join([]string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-stale"}, maxFailing,
+			Reject: join([]string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-fresh.get", "redis-up.max-up.cache-stale"}, maxFailing,
 				[]string{"redis-up.max-short-circuited.cache-stale", "redis-up.max-short-circuited.cache-stale.burst", "recovery.redis-down", "recovery.redis-blackhole",
 					"recovery.redis-restarted-empty", "recovery.max-down", "recovery.max-503", "recovery.max-429", "recovery.postgres-down"}),
 			Watch: []string{"redis-up.max-up.cache-cold", "redis-down.max-up.cache-fresh", "redis-restarted-empty.max-up.cache-fresh",
