@@ -30,6 +30,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/faultline/faultline/chaos"
 	"github.com/faultline/faultline/matrix"
 	"github.com/faultline/faultline/scenarios/internal/suiterun"
 	"github.com/faultline/faultline/scenarios/selftest"
@@ -118,6 +119,9 @@ type options struct {
 	procs    int
 }
 
+// dockerProcs is the processes of a variant's suite on the Docker backend, as make chaos's.
+const dockerProcs = 3
+
 func parseRun(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -135,6 +139,19 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if b, err := chaos.ResolveBackend(context.Background()); err == nil && b == chaos.BackendDocker {
+		// Containers cost about three times the CPU of processes: on two cores, three
+		// variants of four processes each overload the machine until rows fail on time
+		// bounds. One variant at a time, with make chaos's Docker default.
+		if !set["parallel"] {
+			*parallel = 1
+		}
+		if !set["procs"] {
+			*procs = dockerProcs
+		}
 	}
 	o := options{all: !*sample, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel, procs: *procs}
 	if o.parallel < 1 || o.procs < 1 {
