@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/faultline/faultline/matrix"
 )
 
@@ -229,6 +230,28 @@ func (rr *rowRun) record(i int, a answer) {
 	}
 }
 
+// maxFaultActs bounds the wait for a MAX fault to act before recovery lifts it.
+const maxFaultActs = 5 * time.Second
+
+// awaitMaxFault waits until the service has called MAX's chat endpoint under the row's MAX
+// fault and the fake has answered, so that recovery lifts a fault that acted: a background
+// refresh that a loaded machine started late would otherwise find MAX healthy again, and
+// the row would prove nothing. If no call comes within maxFaultActs the faults are lifted
+// all the same, and the row's own expectations say what did not happen.
+func (rr *rowRun) awaitMaxFault(ctx context.Context) {
+	deadline := time.Now().Add(maxFaultActs)
+	for {
+		for _, c := range rr.env.Max().Journal() {
+			if c.Endpoint == maxapi.EndpointChat && c.Done && !c.Time.Before(rr.obs.Phases.Start) {
+				return
+			}
+		}
+		if time.Now().After(deadline) || !sleep(ctx, 20*time.Millisecond) {
+			return
+		}
+	}
+}
+
 // recoveryPoll separates the requests that wait for recovery.
 const recoveryPoll = 100 * time.Millisecond
 
@@ -236,6 +259,10 @@ const recoveryPoll = 100 * time.Millisecond
 // behaviour, or Recovery.Within has passed.
 func (rr *rowRun) recover(ctx context.Context) {
 	rc := rr.row.Expected.Recovery
+	if f := rr.row.Given.MaxAPI; f.Active() && f.Kind != matrix.FaultDown && f.Kind != matrix.FaultBlackhole {
+		// A fault the fake MAX answers itself (a connection refused never reaches it).
+		rr.awaitMaxFault(ctx)
+	}
 	if err := rr.undo(ctx); err != nil {
 		rr.fail("lift the faults: %v", err)
 		return
