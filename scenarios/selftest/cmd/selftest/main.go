@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 3] [-procs 4] [-out out/selftest] [-race] [-timeout 30m] [-v]
+//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 2] [-procs 4] [-out out/selftest] [-race] [-timeout 30m] [-v]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
 //	selftest save <variant> <dir>   write the copy's changes as the mutant's patch
@@ -131,7 +131,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
 	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
-	parallel := fs.Int("parallel", 3, "variants run at the same time")
+	parallel := fs.Int("parallel", 2, "variants run at the same time")
 	procs := fs.Int("procs", 4, "parallel processes of each variant's suite, each with its own environment")
 	alerts := fs.Bool("alerts", false, "replay each row's alerts too (twice the time; no variant targets alerts)")
 	if err := fs.Parse(args); err != nil {
