@@ -246,6 +246,7 @@ func Variants() []Variant {
 				"read the cache, and rows where a refresh lands or not by timing alone, do not.",
 			Patch: "cache-never-expires.patch",
 			Reject: []string{"redis-up.max-up.cache-stale", "redis-up.max-up.cache-cold", "redis-up.max-up.cache-cold.many-chats",
+				"redis-up.max-up.cache-cold.newer-in-database",
 				"redis-restarted-empty.max-up.cache-fresh", "refresh.max-up", "recovery.redis-restarted-empty",
 				"recovery.max-down", "recovery.max-503", "recovery.max-429"},
 			Watch:  []string{"redis-up.max-up.cache-fresh", "redis-slow.max-up.cache-fresh", "recovery.redis-down"},
