@@ -136,6 +136,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	store, err := postgres.Open(cfg.DatabaseURL, postgres.Options{
 		Timeout:         cfg.DatabaseTimeout,
+		MaxConns:        int32(cfg.DatabaseMaxConns), //nolint:gosec // config bounds it to 1..1000
+		ClockSkewMax:    cfg.ClockSkewMax,
 		BreakerFailures: cfg.DatabaseBreakerFailures,
 		BreakerCooldown: cfg.DatabaseBreakerCooldown,
 		Logger:          log,
@@ -153,6 +155,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		BreakerCooldown: cfg.RedisBreakerCooldown,
 		Logger:          log,
 		Metrics:         m,
+		ClockSkewMax:    cfg.ClockSkewMax,
 	})
 	if err != nil {
 		return err
@@ -182,6 +185,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		MaxTimeout:      cfg.MaxAPITimeout,
 		BreakerFailures: cfg.MaxAPIBreakerFailures,
 		BreakerCooldown: cfg.MaxAPIBreakerCooldown,
+		FailureBackoff:  cfg.FailureBackoff,
+		ClockSkewMax:    cfg.ClockSkewMax,
 	})
 
 	api := httpapi.New(httpapi.Deps{
@@ -195,6 +200,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}, httpapi.Config{
 		DatabaseTimeout: cfg.DatabaseTimeout,
 		RedisTimeout:    cfg.RedisTimeout,
+		HealthCacheTTL:  cfg.HealthCacheTTL,
 	})
 
 	var lc net.ListenConfig

@@ -59,6 +59,16 @@ type Chat struct {
 // Linked reports whether the chat has a MAX chat id, so its count can be refreshed.
 func (c Chat) Linked() bool { return c.MaxChatID != 0 }
 
+// CacheLookup is what the participants cache holds about a set of chats, read at once.
+type CacheLookup struct {
+	// Counts are the cached counts by chat id, with Source cache; a chat without an entry
+	// is absent.
+	Counts map[int64]Participants
+	// Backoffs are the chats whose refreshes from MAX are suspended (MAX answered that it
+	// does not know the chat, or refused the request), by chat id, each until when.
+	Backoffs map[int64]time.Time
+}
+
 // Page selects a window of chats in id order.
 type Page struct {
 	Limit  int

@@ -47,9 +47,12 @@ const (
 	EnvCacheTTL                = "PARTICIPANTS_CACHE_TTL"
 	EnvLazyUpdate              = "PARTICIPANTS_LAZY_UPDATE"
 	EnvCacheErrorPolicy        = "PARTICIPANTS_CACHE_ERROR_POLICY"
+	EnvClockSkewMax            = "CLOCK_SKEW_MAX"
+	EnvFailureBackoff          = "PARTICIPANTS_FAILURE_BACKOFF"
 	EnvRedisTimeout            = "REDIS_TIMEOUT"
 	EnvMaxAPITimeout           = "MAX_API_TIMEOUT"
 	EnvDatabaseTimeout         = "DATABASE_TIMEOUT"
+	EnvDatabaseMaxConns        = "DATABASE_MAX_CONNS"
 	EnvLogFormat               = "LOG_FORMAT"
 	EnvLogLevel                = "LOG_LEVEL"
 	EnvRefreshWorkers          = "REFRESH_WORKERS"
@@ -63,6 +66,7 @@ const (
 	EnvDatabaseBreakerCooldown = "DATABASE_BREAKER_COOLDOWN"
 	EnvMaxHealthInterval       = "MAX_HEALTH_INTERVAL"
 	EnvHealthCheckInterval     = "HEALTH_CHECK_INTERVAL"
+	EnvHealthCacheTTL          = "HEALTH_CACHE_TTL"
 	EnvShutdownTimeout         = "SHUTDOWN_TIMEOUT"
 	EnvMigrateTimeout          = "MIGRATE_TIMEOUT"
 )
@@ -74,8 +78,9 @@ const DefaultMaxAPIURL = "https://platform-api2.max.ru"
 // stay within it.
 const MaxAPIRateLimitCeiling = 30
 
-// MinMaxHealthInterval bounds how often the passive MAX health probe may call GET /me.
-const MinMaxHealthInterval = time.Second
+// MinMaxAPIRateLimit is the slowest MAX rate chatd accepts: one call every ten seconds.
+// Slower, almost every refresh would be refused for waiting longer than its deadline.
+const MinMaxAPIRateLimit = 0.1
 
 // Config is chatd's validated configuration.
 type Config struct {
@@ -89,10 +94,18 @@ type Config struct {
 	CacheTTL         time.Duration
 	LazyUpdate       bool
 	CacheErrorPolicy CachePolicy
+	// ClockSkewMax is how far in the future an observation time (from Redis or the
+	// database) may lie and still be trusted.
+	ClockSkewMax time.Duration
+	// FailureBackoff is how long a chat's refreshes are suspended after MAX answered
+	// not_found or client_error for it.
+	FailureBackoff time.Duration
 
 	RedisTimeout    time.Duration
 	MaxAPITimeout   time.Duration
 	DatabaseTimeout time.Duration
+	// DatabaseMaxConns is the size of the database connection pool.
+	DatabaseMaxConns int
 
 	LogFormat LogFormat
 	LogLevel  slog.Level
@@ -113,15 +126,19 @@ type Config struct {
 	// HealthCheckInterval is how often chatd checks its dependencies by itself, so
 	// dependency_up stays current when nobody calls /health/detailed.
 	HealthCheckInterval time.Duration
-	ShutdownTimeout     time.Duration
+	// HealthCacheTTL is how long /health/detailed and /readyz reuse their dependency
+	// pings; zero pings on every probe.
+	HealthCacheTTL  time.Duration
+	ShutdownTimeout time.Duration
 	// MigrateTimeout bounds applying the migrations, including waiting for the lock held
 	// by a concurrent migrate.
 	MigrateTimeout time.Duration
 }
 
 // Load reads the configuration through getenv (os.Getenv in production; a map in tests).
-// An unset or empty variable takes its default. All problems are reported at once,
-// joined, each naming its variable.
+// An unset or empty variable takes its default. Every number and duration must lie within
+// its bounds (see Bounds). All problems are reported at once, joined, each naming its
+// variable.
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
@@ -129,33 +146,38 @@ func Load(getenv func(string) string) (Config, error) {
 		DatabaseURL: p.required(EnvDatabaseURL),
 		RedisURL:    p.required(EnvRedisURL),
 		MaxAPIURL:   p.str(EnvMaxAPIURL, DefaultMaxAPIURL),
-		MaxAPIToken: p.required(EnvMaxAPIToken),
+		MaxAPIToken: p.token(EnvMaxAPIToken),
 
 		StaleAfter:       p.duration(EnvStaleAfter, time.Hour),
 		CacheTTL:         p.duration(EnvCacheTTL, 24*time.Hour),
 		LazyUpdate:       p.boolean(EnvLazyUpdate, true),
 		CacheErrorPolicy: CachePolicy(p.oneOf(EnvCacheErrorPolicy, string(PolicyFallback), string(PolicyFallback), string(PolicyFail))),
+		ClockSkewMax:     p.duration(EnvClockSkewMax, 5*time.Second),
+		FailureBackoff:   p.duration(EnvFailureBackoff, 10*time.Minute),
 
 		RedisTimeout:    p.duration(EnvRedisTimeout, 100*time.Millisecond),
 		MaxAPITimeout:   p.duration(EnvMaxAPITimeout, 2*time.Second),
 		DatabaseTimeout: p.duration(EnvDatabaseTimeout, time.Second),
 
+		DatabaseMaxConns: p.integer(EnvDatabaseMaxConns, 10),
+
 		LogFormat: LogFormat(p.oneOf(EnvLogFormat, string(LogJSON), string(LogJSON), string(LogText))),
 		LogLevel:  p.level(EnvLogLevel, slog.LevelInfo),
 
-		RefreshWorkers:   p.positiveInt(EnvRefreshWorkers, 4),
-		RefreshQueueSize: p.positiveInt(EnvRefreshQueueSize, 1024),
+		RefreshWorkers:   p.integer(EnvRefreshWorkers, 4),
+		RefreshQueueSize: p.integer(EnvRefreshQueueSize, 1024),
 		MaxAPIRateLimit:  p.rate(EnvMaxAPIRateLimit, 20),
 
-		MaxAPIBreakerFailures:   p.positiveInt(EnvMaxAPIBreakerFailures, 5),
+		MaxAPIBreakerFailures:   p.integer(EnvMaxAPIBreakerFailures, 5),
 		MaxAPIBreakerCooldown:   p.duration(EnvMaxAPIBreakerCooldown, 10*time.Second),
-		RedisBreakerFailures:    p.positiveInt(EnvRedisBreakerFailures, 3),
+		RedisBreakerFailures:    p.integer(EnvRedisBreakerFailures, 3),
 		RedisBreakerCooldown:    p.duration(EnvRedisBreakerCooldown, 2*time.Second),
-		DatabaseBreakerFailures: p.positiveInt(EnvDatabaseBreakerFailures, 5),
+		DatabaseBreakerFailures: p.integer(EnvDatabaseBreakerFailures, 5),
 		DatabaseBreakerCooldown: p.duration(EnvDatabaseBreakerCooldown, time.Second),
 
 		MaxHealthInterval:   p.duration(EnvMaxHealthInterval, 5*time.Second),
 		HealthCheckInterval: p.duration(EnvHealthCheckInterval, 10*time.Second),
+		HealthCacheTTL:      p.duration(EnvHealthCacheTTL, time.Second),
 		ShutdownTimeout:     p.duration(EnvShutdownTimeout, 10*time.Second),
 		MigrateTimeout:      p.duration(EnvMigrateTimeout, time.Minute),
 	}
@@ -166,12 +188,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.HTTPAddr != "" && !strings.Contains(c.HTTPAddr, ":") {
 		p.fail(EnvHTTPAddr, fmt.Sprintf("want host:port or :port, got %q", c.HTTPAddr))
 	}
-	if c.StaleAfter > 0 && c.CacheTTL > 0 && c.CacheTTL <= c.StaleAfter {
+	if !p.failed(EnvStaleAfter) && !p.failed(EnvCacheTTL) && c.CacheTTL <= c.StaleAfter {
 		p.fail(EnvCacheTTL, fmt.Sprintf("must be longer than %s (%s), so stale data can be served while MAX is down",
 			EnvStaleAfter, c.StaleAfter))
-	}
-	if c.MaxHealthInterval > 0 && c.MaxHealthInterval < MinMaxHealthInterval {
-		p.fail(EnvMaxHealthInterval, fmt.Sprintf("must be at least %s", MinMaxHealthInterval))
 	}
 	if err := errors.Join(p.errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
@@ -192,9 +211,12 @@ func (c Config) LogValue() slog.Value {
 		slog.String("cache_ttl", c.CacheTTL.String()),
 		slog.Bool("lazy_update", c.LazyUpdate),
 		slog.String("cache_error_policy", string(c.CacheErrorPolicy)),
+		slog.String("clock_skew_max", c.ClockSkewMax.String()),
+		slog.String("failure_backoff", c.FailureBackoff.String()),
 		slog.String("redis_timeout", c.RedisTimeout.String()),
 		slog.String("max_api_timeout", c.MaxAPITimeout.String()),
 		slog.String("database_timeout", c.DatabaseTimeout.String()),
+		slog.Int("database_max_conns", c.DatabaseMaxConns),
 		slog.Int("refresh_workers", c.RefreshWorkers),
 		slog.Int("refresh_queue_size", c.RefreshQueueSize),
 		slog.Float64("max_api_rate_limit", c.MaxAPIRateLimit),
@@ -230,6 +252,18 @@ func (p *parser) fail(name, reason string) {
 	p.errs = append(p.errs, &Error{Var: name, Reason: reason})
 }
 
+// failed reports whether name has a problem already, so that a rule relating two
+// variables does not pile a second complaint on a value that was replaced by its default.
+func (p *parser) failed(name string) bool {
+	for _, err := range p.errs {
+		var e *Error
+		if errors.As(err, &e) && e.Var == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *parser) str(name, def string) string {
 	if v := strings.TrimSpace(p.getenv(name)); v != "" {
 		return v
@@ -248,7 +282,26 @@ func (p *parser) required(name string) string {
 	return v
 }
 
+// token returns a bearer secret without the white space around it: a token mounted from
+// a file usually ends in a newline, which would otherwise be sent in the Authorization
+// header, and which net/http refuses there. A token that is empty once trimmed, or that
+// holds a character no header may carry, is refused without being echoed.
+func (p *parser) token(name string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		p.fail(name, "is required")
+		return ""
+	}
+	if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		p.fail(name, "contains a control character (line break, tab or similar) inside the token")
+		return ""
+	}
+	return v
+}
+
+// duration parses a Go duration within the bounds of name in Bounds.
 func (p *parser) duration(name string, def time.Duration) time.Duration {
+	b := durationBound(name)
 	v := p.str(name, "")
 	if v == "" {
 		return def
@@ -258,8 +311,8 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		p.fail(name, fmt.Sprintf("want a Go duration such as 500ms or 2s, got %q", v))
 		return def
 	}
-	if d <= 0 {
-		p.fail(name, fmt.Sprintf("must be greater than zero, got %q", v))
+	if d < b.Min || d > b.Max {
+		p.fail(name, fmt.Sprintf("must be between %s and %s, got %q", formatDuration(b.Min), formatDuration(b.Max), v))
 		return def
 	}
 	return d
@@ -302,14 +355,20 @@ func (p *parser) level(name string, def slog.Level) slog.Level {
 	return l
 }
 
-func (p *parser) positiveInt(name string, def int) int {
+// integer parses a decimal integer within the bounds of name in Bounds.
+func (p *parser) integer(name string, def int) int {
+	b := intBound(name)
 	v := p.str(name, "")
 	if v == "" {
 		return def
 	}
-	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil || n <= 0 {
-		p.fail(name, fmt.Sprintf("want a positive integer, got %q", v))
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		p.fail(name, fmt.Sprintf("want an integer, got %q", v))
+		return def
+	}
+	if err != nil || n < int64(b.Min) || n > int64(b.Max) {
+		p.fail(name, fmt.Sprintf("must be between %d and %d, got %q", b.Min, b.Max, v))
 		return def
 	}
 	return int(n)
@@ -321,12 +380,13 @@ func (p *parser) rate(name string, def float64) float64 {
 		return def
 	}
 	r, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(r) || r <= 0 {
-		p.fail(name, fmt.Sprintf("want a positive number of requests per second, got %q", v))
+	if (err != nil && !errors.Is(err, strconv.ErrRange)) || math.IsNaN(r) {
+		p.fail(name, fmt.Sprintf("want a number of requests per second, got %q", v))
 		return def
 	}
-	if r > MaxAPIRateLimitCeiling {
-		p.fail(name, fmt.Sprintf("must be at most %d (the MAX API limit), got %q", MaxAPIRateLimitCeiling, v))
+	if r < MinMaxAPIRateLimit || r > MaxAPIRateLimitCeiling {
+		p.fail(name, fmt.Sprintf("must be between %v and %d (the MAX API limit), got %q",
+			MinMaxAPIRateLimit, MaxAPIRateLimitCeiling, v))
 		return def
 	}
 	return r

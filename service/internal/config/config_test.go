@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +43,12 @@ func TestLoadDefaults(t *testing.T) {
 		CacheTTL:                24 * time.Hour,
 		LazyUpdate:              true,
 		CacheErrorPolicy:        PolicyFallback,
+		ClockSkewMax:            5 * time.Second,
+		FailureBackoff:          10 * time.Minute,
 		RedisTimeout:            100 * time.Millisecond,
 		MaxAPITimeout:           2 * time.Second,
 		DatabaseTimeout:         time.Second,
+		DatabaseMaxConns:        10,
 		LogFormat:               LogJSON,
 		LogLevel:                slog.LevelInfo,
 		RefreshWorkers:          4,
@@ -58,6 +62,7 @@ func TestLoadDefaults(t *testing.T) {
 		DatabaseBreakerCooldown: time.Second,
 		MaxHealthInterval:       5 * time.Second,
 		HealthCheckInterval:     10 * time.Second,
+		HealthCacheTTL:          time.Second,
 		ShutdownTimeout:         10 * time.Second,
 		MigrateTimeout:          time.Minute,
 	}
@@ -74,9 +79,12 @@ func TestLoadOverrides(t *testing.T) {
 		EnvCacheTTL:                "1m",
 		EnvLazyUpdate:              "false",
 		EnvCacheErrorPolicy:        "fail",
+		EnvClockSkewMax:            "250ms",
+		EnvFailureBackoff:          "90s",
 		EnvRedisTimeout:            "50ms",
 		EnvMaxAPITimeout:           "1s",
 		EnvDatabaseTimeout:         "250ms",
+		EnvDatabaseMaxConns:        "25",
 		EnvLogFormat:               "TEXT",
 		EnvLogLevel:                "debug",
 		EnvRefreshWorkers:          "2",
@@ -90,6 +98,7 @@ func TestLoadOverrides(t *testing.T) {
 		EnvDatabaseBreakerCooldown: "4s",
 		EnvMaxHealthInterval:       "1s",
 		EnvHealthCheckInterval:     "2s",
+		EnvHealthCacheTTL:          "0s",
 		EnvShutdownTimeout:         "3s",
 		EnvMigrateTimeout:          "9s",
 	}))
@@ -106,9 +115,12 @@ func TestLoadOverrides(t *testing.T) {
 		{"CacheTTL", c.CacheTTL, time.Minute},
 		{"LazyUpdate", c.LazyUpdate, false},
 		{"CacheErrorPolicy", c.CacheErrorPolicy, PolicyFail},
+		{"ClockSkewMax", c.ClockSkewMax, 250 * time.Millisecond},
+		{"FailureBackoff", c.FailureBackoff, 90 * time.Second},
 		{"RedisTimeout", c.RedisTimeout, 50 * time.Millisecond},
 		{"MaxAPITimeout", c.MaxAPITimeout, time.Second},
 		{"DatabaseTimeout", c.DatabaseTimeout, 250 * time.Millisecond},
+		{"DatabaseMaxConns", c.DatabaseMaxConns, 25},
 		{"LogFormat", c.LogFormat, LogText},
 		{"LogLevel", c.LogLevel, slog.LevelDebug},
 		{"RefreshWorkers", c.RefreshWorkers, 2},
@@ -122,6 +134,7 @@ func TestLoadOverrides(t *testing.T) {
 		{"DatabaseBreakerCooldown", c.DatabaseBreakerCooldown, 4 * time.Second},
 		{"MaxHealthInterval", c.MaxHealthInterval, time.Second},
 		{"HealthCheckInterval", c.HealthCheckInterval, 2 * time.Second},
+		{"HealthCacheTTL", c.HealthCacheTTL, time.Duration(0)},
 		{"ShutdownTimeout", c.ShutdownTimeout, 3 * time.Second},
 		{"MigrateTimeout", c.MigrateTimeout, 9 * time.Second},
 	}
@@ -144,6 +157,8 @@ func TestLoadRejects(t *testing.T) {
 		{"blank database url", map[string]string{EnvDatabaseURL: "   "}, EnvDatabaseURL, "required"},
 		{"missing redis url", map[string]string{EnvRedisURL: ""}, EnvRedisURL, "required"},
 		{"missing token", map[string]string{EnvMaxAPIToken: ""}, EnvMaxAPIToken, "required"},
+		{"blank token", map[string]string{EnvMaxAPIToken: " \n\t "}, EnvMaxAPIToken, "required"},
+		{"token with a line break inside", map[string]string{EnvMaxAPIToken: secretToken + "\n" + secretToken}, EnvMaxAPIToken, "control character"},
 		{"database url scheme", map[string]string{EnvDatabaseURL: "mysql://u:" + secretPassword + "@h/db"}, EnvDatabaseURL, "postgres://"},
 		{"database url unparsable", map[string]string{EnvDatabaseURL: "postgres://u:" + secretPassword + "@h:port:x/%zz"}, EnvDatabaseURL, "not a valid URL"},
 		{"database url without host", map[string]string{EnvDatabaseURL: "postgres:///db"}, EnvDatabaseURL, "no host"},
@@ -152,31 +167,36 @@ func TestLoadRejects(t *testing.T) {
 		{"max url relative", map[string]string{EnvMaxAPIURL: "/api"}, EnvMaxAPIURL, ""},
 		{"http addr", map[string]string{EnvHTTPAddr: "8080"}, EnvHTTPAddr, "host:port"},
 		{"bad duration", map[string]string{EnvRedisTimeout: "100"}, EnvRedisTimeout, "duration"},
-		{"zero duration", map[string]string{EnvDatabaseTimeout: "0s"}, EnvDatabaseTimeout, "greater than zero"},
-		{"negative duration", map[string]string{EnvMaxAPITimeout: "-1s"}, EnvMaxAPITimeout, "greater than zero"},
-		{"zero stale after", map[string]string{EnvStaleAfter: "0"}, EnvStaleAfter, "greater than zero"},
+		{"zero duration", map[string]string{EnvDatabaseTimeout: "0s"}, EnvDatabaseTimeout, "between 1ms and 10s"},
+		{"negative duration", map[string]string{EnvMaxAPITimeout: "-1s"}, EnvMaxAPITimeout, "between 1ms and 30s"},
+		{"zero stale after", map[string]string{EnvStaleAfter: "0"}, EnvStaleAfter, "between 1s and 168h"},
 		{"ttl equal to stale after", map[string]string{EnvStaleAfter: "1h", EnvCacheTTL: "1h"}, EnvCacheTTL, EnvStaleAfter},
 		{"ttl shorter than stale after", map[string]string{EnvCacheTTL: "30m"}, EnvCacheTTL, "longer"},
 		{"lazy update", map[string]string{EnvLazyUpdate: "maybe"}, EnvLazyUpdate, "true or false"},
 		{"policy", map[string]string{EnvCacheErrorPolicy: "ignore"}, EnvCacheErrorPolicy, "fallback, fail"},
 		{"log format", map[string]string{EnvLogFormat: "xml"}, EnvLogFormat, "json, text"},
 		{"log level", map[string]string{EnvLogLevel: "loud"}, EnvLogLevel, "debug"},
-		{"workers zero", map[string]string{EnvRefreshWorkers: "0"}, EnvRefreshWorkers, "positive"},
-		{"workers text", map[string]string{EnvRefreshWorkers: "four"}, EnvRefreshWorkers, "positive"},
-		{"queue negative", map[string]string{EnvRefreshQueueSize: "-5"}, EnvRefreshQueueSize, "positive"},
-		{"queue overflow", map[string]string{EnvRefreshQueueSize: "99999999999"}, EnvRefreshQueueSize, "positive"},
-		{"rate above MAX limit", map[string]string{EnvMaxAPIRateLimit: "31"}, EnvMaxAPIRateLimit, "at most 30"},
-		{"rate zero", map[string]string{EnvMaxAPIRateLimit: "0"}, EnvMaxAPIRateLimit, "positive"},
-		{"rate NaN", map[string]string{EnvMaxAPIRateLimit: "NaN"}, EnvMaxAPIRateLimit, "positive"},
-		{"rate Inf", map[string]string{EnvMaxAPIRateLimit: "+Inf"}, EnvMaxAPIRateLimit, "at most 30"},
-		{"max breaker failures", map[string]string{EnvMaxAPIBreakerFailures: "0"}, EnvMaxAPIBreakerFailures, "positive"},
-		{"redis breaker failures", map[string]string{EnvRedisBreakerFailures: "x"}, EnvRedisBreakerFailures, "positive"},
-		{"database breaker failures", map[string]string{EnvDatabaseBreakerFailures: "-1"}, EnvDatabaseBreakerFailures, "positive"},
-		{"redis cooldown", map[string]string{EnvRedisBreakerCooldown: "0s"}, EnvRedisBreakerCooldown, "greater than zero"},
+		{"workers zero", map[string]string{EnvRefreshWorkers: "0"}, EnvRefreshWorkers, "between 1 and 64"},
+		{"workers text", map[string]string{EnvRefreshWorkers: "four"}, EnvRefreshWorkers, "integer"},
+		{"queue negative", map[string]string{EnvRefreshQueueSize: "-5"}, EnvRefreshQueueSize, "between 1 and 100000"},
+		{"queue overflow", map[string]string{EnvRefreshQueueSize: "99999999999999999999"}, EnvRefreshQueueSize, "between 1 and 100000"},
+		// The largest int32 used to pass, and allocated a queue of 32 GiB.
+		{"queue of 2^31-1", map[string]string{EnvRefreshQueueSize: "2147483647"}, EnvRefreshQueueSize, "between 1 and 100000"},
+		{"health check every nanosecond", map[string]string{EnvHealthCheckInterval: "1ns"}, EnvHealthCheckInterval, "between 1s and 1h"},
+		{"rate above MAX limit", map[string]string{EnvMaxAPIRateLimit: "31"}, EnvMaxAPIRateLimit, "between 0.1 and 30"},
+		{"rate zero", map[string]string{EnvMaxAPIRateLimit: "0"}, EnvMaxAPIRateLimit, "between 0.1 and 30"},
+		{"rate too slow", map[string]string{EnvMaxAPIRateLimit: "1e-300"}, EnvMaxAPIRateLimit, "between 0.1 and 30"},
+		{"rate NaN", map[string]string{EnvMaxAPIRateLimit: "NaN"}, EnvMaxAPIRateLimit, "number of requests"},
+		{"rate Inf", map[string]string{EnvMaxAPIRateLimit: "+Inf"}, EnvMaxAPIRateLimit, "between 0.1 and 30"},
+		{"rate overflow", map[string]string{EnvMaxAPIRateLimit: "1e400"}, EnvMaxAPIRateLimit, "between 0.1 and 30"},
+		{"max breaker failures", map[string]string{EnvMaxAPIBreakerFailures: "0"}, EnvMaxAPIBreakerFailures, "between 1 and 1000"},
+		{"redis breaker failures", map[string]string{EnvRedisBreakerFailures: "x"}, EnvRedisBreakerFailures, "integer"},
+		{"database breaker failures", map[string]string{EnvDatabaseBreakerFailures: "-1"}, EnvDatabaseBreakerFailures, "between 1 and 1000"},
+		{"redis cooldown", map[string]string{EnvRedisBreakerCooldown: "0s"}, EnvRedisBreakerCooldown, "between 100ms and 10m"},
 		{"max cooldown", map[string]string{EnvMaxAPIBreakerCooldown: "soon"}, EnvMaxAPIBreakerCooldown, "duration"},
-		{"database cooldown", map[string]string{EnvDatabaseBreakerCooldown: "-2s"}, EnvDatabaseBreakerCooldown, "greater than zero"},
-		{"health interval below minimum", map[string]string{EnvMaxHealthInterval: "500ms"}, EnvMaxHealthInterval, "at least 1s"},
-		{"shutdown timeout", map[string]string{EnvShutdownTimeout: "0"}, EnvShutdownTimeout, "greater than zero"},
+		{"database cooldown", map[string]string{EnvDatabaseBreakerCooldown: "-2s"}, EnvDatabaseBreakerCooldown, "between 100ms and 10m"},
+		{"health interval below minimum", map[string]string{EnvMaxHealthInterval: "500ms"}, EnvMaxHealthInterval, "between 1s and 1h"},
+		{"shutdown timeout", map[string]string{EnvShutdownTimeout: "0"}, EnvShutdownTimeout, "between 1s and 10m"},
 		{"migrate timeout", map[string]string{EnvMigrateTimeout: "x"}, EnvMigrateTimeout, "duration"},
 	}
 	for _, tt := range tests {
@@ -204,6 +224,66 @@ func TestLoadRejects(t *testing.T) {
 	}
 }
 
+// TestBounds checks every bounded variable at both ends of its range and just outside
+// them: inside it is taken, outside it is refused with an error naming the variable.
+func TestBounds(t *testing.T) {
+	type probe struct {
+		value string
+		ok    bool
+	}
+	cases := map[string][]probe{}
+	for name, b := range DurationBounds {
+		cases[name] = []probe{
+			{b.Min.String(), true}, {b.Max.String(), true},
+			{(b.Min - time.Nanosecond).String(), false}, {(b.Max + time.Nanosecond).String(), false},
+		}
+	}
+	for name, b := range IntBounds {
+		cases[name] = []probe{
+			{strconv.Itoa(b.Min), true}, {strconv.Itoa(b.Max), true},
+			{strconv.Itoa(b.Min - 1), false}, {strconv.Itoa(b.Max + 1), false},
+		}
+	}
+	cases[EnvMaxAPIRateLimit] = []probe{{"0.1", true}, {"30", true}, {"0.099", false}, {"30.01", false}}
+	for name, probes := range cases {
+		for _, pr := range probes {
+			t.Run(name+"="+pr.value, func(t *testing.T) {
+				overrides := map[string]string{name: pr.value}
+				// The cache TTL must exceed the stale age: keep the other one out of the way.
+				switch name {
+				case EnvStaleAfter:
+					overrides[EnvCacheTTL] = DurationBounds[EnvCacheTTL].Max.String()
+				case EnvCacheTTL:
+					overrides[EnvStaleAfter] = DurationBounds[EnvStaleAfter].Min.String()
+				}
+				_, err := Load(env(overrides))
+				if pr.ok && err != nil {
+					t.Fatalf("Load refused a value in range: %v", err)
+				}
+				if !pr.ok {
+					var ce *Error
+					if !errors.As(err, &ce) || ce.Var != name || !strings.Contains(err.Error(), "between") {
+						t.Fatalf("Load error = %v, want one naming %s and its range", err, name)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestEveryDurationAndIntegerVariableIsBounded(t *testing.T) {
+	// Load asks for the bounds of every variable it reads as a number; a missing entry
+	// panics. Setting every variable at once proves each is read through a bounded parser.
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("a numeric variable has no bounds: %v", r)
+		}
+	}()
+	if _, err := Load(env(nil)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLoadReportsEveryProblem(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		EnvDatabaseURL:  "",
@@ -216,6 +296,20 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	for _, name := range []string{EnvDatabaseURL, EnvRedisTimeout, EnvLogFormat} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+// TestTokenIsTrimmed checks that a token read from a mounted secret, which ends in a
+// newline, is used without it.
+func TestTokenIsTrimmed(t *testing.T) {
+	for _, raw := range []string{secretToken + "\n", "  " + secretToken + "\r\n", "\t" + secretToken} {
+		c, err := Load(env(map[string]string{EnvMaxAPIToken: raw}))
+		if err != nil {
+			t.Fatalf("Load with token %q: %v", raw, err)
+		}
+		if c.MaxAPIToken != secretToken {
+			t.Errorf("token %q loaded as %q, want %q", raw, c.MaxAPIToken, secretToken)
 		}
 	}
 }

@@ -26,7 +26,9 @@ type ChatService interface {
 }
 
 // Pinger checks that a dependency answers. Implementations bound the check with their
-// own deadline; the API adds one too so a misbehaving Pinger cannot hang a probe.
+// own deadline; the API adds one too so a misbehaving Pinger cannot hang a probe. A Pinger
+// that is also a FailureCounter keeps the health endpoints from serving a cached "healthy"
+// after its callers saw it fail.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
@@ -58,6 +60,11 @@ type Config struct {
 	// DatabaseTimeout and RedisTimeout bound the health and readiness pings.
 	DatabaseTimeout time.Duration
 	RedisTimeout    time.Duration
+	// HealthCacheTTL is how long /health/detailed and /readyz reuse their dependency
+	// pings, so a flood of probes costs the dependencies one ping per TTL. A dependency
+	// reported unhealthy meanwhile (by a check, or a request that found the database
+	// unavailable) is not served as healthy from the cache. Zero pings on every probe.
+	HealthCacheTTL time.Duration
 	// BodyLimit is the largest accepted request body in bytes; DefaultBodyLimit if zero.
 	BodyLimit int64
 	// Now is the clock of health timestamps; time.Now if nil.
@@ -71,6 +78,10 @@ type API struct {
 	log     *slog.Logger
 	router  *chi.Mux
 	handler http.Handler
+
+	news           *badNews
+	detailedChecks *checkCache
+	readyChecks    *checkCache
 }
 
 var _ http.Handler = (*API)(nil)
@@ -89,7 +100,18 @@ func New(deps Deps, cfg Config) *API {
 	if cfg.RedisTimeout <= 0 {
 		cfg.RedisTimeout = time.Second
 	}
-	a := &API{deps: deps, cfg: cfg, log: deps.Logger}
+	counters := map[string]FailureCounter{}
+	if c, ok := deps.Database.(FailureCounter); ok {
+		counters[metrics.DepDatabase] = c
+	}
+	if c, ok := deps.Redis.(FailureCounter); ok {
+		counters[metrics.DepRedis] = c
+	}
+	a := &API{deps: deps, cfg: cfg, log: deps.Logger, news: newBadNews(counters)}
+	a.detailedChecks = &checkCache{ttl: cfg.HealthCacheTTL, now: cfg.Now, news: a.news,
+		deps: []string{metrics.DepDatabase, metrics.DepRedis}}
+	a.readyChecks = &checkCache{ttl: cfg.HealthCacheTTL, now: cfg.Now, news: a.news,
+		deps: []string{metrics.DepDatabase}}
 
 	r := chi.NewRouter()
 	// The order matters: the request id is needed by everything after it, and the log

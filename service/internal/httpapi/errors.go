@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/metrics"
 )
 
 // Error codes of the HTTP layer itself, next to the domain's codes in package chat.
@@ -79,6 +80,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	code := chat.ErrorCode(err)
 	status := statusOf(code)
+	if code == chat.EDATABASEUNAVAILABLE {
+		// Bad news for the health endpoints: readiness must not answer from a cached ping
+		// that predates it.
+		a.news.report(metrics.DepDatabase)
+	}
 	switch {
 	case status == http.StatusServiceUnavailable:
 		a.log.WarnContext(ctx, "Request failed", "code", code, "error", err.Error(), "request_id", requestIDFrom(ctx))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,8 +103,19 @@ type fakePinger struct {
 	// SawOther is set when WaitFor delivered before the context ended.
 	SawOther bool
 
-	mu sync.Mutex // guards Err once a test changes it while pings run
+	mu       sync.Mutex // guards Err once a test changes it while pings run
+	calls    atomic.Int64
+	failures atomic.Uint64
 }
+
+// Calls is the number of pings so far.
+func (p *fakePinger) Calls() int64 { return p.calls.Load() }
+
+// Failures implements FailureCounter: the failures callers saw, as counted by SawFailure.
+func (p *fakePinger) Failures() uint64 { return p.failures.Load() }
+
+// SawFailure records that a caller saw the dependency fail.
+func (p *fakePinger) SawFailure() { p.failures.Add(1) }
 
 // SetErr changes the answer of later pings; safe while pings run.
 func (p *fakePinger) SetErr(err error) {
@@ -113,6 +125,7 @@ func (p *fakePinger) SetErr(err error) {
 }
 
 func (p *fakePinger) Ping(ctx context.Context) error {
+	p.calls.Add(1)
 	if p.Started != nil {
 		p.Started <- struct{}{}
 	}
@@ -149,7 +162,8 @@ type testEnv struct {
 
 var testNow = time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
 
-func newTestEnv(t testing.TB, max MaxHealth) *testEnv {
+// newTestEnv returns an API over fakes; configure changes its Config before it is built.
+func newTestEnv(t testing.TB, max MaxHealth, configure ...func(*Config)) *testEnv {
 	t.Helper()
 	e := &testEnv{
 		chats: &fakeChats{Chats: sampleChats()},
@@ -159,6 +173,14 @@ func newTestEnv(t testing.TB, max MaxHealth) *testEnv {
 		logs:  &logcapture.Buffer{},
 	}
 	e.metrics = metrics.New(e.reg)
+	cfg := Config{
+		DatabaseTimeout: 100 * time.Millisecond,
+		RedisTimeout:    100 * time.Millisecond,
+		Now:             func() time.Time { return testNow },
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
 	e.api = New(Deps{
 		Chats:    e.chats,
 		Database: e.db,
@@ -167,11 +189,7 @@ func newTestEnv(t testing.TB, max MaxHealth) *testEnv {
 		Metrics:  e.metrics,
 		Gatherer: e.reg,
 		Logger:   slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, Config{
-		DatabaseTimeout: 100 * time.Millisecond,
-		RedisTimeout:    100 * time.Millisecond,
-		Now:             func() time.Time { return testNow },
-	})
+	}, cfg)
 	return e
 }
 

@@ -64,10 +64,33 @@ type HealthReport struct {
 // slower of the two at most. MAX is never called here: its state comes from observed
 // calls (and from the MAX client's own rate-limited probe).
 func (a *API) CheckHealth(ctx context.Context) HealthReport {
+	return a.report(a.pingDependencies(ctx))
+}
+
+// pingDependencies pings the database and Redis concurrently and records what it found
+// in dependency_up, and any failure as bad news.
+func (a *API) pingDependencies(ctx context.Context) map[string]string {
 	var db, redis string
 	var wg sync.WaitGroup
 	wg.Go(func() { db = ping(ctx, a.deps.Database, a.cfg.DatabaseTimeout) })
 	wg.Go(func() { redis = ping(ctx, a.deps.Redis, a.cfg.RedisTimeout) })
+	wg.Wait()
+	a.observed(metrics.DepDatabase, db)
+	a.observed(metrics.DepRedis, redis)
+	return map[string]string{metrics.DepDatabase: db, metrics.DepRedis: redis}
+}
+
+// observed records the state a check found a dependency in.
+func (a *API) observed(dep, state string) {
+	a.setUp(dep, state)
+	if state == StatusUnhealthy {
+		a.news.report(dep)
+	}
+}
+
+// report completes pinged states with MAX's observed state into a HealthReport.
+func (a *API) report(pinged map[string]string) HealthReport {
+	db, redis := pinged[metrics.DepDatabase], pinged[metrics.DepRedis]
 	maxState := StatusUnknown
 	if a.deps.Max != nil {
 		switch s := a.deps.Max.Health(); s {
@@ -75,10 +98,6 @@ func (a *API) CheckHealth(ctx context.Context) HealthReport {
 			maxState = s
 		}
 	}
-	wg.Wait()
-
-	a.setUp(metrics.DepDatabase, db)
-	a.setUp(metrics.DepRedis, redis)
 	a.setUp(metrics.DepMaxAPI, maxState)
 
 	service := StatusHealthy
@@ -118,9 +137,10 @@ func (a *API) WatchHealth(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// healthDetailed answers /health/detailed: 200 unless the database is unhealthy.
+// healthDetailed answers /health/detailed: 200 unless the database is unhealthy. The
+// pings are cached for HealthCacheTTL; MAX's state is read afresh, which costs nothing.
 func (a *API) healthDetailed(w http.ResponseWriter, r *http.Request) {
-	h := a.CheckHealth(r.Context())
+	h := a.report(a.detailedChecks.get(r.Context(), a.pingDependencies))
 	status := http.StatusOK
 	if h.Service == StatusUnhealthy {
 		status = http.StatusServiceUnavailable
@@ -146,13 +166,17 @@ func (a *API) livez(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, statusJSON{Status: "alive"})
 }
 
-// readyz says whether requests can be served: that needs the database.
+// readyz says whether requests can be served: that needs the database. The ping is
+// cached for HealthCacheTTL.
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
-	if ping(r.Context(), a.deps.Database, a.cfg.DatabaseTimeout) != StatusHealthy {
-		a.setUp(metrics.DepDatabase, StatusUnhealthy)
+	states := a.readyChecks.get(r.Context(), func(ctx context.Context) map[string]string {
+		db := ping(ctx, a.deps.Database, a.cfg.DatabaseTimeout)
+		a.observed(metrics.DepDatabase, db)
+		return map[string]string{metrics.DepDatabase: db}
+	})
+	if states[metrics.DepDatabase] != StatusHealthy {
 		writeErrorCode(w, http.StatusServiceUnavailable, chat.EDATABASEUNAVAILABLE, "database unavailable")
 		return
 	}
-	a.setUp(metrics.DepDatabase, StatusHealthy)
 	writeJSON(w, http.StatusOK, statusJSON{Status: "ready"})
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faultline/faultline/service/internal/metrics"
 )
@@ -451,9 +452,13 @@ func decodeChat(body []byte) (Chat, error) {
 	}, nil
 }
 
+// truncate cuts s to at most n bytes and marks the cut, never inside a UTF-8 sequence.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }

@@ -14,6 +14,12 @@ const (
 	ReasonCacheUnavailable  = "cache_unavailable"
 	ReasonMaxAPIUnavailable = "max_api_unavailable"
 	ReasonQueueFull         = "queue_full"
+	// ReasonLocalRateLimit is a refresh refused by the service's own MAX rate limiter
+	// (MAX_API_RATE_LIMIT): MAX was not asked, and says nothing about MAX.
+	ReasonLocalRateLimit = "local_rate_limit"
+	// ReasonFailureBackoff is a refresh skipped because MAX recently answered that it does
+	// not know the chat, or refused the request for it (PARTICIPANTS_FAILURE_BACKOFF).
+	ReasonFailureBackoff = "failure_backoff"
 
 	// Dependencies.
 	DepDatabase = "database"
@@ -36,6 +42,7 @@ const (
 type Metrics struct {
 	CacheErrors      prometheus.Counter
 	CacheCorrupt     prometheus.Counter
+	FutureTimestamps *prometheus.CounterVec // source
 	MaxAPIErrors     *prometheus.CounterVec // reason
 	FallbackUsage    *prometheus.CounterVec // reason
 	DataFreshness    prometheus.Gauge
@@ -74,6 +81,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "participants_cache_corrupt_entries_total",
 			Help: "Participants cache entries that could not be decoded and were treated as missing.",
 		}),
+		FutureTimestamps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "participants_future_timestamps_total",
+			Help: "Participant counts read with an observation time further in the future than CLOCK_SKEW_MAX (a replica's clock runs ahead), by source (cache, database); each was served as observed now and refreshed.",
+		}, []string{"source"}),
 		MaxAPIErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "participants_max_api_errors_total",
 			Help: "Failed MAX Bot API calls by reason.",
@@ -109,7 +120,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 		RefreshDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "participants_refresh_dropped_total",
-			Help: "Background refreshes not queued, by reason.",
+			Help: "Refreshes not made, by reason: background refreshes not queued or dropped from the queue, requested refreshes refused by the local rate limit, and refreshes skipped while a chat is backed off.",
 		}, []string{"reason"}),
 		RefreshQueueLen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "participants_refresh_queue_length",
@@ -144,7 +155,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"version"}),
 	}
 	reg.MustRegister(
-		m.CacheErrors, m.CacheCorrupt, m.MaxAPIErrors, m.FallbackUsage, m.DataFreshness,
+		m.CacheErrors, m.CacheCorrupt, m.FutureTimestamps, m.MaxAPIErrors, m.FallbackUsage, m.DataFreshness,
 		m.HTTPRequests, m.HTTPDuration, m.DependencyUp, m.BreakerState,
 		m.RefreshTotal, m.RefreshDropped, m.RefreshQueueLen, m.RefreshQueueCap,
 		m.MaxAPIDuration, m.CacheDuration, m.DatabaseDuration, m.DatabaseErrors, m.BuildInfo,
@@ -157,8 +168,11 @@ func New(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ReasonCacheUnavailable, ReasonMaxAPIUnavailable} {
 		m.FallbackUsage.WithLabelValues(r)
 	}
-	for _, r := range []string{ReasonQueueFull, ReasonMaxAPIUnavailable} {
+	for _, r := range []string{ReasonQueueFull, ReasonMaxAPIUnavailable, ReasonLocalRateLimit, ReasonFailureBackoff} {
 		m.RefreshDropped.WithLabelValues(r)
+	}
+	for _, src := range []string{"cache", "database"} {
+		m.FutureTimestamps.WithLabelValues(src)
 	}
 	for _, r := range []string{ResultSuccess, ResultFailure} {
 		m.RefreshTotal.WithLabelValues(r)

@@ -65,6 +65,14 @@ type Config struct {
 	// BreakerCooldown is how long the breaker stays open before it lets one probe call
 	// through.
 	BreakerCooldown time.Duration
+	// FailureBackoff is how long a chat's refreshes are suspended after MAX answered that
+	// it does not know the chat (not_found) or refused the request (client_error).
+	FailureBackoff time.Duration
+	// ClockSkewMax is how far in the future an observation time may lie and still be
+	// trusted. A later one (a replica with a clock ahead wrote it) is served as observed
+	// now and refreshed, and the stores let a refresh overwrite it. Zero tolerates none;
+	// it has no default, like LazyUpdate.
+	ClockSkewMax time.Duration
 	// Clock is the time source; nil means the wall clock. The circuit breaker always uses
 	// the wall clock, because the breaker library does not take one.
 	Clock Clock
@@ -83,6 +91,8 @@ func DefaultConfig() Config {
 		MaxTimeout:      2 * time.Second,
 		BreakerFailures: 5,
 		BreakerCooldown: 10 * time.Second,
+		FailureBackoff:  10 * time.Minute,
+		ClockSkewMax:    5 * time.Second,
 	}
 }
 
@@ -119,6 +129,12 @@ func (c Config) Validate() error {
 	if c.BreakerCooldown <= 0 {
 		errs = append(errs, fmt.Errorf("setting BreakerCooldown = %v must be positive", c.BreakerCooldown))
 	}
+	if c.FailureBackoff <= 0 {
+		errs = append(errs, fmt.Errorf("setting FailureBackoff = %v must be positive", c.FailureBackoff))
+	}
+	if c.ClockSkewMax < 0 {
+		errs = append(errs, fmt.Errorf("setting ClockSkewMax = %v must not be negative", c.ClockSkewMax))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("participants config: %w", err)
 	}
@@ -154,6 +170,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BreakerCooldown <= 0 {
 		c.BreakerCooldown = d.BreakerCooldown
+	}
+	if c.FailureBackoff <= 0 {
+		c.FailureBackoff = d.FailureBackoff
 	}
 	if c.Clock == nil {
 		c.Clock = realClock{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -137,13 +138,47 @@ func (f *fakeStore) UpdateParticipants(_ context.Context, id int64, p chat.Parti
 // fakeCache is an in-memory Cache. Its zero value is empty and healthy. It records every
 // GetMultiple and every Set call, failed ones included.
 type fakeCache struct {
-	mu      sync.Mutex
-	entries map[int64]chat.Participants
-	getErr  error
-	setErr  error
-	gets    [][]int64
-	sets    []write
-	journal *journal
+	mu       sync.Mutex
+	entries  map[int64]chat.Participants
+	backoffs map[int64]time.Time
+	getErr   error
+	setErr   error
+	gets     [][]int64
+	sets     []write
+	journal  *journal
+}
+
+// Backoffs returns the backoffs stored, by chat id.
+func (f *fakeCache) Backoffs() map[int64]time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.backoffs)
+}
+
+func (f *fakeCache) SetBackoff(_ context.Context, id int64, until time.Time, d time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.setErr != nil {
+		return f.setErr
+	}
+	if d <= 0 {
+		return fmt.Errorf("fake cache: backoff of chat %d without a lifetime", id)
+	}
+	if f.backoffs == nil {
+		f.backoffs = make(map[int64]time.Time)
+	}
+	f.backoffs[id] = until
+	return nil
+}
+
+func (f *fakeCache) ClearBackoff(_ context.Context, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.setErr != nil {
+		return f.setErr
+	}
+	delete(f.backoffs, id)
+	return nil
 }
 
 func (f *fakeCache) Put(id int64, count int, at time.Time) {
@@ -170,17 +205,20 @@ func (f *fakeCache) Sets() []write {
 	return slices.Clone(f.sets)
 }
 
-func (f *fakeCache) GetMultiple(_ context.Context, ids []int64) (map[int64]chat.Participants, error) {
+func (f *fakeCache) Lookup(_ context.Context, ids []int64) (chat.CacheLookup, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.gets = append(f.gets, slices.Clone(ids))
 	if f.getErr != nil {
-		return nil, f.getErr
+		return chat.CacheLookup{}, f.getErr
 	}
-	out := make(map[int64]chat.Participants)
+	out := chat.CacheLookup{Counts: make(map[int64]chat.Participants), Backoffs: make(map[int64]time.Time)}
 	for _, id := range ids {
 		if p, ok := f.entries[id]; ok {
-			out[id] = p
+			out.Counts[id] = p
+		}
+		if until, ok := f.backoffs[id]; ok {
+			out.Backoffs[id] = until
 		}
 	}
 	return out, nil
@@ -452,7 +490,10 @@ func testConfig(clock participants.Clock) participants.Config {
 		MaxTimeout:      time.Second,
 		BreakerFailures: 3,
 		BreakerCooldown: time.Hour,
-		Clock:           clock,
+		// The racing-writer tests seed another replica's observation a minute ahead;
+		// the clock skew tests set their own allowance.
+		ClockSkewMax: time.Hour,
+		Clock:        clock,
 	}
 }
 

@@ -72,10 +72,21 @@ func (s *Service) process(ctx context.Context, j job) {
 	if err := s.waitPause(ctx); err != nil {
 		return
 	}
+	// A refresh of the same chat may have started a backoff while this one was queued.
+	if s.backedOff(j.id, s.clock.Now()) {
+		s.m.RefreshDropped.WithLabelValues(metrics.ReasonFailureBackoff).Inc()
+		return
+	}
 	_, err := s.refreshShared(ctx, chat.Chat{ID: j.id, MaxChatID: j.maxChatID})
 	var f *refreshError
-	if errors.As(err, &f) && f.reason == reasonCircuitOpen {
+	if !errors.As(err, &f) {
+		return
+	}
+	switch f.reason {
+	case reasonCircuitOpen:
 		s.m.RefreshDropped.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Inc()
+	case reasonLocalRateLimit:
+		s.m.RefreshDropped.WithLabelValues(metrics.ReasonLocalRateLimit).Inc()
 	}
 }
 
@@ -112,8 +123,8 @@ func (s *Service) startTask() bool {
 }
 
 // refreshOnce asks MAX for c's count and, on success, writes the database and then the
-// cache. It counts and logs MAX failures, but not refusals (reason circuit_open), which
-// its callers account for in their own terms.
+// cache. It counts and logs MAX failures, but not refusals (reasons circuit_open and
+// local_rate_limit), which its callers account for in their own terms.
 func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Participants, error) {
 	// Keep the caller's values (request id) for logs, but not its cancellation.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
@@ -151,8 +162,11 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Partici
 	default:
 		reason := reasonOf(err)
 		s.countMaxFailure(ctx, c, reason, err)
-		if reason == reasonRateLimited {
+		switch {
+		case reason == reasonRateLimited:
 			s.pause(ctx, retryAfterOf(err))
+		case backsOff(reason):
+			s.backOff(ctx, c, reason)
 		}
 		return chat.Participants{}, &refreshError{reason: reason, err: err}
 	}
@@ -172,6 +186,7 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Partici
 	if err := s.cache.Set(wctx, c.ID, p); err != nil {
 		s.log.DebugContext(ctx, "Refreshed participants not cached", "chat_id", c.ID, "error", err.Error())
 	}
+	s.liftBackoff(ctx, c.ID)
 	s.log.DebugContext(ctx, msgRefreshed, "chat_id", c.ID, "count", n)
 	s.m.RefreshTotal.WithLabelValues(metrics.ResultSuccess).Inc()
 	return p, nil
@@ -197,7 +212,7 @@ func (s *Service) waitLimiter(ctx context.Context) error {
 	now := s.clock.Now()
 	r := s.limiter.ReserveN(now, 1)
 	if !r.OK() {
-		return shortCircuit("rate limit")
+		return localRateLimit("no reservation possible")
 	}
 	d := r.DelayFrom(now)
 	if d <= 0 {
@@ -205,7 +220,7 @@ func (s *Service) waitLimiter(ctx context.Context) error {
 	}
 	if d > s.cfg.MaxTimeout {
 		r.CancelAt(now)
-		return shortCircuit(fmt.Sprintf("rate limit wait %v over the call deadline", d))
+		return localRateLimit(fmt.Sprintf("wait %v over the call deadline", d))
 	}
 	select {
 	case <-ctx.Done():

@@ -144,8 +144,53 @@ func TestRateLimitRefusesAnOverlongWait(t *testing.T) {
 	if n := e.max.Calls(); n != 1 {
 		t.Errorf("MAX calls = %d, want 1", n)
 	}
-	if n := e.maxErrors("circuit_open"); n != 1 {
-		t.Errorf("max errors{circuit_open} = %v, want 1", n)
+	// The refusal is the service's own limit, not a MAX failure: it is counted as a refresh
+	// not made, under its own reason, and no MAX error, failed refresh or ERROR log line
+	// says MAX is failing (ParticipantsMaxAPIDown counts participants_max_api_errors_total).
+	for _, reason := range metrics.MaxAPIErrorReasons {
+		if n := e.maxErrors(reason); n != 0 {
+			t.Errorf("max errors{%s} = %v, want 0", reason, n)
+		}
+	}
+	if n := e.dropped(metrics.ReasonLocalRateLimit); n != 1 {
+		t.Errorf("dropped{local_rate_limit} = %v, want 1", n)
+	}
+	if n := e.dropped(metrics.ReasonMaxAPIUnavailable); n != 0 {
+		t.Errorf("dropped{max_api_unavailable} = %v, want 0", n)
+	}
+	if n := e.refreshes("failure"); n != 0 {
+		t.Errorf("refreshes{failure} = %v, want 0", n)
+	}
+	if recs := e.logs.Find(msgMaxFailed); len(recs) != 0 {
+		t.Errorf("a local refusal was logged as a MAX failure: %+v", recs)
+	}
+	// The answer is still the stored data, a fallback for the client.
+	requireLog(t, e.logs, slog.LevelWarn, msgFallback, map[string]string{
+		"reason": "max_api_unavailable", "chat_count": "1", "fallback_source": "database",
+	})
+}
+
+// TestBackgroundLocalRateLimitIsNotAMaxFailure checks the same for a queued refresh that
+// would wait for the rate limiter past its deadline.
+func TestBackgroundLocalRateLimitIsNotAMaxFailure(t *testing.T) {
+	e := newEnv(t, func(c *participants.Config) { c.RateLimit = 0.1; c.Workers = 1 })
+	e.store.Put(linked(1, -101, 10, dbAt), linked(2, -102, 10, dbAt))
+	e.max.SetCount(-101, 1)
+	e.max.SetCount(-102, 2)
+	e.run(t)
+	list(t, e)
+	eventually(t, func() bool { return e.refreshes("success")+e.dropped(metrics.ReasonLocalRateLimit) == 2 },
+		"one refresh succeeds and the other is refused by the local limit")
+	if n := e.dropped(metrics.ReasonLocalRateLimit); n != 1 {
+		t.Errorf("dropped{local_rate_limit} = %v, want 1", n)
+	}
+	for _, reason := range metrics.MaxAPIErrorReasons {
+		if n := e.maxErrors(reason); n != 0 {
+			t.Errorf("max errors{%s} = %v, want 0", reason, n)
+		}
+	}
+	if n := e.dropped(metrics.ReasonMaxAPIUnavailable); n != 0 {
+		t.Errorf("dropped{max_api_unavailable} = %v, want 0", n)
 	}
 }
 

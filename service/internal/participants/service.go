@@ -32,13 +32,18 @@ type Store interface {
 	UpdateParticipants(ctx context.Context, id int64, p chat.Participants) error
 }
 
-// Cache holds recently fetched participant counts.
+// Cache holds recently fetched participant counts, and the chats whose refreshes are
+// backed off, shared by every replica.
 type Cache interface {
-	// GetMultiple returns the entries of ids that exist, with Source cache; missing ids
-	// are absent from the map.
-	GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Participants, error)
+	// Lookup returns, in one read, the entries of ids that exist (with Source cache;
+	// missing ids are absent) and the backoffs of ids.
+	Lookup(ctx context.Context, ids []int64) (chat.CacheLookup, error)
 	// Set stores p for chat id.
 	Set(ctx context.Context, id int64, p chat.Participants) error
+	// SetBackoff suspends the refreshes of chat id until until, d from now.
+	SetBackoff(ctx context.Context, id int64, until time.Time, d time.Duration) error
+	// ClearBackoff lifts the backoff of chat id.
+	ClearBackoff(ctx context.Context, id int64) error
 }
 
 // ChatInfoGetter asks MAX for a chat's participant count.
@@ -54,15 +59,21 @@ const (
 	msgRefreshed     = "Participants refreshed"
 
 	reasonCircuitOpen = "circuit_open"
-	reasonMalformed   = "malformed"
-	reasonTimeout     = "timeout"
-	reasonConnection  = "connection"
-	reasonRateLimited = "rate_limited"
-	reasonNotFound    = "not_found"
-	reasonClientError = "client_error"
+	// reasonLocalRateLimit is a refresh the service's own rate limiter refused: MAX was
+	// not asked, so it is neither a MAX failure nor a sign of MAX's health.
+	reasonLocalRateLimit = metrics.ReasonLocalRateLimit
+	reasonMalformed      = "malformed"
+	reasonTimeout        = "timeout"
+	reasonConnection     = "connection"
+	reasonRateLimited    = "rate_limited"
+	reasonNotFound       = "not_found"
+	reasonClientError    = "client_error"
 
 	sourceMixed = "mixed"
 )
+
+// msgRefused is logged (at debug) for a refresh refused without asking MAX.
+const msgRefused = "Participants refresh refused"
 
 // Retry-After pauses: MAX's value is capped so that a bogus header cannot stop refreshes
 // for long, and a 429 without one still backs off briefly.
@@ -89,6 +100,9 @@ type Service struct {
 	mu          sync.Mutex
 	pending     map[int64]struct{} // queued or being refreshed in the background
 	pausedUntil time.Time
+	// backoffs are the chats whose refreshes are suspended, each until when: set here, or
+	// learnt from the cache, so they hold while the cache cannot be read.
+	backoffs map[int64]time.Time
 
 	// base is cancelled when Run ends; every refresh runs under it, so shutdown cancels
 	// synchronous and background refreshes alike.
@@ -113,16 +127,17 @@ func NewService(store Store, cache Cache, maxAPI ChatInfoGetter, log *slog.Logge
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		store:   store,
-		cache:   cache,
-		max:     maxAPI,
-		log:     log,
-		m:       m,
-		cfg:     cfg,
-		clock:   cfg.Clock,
-		limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit), 1),
-		queue:   make(chan job, cfg.QueueSize),
-		pending: make(map[int64]struct{}),
+		store:    store,
+		cache:    cache,
+		max:      maxAPI,
+		log:      log,
+		m:        m,
+		cfg:      cfg,
+		clock:    cfg.Clock,
+		limiter:  rate.NewLimiter(rate.Limit(cfg.RateLimit), 1),
+		queue:    make(chan job, cfg.QueueSize),
+		pending:  make(map[int64]struct{}),
+		backoffs: make(map[int64]time.Time),
 	}
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.breaker = gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
@@ -189,7 +204,9 @@ func (s *Service) Refresh(ctx context.Context, id int64) (chat.Chat, error) {
 	if err == nil {
 		// The database may hold a newer observation than MAX's answer (another replica
 		// refreshed later, a slow answer lost the race): it was kept, and it is served.
-		if !c.Participants.Known() || c.Participants.UpdatedAt.Before(p.UpdatedAt) {
+		// One from beyond the clock skew allowance was overwritten, as the store does.
+		stored := c.Participants
+		if !stored.Known() || stored.UpdatedAt.Before(p.UpdatedAt) || s.fromTheFuture(stored.UpdatedAt, p.UpdatedAt) {
 			c.Participants = p
 		}
 		return c, nil
@@ -198,9 +215,16 @@ func (s *Service) Refresh(ctx context.Context, id int64) (chat.Chat, error) {
 	if !errors.As(err, &f) {
 		return chat.Chat{}, fmt.Errorf("refresh chat %d: %w", id, err)
 	}
-	if f.reason == reasonCircuitOpen {
+	c.Participants, _ = s.clamp(c.Participants, s.clock.Now(), "database")
+	switch f.reason {
+	case reasonCircuitOpen:
 		// Nothing was called, so nothing was counted yet: this request's refresh failed.
 		s.countMaxFailure(ctx, c, f.reason, f.err)
+	case reasonLocalRateLimit:
+		// Our own budget ran out, not MAX: counted as a refresh not made, never as a MAX
+		// failure, so a flood of refresh requests does not report a healthy MAX down.
+		s.m.RefreshDropped.WithLabelValues(metrics.ReasonLocalRateLimit).Inc()
+		s.log.DebugContext(ctx, msgRefused, "chat_id", c.ID, "reason", f.reason, "error", f.err.Error())
 	}
 	s.m.FallbackUsage.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Inc()
 	s.log.WarnContext(ctx, msgFallback,
@@ -228,8 +252,12 @@ func (s *Service) enrich(ctx context.Context, chats []chat.Chat) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	cached, err := s.cache.GetMultiple(ctx, ids)
+	lookup, err := s.cache.Lookup(ctx, ids)
+	cached := lookup.Counts
 	cacheRead := err == nil
+	if cacheRead {
+		s.syncBackoffs(ids, lookup.Backoffs)
+	}
 	if err != nil {
 		if s.cfg.Policy == PolicyFail {
 			return chat.Wrap(fmt.Errorf("get cached participants: %w", err),
@@ -251,9 +279,16 @@ func (s *Service) enrich(ctx context.Context, chats []chat.Chat) error {
 		if !c.Linked() {
 			continue
 		}
+		// Observation times from beyond the clock skew allowance are served as now and
+		// refreshed: trusted, they would look fresh until the clock caught up.
+		var dbFuture, cacheFuture bool
+		c.Participants, dbFuture = s.clamp(c.Participants, now, "database")
+		p, hit := cached[c.ID]
+		if hit {
+			p, cacheFuture = s.clamp(p, now, "cache")
+		}
 		// Serve the newer of cache and database; on a tie the cache, which is what a
 		// successful refresh wrote last.
-		p, hit := cached[c.ID]
 		if hit && !p.UpdatedAt.Before(c.Participants.UpdatedAt) {
 			p.Source = chat.SourceCache
 			c.Participants = p
@@ -262,7 +297,7 @@ func (s *Service) enrich(ctx context.Context, chats []chat.Chat) error {
 		// row is fresh: the contract refreshes every missing entry, so a cold cache warms
 		// up by itself. While the cache is unreadable only the served data's age counts.
 		missing := cacheRead && !hit
-		if missing || !c.Participants.Known() || now.Sub(c.Participants.UpdatedAt) > s.cfg.StaleAfter {
+		if missing || dbFuture || cacheFuture || !c.Participants.Known() || now.Sub(c.Participants.UpdatedAt) > s.cfg.StaleAfter {
 			stale = append(stale, *c)
 		}
 	}
@@ -274,6 +309,7 @@ func (s *Service) enrich(ctx context.Context, chats []chat.Chat) error {
 // then the stale data served is a fallback, and queueing calls that would be refused
 // only fills the queue.
 func (s *Service) scheduleRefresh(ctx context.Context, stale []chat.Chat) {
+	stale = s.skipBackedOff(ctx, stale)
 	if len(stale) == 0 {
 		return
 	}
@@ -321,6 +357,23 @@ func servedFrom(chats []chat.Chat) string {
 	return src
 }
 
+// fromTheFuture reports whether an observation time lies further ahead of ref than the
+// clock skew allowance: a replica whose clock runs ahead wrote it.
+func (s *Service) fromTheFuture(at, ref time.Time) bool {
+	return at.After(ref.Add(s.cfg.ClockSkewMax))
+}
+
+// clamp returns p observed at now when its time is from the future (see fromTheFuture),
+// counting it by where it was read, and whether it did.
+func (s *Service) clamp(p chat.Participants, now time.Time, source string) (chat.Participants, bool) {
+	if !p.Known() || !s.fromTheFuture(p.UpdatedAt, now) {
+		return p, false
+	}
+	s.m.FutureTimestamps.WithLabelValues(source).Inc()
+	p.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	return p, true
+}
+
 // oldestAge is the age of the oldest known participant data among chats linked to MAX.
 // Unlinked chats are left out: their counts are never refreshed, so their age would say
 // nothing about the refresh path and would keep a staleness alert firing for ever.
@@ -352,8 +405,9 @@ func (s *Service) maxUnavailable() string {
 	return ""
 }
 
-// refreshError is a refresh that MAX did not answer usefully, or (reason circuit_open)
-// that was refused without calling MAX.
+// refreshError is a refresh that MAX did not answer usefully, or that was refused without
+// calling MAX: reason circuit_open when MAX is short-circuited, local_rate_limit when the
+// service's own rate limit has no room for it.
 type refreshError struct {
 	reason string
 	err    error
@@ -365,6 +419,13 @@ func (f *refreshError) Reason() string { return f.reason }
 
 func shortCircuit(why string) *refreshError {
 	return &refreshError{reason: reasonCircuitOpen, err: fmt.Errorf("%s: %w", why, chat.ErrShortCircuited)}
+}
+
+// errLocalRateLimit is the cause of a refresh refused by the service's own MAX rate limit.
+var errLocalRateLimit = errors.New("local MAX rate limit")
+
+func localRateLimit(why string) *refreshError {
+	return &refreshError{reason: reasonLocalRateLimit, err: fmt.Errorf("%w: %s", errLocalRateLimit, why)}
 }
 
 // reasonOf classifies a MAX error. The client's errors say their reason; anything else

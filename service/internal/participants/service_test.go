@@ -444,3 +444,60 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestFutureTimesAreServedAsNowAndRefreshed(t *testing.T) {
+	e := newEnv(t, func(c *participants.Config) { c.ClockSkewMax = 5 * time.Second })
+	// Chat 1: the database row and the cache entry come from replicas with clocks an hour
+	// and two hours ahead. Chat 2: a fresh entry 3s ahead, within the allowance.
+	e.store.Put(linked(1, -101, 10, t0.Add(time.Hour)), linked(2, -102, 20, freshAt))
+	e.cache.Put(1, 11, t0.Add(2*time.Hour))
+	e.cache.Put(2, 21, t0.Add(3*time.Second))
+
+	got, err := e.svc.List(t.Context(), chat.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got[0].Participants; p.Count != 11 || p.Source != chat.SourceCache || !p.UpdatedAt.Equal(t0) {
+		t.Errorf("chat 1 served %+v, want the cache's 11 observed now (%v)", p, t0)
+	}
+	if p := got[1].Participants; p.Count != 21 || !p.UpdatedAt.Equal(t0.Add(3*time.Second)) {
+		t.Errorf("chat 2 served %+v, want 21 at its own time, 3s ahead being within the allowance", p)
+	}
+	// Trusted, chat 1 would look fresh for two more hours; it is refreshed instead.
+	if q := e.queueLen(); q != 1 {
+		t.Errorf("queued %v refreshes, want 1 (chat 1)", q)
+	}
+	for src, want := range map[string]float64{"cache": 1, "database": 1} {
+		if n := testutil.ToFloat64(e.m.FutureTimestamps.WithLabelValues(src)); n != want {
+			t.Errorf("future timestamps{%s} = %v, want %v", src, n, want)
+		}
+	}
+	if g := testutil.ToFloat64(e.m.DataFreshness); g != 0 {
+		t.Errorf("freshness = %v, want 0: a clamped time is now", g)
+	}
+}
+
+func TestRefreshReplacesAStoredTimeFromTheFuture(t *testing.T) {
+	e := newEnv(t, func(c *participants.Config) { c.ClockSkewMax = 5 * time.Second })
+	e.store.Put(linked(1, -101, 10, t0.Add(time.Hour)))
+	e.max.SetCount(-101, 30)
+	got, err := e.svc.Refresh(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store overwrites a time from beyond the allowance, so MAX's count is the answer.
+	if p := got.Participants; p.Count != 30 || p.Source != chat.SourceAPI || !p.UpdatedAt.Equal(t0) {
+		t.Errorf("Refresh = %+v, want MAX's 30 (source api) at %v", p, t0)
+	}
+
+	// When MAX fails, the stored count is served, observed now rather than an hour ahead.
+	e.max.Fail(&maxError{reason: "server_error"})
+	e.store.Put(linked(2, -102, 20, t0.Add(time.Hour)))
+	got, err = e.svc.Refresh(t.Context(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Participants; p.Count != 20 || p.Source != chat.SourceDatabase || !p.UpdatedAt.Equal(t0) {
+		t.Errorf("Refresh with MAX failing = %+v, want the stored 20 (source database) at %v", p, t0)
+	}
+}

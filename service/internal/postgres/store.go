@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,8 +30,15 @@ const (
 	OpPing               = "ping"
 )
 
-// unavailableMessage is what clients are told while the database cannot be reached.
-const unavailableMessage = "database unavailable"
+// What clients are told when the database cannot serve their request: it cannot be
+// reached, every pooled connection stayed busy for the whole deadline, or the statement
+// ran into the service's own statement timeout. All three are 503 database_unavailable;
+// only the first says anything about the database's availability.
+const (
+	unavailableMessage = "database unavailable"
+	busyMessage        = "database busy: no connection free in time"
+	tooSlowMessage     = "database query timed out"
+)
 
 // DefaultMaxConns is the pool size when Options.MaxConns is zero.
 const DefaultMaxConns = 10
@@ -43,7 +51,12 @@ type Options struct {
 	// through after BreakerCooldown.
 	BreakerFailures int
 	BreakerCooldown time.Duration
-	// MaxConns is the pool size; DefaultMaxConns if zero.
+	// ClockSkewMax is how far ahead of a write's observation time a stored one may lie and
+	// still be kept as newer; one further ahead was written by a replica whose clock runs
+	// ahead, and is overwritten.
+	ClockSkewMax time.Duration
+	// MaxConns is the pool size (DATABASE_MAX_CONNS); DefaultMaxConns if zero. A call that
+	// finds every connection busy until its deadline fails with ErrPoolExhausted.
 	MaxConns int32
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
@@ -53,10 +66,17 @@ type Options struct {
 type Store struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
+	skew    time.Duration
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	secrets []string
 	log     *slog.Logger
 	m       *metrics.Metrics
+
+	// busy counts the connections held by calls, to tell a pool saturated by our own
+	// work from one whose connections are stuck on an unresponsive database.
+	busy atomic.Int64
+	// failures counts what database_errors_total counts, for Failures.
+	failures atomic.Uint64
 }
 
 // Open creates a Store for dsn. It does not connect: connections are made on demand, so
@@ -85,7 +105,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", redact(err, secrets))
 	}
-	s := &Store{pool: pool, timeout: opts.Timeout, secrets: secrets, log: opts.Logger, m: opts.Metrics}
+	s := &Store{pool: pool, timeout: opts.Timeout, skew: max(opts.ClockSkewMax, 0), secrets: secrets, log: opts.Logger, m: opts.Metrics}
 	failures := uint32(opts.BreakerFailures) //nolint:gosec // config bounds it to int32
 	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        metrics.DepDatabase,
@@ -95,7 +115,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		// Only unavailability counts against the database: a missing row or a rejected
 		// statement is an answer.
 		IsSuccessful: func(err error) bool { return err == nil || !unavailable(err) },
-		IsExcluded:   func(err error) bool { return errors.Is(err, errCallerGone) },
+		IsExcluded:   notAVerdict,
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			s.m.BreakerState.WithLabelValues(metrics.DepDatabase).Set(float64(to))
 			s.log.WarnContext(context.Background(), "Circuit breaker state changed",
@@ -122,9 +142,43 @@ func (s *Store) Close() {
 	}
 }
 
+// failed counts a failed operation op.
+func (s *Store) failed(op string) {
+	s.m.DatabaseErrors.WithLabelValues(op).Inc()
+	s.failures.Add(1)
+}
+
+// Failures is the number of failed operations so far, pings and refusals by the open
+// breaker included: the failures callers saw.
+func (s *Store) Failures() uint64 { return s.failures.Load() }
+
 // errCallerGone marks a failure caused by the caller's own context ending (the client went
 // away, or shutdown): it says nothing about the database.
 var errCallerGone = errors.New("caller's context ended")
+
+// ErrPoolExhausted marks a call that found every pooled connection busy with other calls
+// until its deadline (DATABASE_MAX_CONNS in use). It is the service's own saturation, not
+// the database's unavailability.
+var ErrPoolExhausted = errors.New("no pooled database connection free before the deadline")
+
+// sqlstateQueryCanceled is what PostgreSQL answers when statement_timeout cancels a
+// statement (and when a client's cancel request does).
+const sqlstateQueryCanceled = "57014"
+
+// statementTimedOut reports whether the server cancelled the statement at the session's
+// statement_timeout, which the store sets itself.
+func statementTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == sqlstateQueryCanceled
+}
+
+// notAVerdict picks the failures the breaker neither counts nor forgives: the caller
+// giving up, the pool being saturated by our own calls, and our own statement timeout.
+// None of them shows whether the database can be reached, so none may open the breaker
+// and refuse every request.
+func notAVerdict(err error) bool {
+	return errors.Is(err, errCallerGone) || errors.Is(err, ErrPoolExhausted) || statementTimedOut(err)
+}
 
 // unavailable reports whether err means the database cannot serve us: it could not be
 // reached, did not answer in time, or refused for its own reasons (shutting down, out of
@@ -138,21 +192,39 @@ func unavailable(err error) bool {
 	if errors.As(err, &pgErr) {
 		return strings.HasPrefix(pgErr.Code, "08") || // connection exception
 			strings.HasPrefix(pgErr.Code, "53") || // insufficient resources
-			strings.HasPrefix(pgErr.Code, "57P") || // shutting down, cannot connect now
-			pgErr.Code == "57014" // statement timeout
+			strings.HasPrefix(pgErr.Code, "57P") // shutting down, cannot connect now
 	}
-	return !errors.Is(err, pgx.ErrNoRows)
+	return !errors.Is(err, pgx.ErrNoRows) && !errors.Is(err, ErrPoolExhausted)
 }
 
-// call runs fn through the breaker under the store's timeout, records its metrics and
-// turns its error into what callers decide on: *chat.Error database_unavailable when the
-// database is unreachable or short-circuited.
-func (s *Store) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+// acquire takes a pooled connection for one call. A wait that ends at the deadline while
+// every connection is held by another call of this store means the pool is saturated by
+// our own work: ErrPoolExhausted. Any other failure to get a connection (connecting
+// failed or timed out, or the pool is full of connections still being torn down after
+// the database stopped answering) is the database's.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err == nil {
+		return conn, nil
+	}
+	var connectErr *pgconn.ConnectError
+	if busy := s.busy.Load(); errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &connectErr) &&
+		busy >= int64(s.pool.Config().MaxConns) {
+		return nil, fmt.Errorf("%w (%d connections in use): %w", ErrPoolExhausted, busy, err)
+	}
+	return nil, err
+}
+
+// call runs fn on a pooled connection through the breaker under the store's timeout,
+// records its metrics and turns its error into what callers decide on: *chat.Error
+// database_unavailable when the database is unreachable or short-circuited, when no
+// pooled connection was free in time, or when the statement hit the statement timeout.
+func (s *Store) call(ctx context.Context, op string, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
 	start := time.Now()
 	_, err := s.breaker.Execute(func() (struct{}, error) {
 		callCtx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
-		err := fn(callCtx)
+		err := s.withConn(callCtx, fn)
 		if err != nil && ctx.Err() != nil {
 			return struct{}{}, fmt.Errorf("%w: %w", errCallerGone, err)
 		}
@@ -165,15 +237,35 @@ func (s *Store) call(ctx context.Context, op string, fn func(ctx context.Context
 	case errors.Is(err, errCallerGone), errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("%s: %w", op, redact(err, s.secrets))
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		s.m.DatabaseErrors.WithLabelValues(op).Inc()
+		s.failed(op)
 		return chat.Wrap(fmt.Errorf("%s: %w: %w", op, chat.ErrShortCircuited, err), chat.EDATABASEUNAVAILABLE, unavailableMessage)
+	case errors.Is(err, ErrPoolExhausted):
+		s.failed(op)
+		return chat.Wrap(fmt.Errorf("%s: %w", op, redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, busyMessage)
+	case statementTimedOut(err):
+		s.failed(op)
+		return chat.Wrap(fmt.Errorf("%s: %w", op, redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, tooSlowMessage)
 	case unavailable(err):
-		s.m.DatabaseErrors.WithLabelValues(op).Inc()
+		s.failed(op)
 		return chat.Wrap(fmt.Errorf("%s: %w", op, redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, unavailableMessage)
 	default:
-		s.m.DatabaseErrors.WithLabelValues(op).Inc()
+		s.failed(op)
 		return fmt.Errorf("%s: %w", op, redact(err, s.secrets))
 	}
+}
+
+// withConn runs fn on a connection acquired for it, and returns the connection to the pool.
+func (s *Store) withConn(ctx context.Context, fn func(ctx context.Context, conn *pgxpool.Conn) error) error {
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	s.busy.Add(1)
+	defer func() {
+		s.busy.Add(-1)
+		conn.Release()
+	}()
+	return fn(ctx, conn)
 }
 
 const chatColumns = `id, name, max_chat_id, participants_count, participants_updated_at`
@@ -205,8 +297,8 @@ func (s *Store) ListChats(ctx context.Context, page chat.Page) ([]chat.Chat, err
 		limit = chat.DefaultLimit
 	}
 	var chats []chat.Chat
-	err := s.call(ctx, OpListChats, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, `SELECT `+chatColumns+` FROM chats ORDER BY id LIMIT $1 OFFSET $2`, limit, offset)
+	err := s.call(ctx, OpListChats, func(ctx context.Context, conn *pgxpool.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT `+chatColumns+` FROM chats ORDER BY id LIMIT $1 OFFSET $2`, limit, offset)
 		if err != nil {
 			return err
 		}
@@ -222,9 +314,9 @@ func (s *Store) ListChats(ctx context.Context, page chat.Page) ([]chat.Chat, err
 // GetChat returns one chat with its stored participant count, or a *chat.Error not_found.
 func (s *Store) GetChat(ctx context.Context, id int64) (chat.Chat, error) {
 	var c chat.Chat
-	err := s.call(ctx, OpGetChat, func(ctx context.Context) error {
+	err := s.call(ctx, OpGetChat, func(ctx context.Context, conn *pgxpool.Conn) error {
 		var err error
-		c, err = scanChat(s.pool.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE id = $1`, id))
+		c, err = scanChat(conn.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE id = $1`, id))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -238,7 +330,8 @@ func (s *Store) GetChat(ctx context.Context, id int64) (chat.Chat, error) {
 
 // updateIfNewer writes the count only when it is newer than the stored one, and reports
 // whether the chat exists, in one statement so that concurrent refreshes cannot overwrite
-// a newer count with an older one.
+// a newer count with an older one. A stored time later than $4 (the write's time plus the
+// clock skew allowance) is not trusted as newer: a replica with a clock ahead wrote it.
 const updateIfNewer = `
 WITH target AS (
     SELECT id FROM chats WHERE id = $1
@@ -246,13 +339,14 @@ WITH target AS (
     UPDATE chats
        SET participants_count = $2, participants_updated_at = $3
      WHERE id = $1
-       AND (participants_updated_at IS NULL OR participants_updated_at < $3)
+       AND (participants_updated_at IS NULL OR participants_updated_at < $3 OR participants_updated_at > $4)
     RETURNING id
 )
 SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM updated)`
 
 // UpdateParticipants stores a count observed at p.UpdatedAt, unless the stored count is
-// as new or newer: then it changes nothing and returns nil. A missing chat is a
+// as new or newer (and not from beyond the clock skew allowance): then it changes nothing
+// and returns nil. A missing chat is a
 // *chat.Error not_found. Times are stored with microsecond precision, PostgreSQL's.
 func (s *Store) UpdateParticipants(ctx context.Context, id int64, p chat.Participants) error {
 	if !p.Known() {
@@ -260,8 +354,8 @@ func (s *Store) UpdateParticipants(ctx context.Context, id int64, p chat.Partici
 	}
 	at := p.UpdatedAt.UTC().Truncate(time.Microsecond)
 	var exists, updated bool
-	err := s.call(ctx, OpUpdateParticipants, func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx, updateIfNewer, id, p.Count, at).Scan(&exists, &updated)
+	err := s.call(ctx, OpUpdateParticipants, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, updateIfNewer, id, p.Count, at, at.Add(s.skew)).Scan(&exists, &updated)
 	})
 	if err != nil {
 		return fmt.Errorf("update participants of chat %d: %w", id, err)
@@ -282,10 +376,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err := s.pool.Ping(ctx)
+	err := s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.Ping(ctx) })
 	s.m.DatabaseDuration.WithLabelValues(OpPing).Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.m.DatabaseErrors.WithLabelValues(OpPing).Inc()
+		s.failed(OpPing)
 		return chat.Wrap(fmt.Errorf("ping: %w", redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, unavailableMessage)
 	}
 	return nil

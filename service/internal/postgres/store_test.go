@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -57,6 +58,10 @@ func newEnv(t *testing.T, addr string, opts Options) *env {
 	}
 	if opts.BreakerCooldown == 0 {
 		opts.BreakerCooldown = time.Second
+	}
+	if opts.ClockSkewMax == 0 {
+		// Tests seed newer observations up to minutes ahead of the writes they race.
+		opts.ClockSkewMax = time.Hour
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	opts.Metrics = m
@@ -547,5 +552,110 @@ func TestOpenHidesThePassword(t *testing.T) {
 		if err := Migrate(context.Background(), dsn, newLogger(&logcapture.Buffer{})); err == nil || strings.Contains(err.Error(), password) {
 			t.Errorf("Migrate error %v: want an error without the password", err)
 		}
+	}
+}
+
+// requireBreakerClosed fails the test unless the database breaker is closed and a call goes
+// through to the database.
+func (e *env) requireBreakerClosed(t *testing.T) {
+	t.Helper()
+	if got := testutil.ToFloat64(e.m.BreakerState.WithLabelValues(metrics.DepDatabase)); got != metrics.BreakerClosed {
+		t.Errorf("breaker state %v, want closed (0)", got)
+	}
+	if _, err := e.store.GetChat(context.Background(), 1); err != nil {
+		t.Errorf("GetChat after the failure: %v, want the chat (the breaker must not have opened)", err)
+	}
+}
+
+func TestPoolExhaustionDoesNotOpenTheBreaker(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	// One failure would open the breaker.
+	e := newEnv(t, "", Options{Timeout: timeout, BreakerFailures: 1, MaxConns: 2})
+	e.seed(t)
+	ctx := context.Background()
+
+	// Two calls hold both connections, as slow requests in flight would.
+	release := make(chan struct{})
+	held := make(chan struct{}, 2)
+	var holders sync.WaitGroup
+	for range 2 {
+		holders.Go(func() {
+			err := e.store.withConn(ctx, func(context.Context, *pgxpool.Conn) error {
+				held <- struct{}{}
+				<-release
+				return nil
+			})
+			if err != nil {
+				t.Errorf("holder: %v", err)
+			}
+		})
+	}
+	<-held
+	<-held
+
+	start := time.Now()
+	_, err := e.store.GetChat(ctx, 1)
+	elapsed := time.Since(start)
+	close(release)
+	holders.Wait()
+
+	if chat.ErrorCode(err) != chat.EDATABASEUNAVAILABLE || !errors.Is(err, ErrPoolExhausted) {
+		t.Fatalf("GetChat with every connection busy: %v, want database_unavailable wrapping ErrPoolExhausted", err)
+	}
+	if msg := chat.ErrorMessage(err); msg != busyMessage {
+		t.Errorf("message %q, want %q", msg, busyMessage)
+	}
+	if elapsed < timeout/2 || elapsed > timeout+2*time.Second {
+		t.Errorf("GetChat waited %s for a connection, want about the %s deadline", elapsed, timeout)
+	}
+	if got := testutil.ToFloat64(e.m.DatabaseErrors.WithLabelValues(OpGetChat)); got != 1 {
+		t.Errorf("database_errors_total{get_chat} = %v, want 1", got)
+	}
+	e.requireBreakerClosed(t)
+}
+
+func TestStatementTimeoutDoesNotOpenTheBreaker(t *testing.T) {
+	e := newEnv(t, "", Options{Timeout: 2 * time.Second, BreakerFailures: 1})
+	e.seed(t)
+	ctx := context.Background()
+
+	// A statement the server cancels at a statement_timeout shorter than the call's deadline,
+	// so the server's 57014 arrives before the client gives up.
+	err := e.store.call(ctx, OpListChats, func(ctx context.Context, conn *pgxpool.Conn) error {
+		_, err := conn.Exec(ctx, `BEGIN; SET LOCAL statement_timeout = 50; SELECT pg_sleep(5); COMMIT`)
+		return err
+	})
+	if !statementTimedOut(err) {
+		t.Fatalf("the statement was not cancelled by the server's statement timeout: %v", err)
+	}
+	if chat.ErrorCode(err) != chat.EDATABASEUNAVAILABLE {
+		t.Errorf("error code %q (%v), want database_unavailable: a timed-out statement is a 503, never a 500", chat.ErrorCode(err), err)
+	}
+	if msg := chat.ErrorMessage(err); msg != tooSlowMessage {
+		t.Errorf("message %q, want %q", msg, tooSlowMessage)
+	}
+	e.requireBreakerClosed(t)
+}
+
+func TestUpdateParticipantsOverwritesATimeBeyondTheClockSkew(t *testing.T) {
+	e := newEnv(t, "", Options{ClockSkewMax: 5 * time.Second})
+	e.seed(t)
+	ctx := context.Background()
+	// Chat 1 was written by a replica whose clock ran an hour ahead; chat 5 by one 3s ahead,
+	// within the allowance.
+	ahead := t0.Add(time.Hour)
+	e.exec(t, `UPDATE chats SET participants_count = 99, participants_updated_at = $1 WHERE id = 1`, ahead)
+	e.exec(t, `UPDATE chats SET participants_count = 55, participants_updated_at = $1 WHERE id = 5`, t0.Add(3*time.Second))
+
+	for _, id := range []int64{1, 5} {
+		if err := e.store.UpdateParticipants(ctx, id, chat.Participants{Count: 7, UpdatedAt: t0, Source: chat.SourceAPI}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if count, at := e.row(t, 1); count != 7 || at == nil || !at.Equal(t0.Truncate(time.Microsecond)) {
+		t.Errorf("chat 1: count %d at %v, want the write (7 at %v) over a time an hour ahead", count, at, t0)
+	}
+	if count, at := e.row(t, 5); count != 55 || at == nil || !at.Equal(t0.Add(3*time.Second).Truncate(time.Microsecond)) {
+		t.Errorf("chat 5: count %d at %v, want 55 kept: 3s ahead is within the 5s allowance", count, at)
 	}
 }

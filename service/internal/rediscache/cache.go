@@ -1,6 +1,7 @@
-// Package rediscache is the participants cache on Redis: one MGET per list, SET with a
-// TTL, JSON values, every call under the Redis deadline and behind a circuit breaker so
-// that a dead or hanging Redis costs requests next to nothing.
+// Package rediscache is the participants cache on Redis: one MGET per list (the counts
+// and the refresh backoffs of the page's chats), SET with a TTL, JSON values, every call
+// under the Redis deadline and behind a circuit breaker so that a dead or hanging Redis
+// costs requests next to nothing.
 package rediscache
 
 import (
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,13 +26,19 @@ import (
 
 // Operation labels of participants_cache_request_duration_seconds and of the failure log.
 const (
-	OpGet  = "get"
-	OpSet  = "set"
-	OpPing = "ping"
+	OpGet          = "get"
+	OpSet          = "set"
+	OpSetBackoff   = "set_backoff"
+	OpClearBackoff = "clear_backoff"
+	OpPing         = "ping"
 )
 
 // KeyPrefix starts every cache key; the rest is the chat's id in the chats table.
 const KeyPrefix = "participants:"
+
+// BackoffKeyPrefix starts the key that suspends a chat's refreshes; the rest is the
+// chat's id in the chats table.
+const BackoffKeyPrefix = KeyPrefix + "backoff:"
 
 // maxLoggedKeys bounds how many corrupt keys one log line names.
 const maxLoggedKeys = 10
@@ -41,6 +49,9 @@ const DefaultLogInterval = time.Second
 // Key returns the cache key of chat id.
 func Key(id int64) string { return KeyPrefix + strconv.FormatInt(id, 10) }
 
+// BackoffKey returns the key that suspends the refreshes of chat id.
+func BackoffKey(id int64) string { return BackoffKeyPrefix + strconv.FormatInt(id, 10) }
+
 // Options configure a Cache.
 type Options struct {
 	// Timeout bounds every call: dialling, waiting for a pooled connection, writing and
@@ -48,6 +59,10 @@ type Options struct {
 	Timeout time.Duration
 	// TTL is how long an entry lives.
 	TTL time.Duration
+	// ClockSkewMax is how far ahead of a write's observation time a cached one may lie
+	// and still be kept as newer; one further ahead was written by a replica whose clock
+	// runs ahead, and is overwritten.
+	ClockSkewMax time.Duration
 	// BreakerFailures consecutive failures open the breaker; a probe is let through after
 	// BreakerCooldown.
 	BreakerFailures int
@@ -63,11 +78,18 @@ type Cache struct {
 	client  *redis.Client
 	timeout time.Duration
 	ttl     time.Duration
+	skew    time.Duration
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	log     *slog.Logger
 	m       *metrics.Metrics
 	limiter *logLimiter
+	// failures counts what participants_cache_errors_total counts, for Failures.
+	failures atomic.Uint64
 }
+
+// Failures is the number of failed cache operations so far, refusals by the open breaker
+// included: the failures requests saw.
+func (c *Cache) Failures() uint64 { return c.failures.Load() }
 
 // New creates a Cache for a redis:// or rediss:// URL. It does not connect: connections
 // are made on demand, so chatd starts, and recovers, whatever Redis's state.
@@ -104,6 +126,7 @@ func New(redisURL string, opts Options) (*Cache, error) {
 		client:  redis.NewClient(ro),
 		timeout: opts.Timeout,
 		ttl:     opts.TTL,
+		skew:    max(opts.ClockSkewMax, 0),
 		log:     opts.Logger,
 		m:       opts.Metrics,
 		limiter: newLogLimiter(opts.LogInterval),
@@ -159,6 +182,7 @@ func (c *Cache) call(ctx context.Context, op string, fn func(ctx context.Context
 		err = fmt.Errorf("%w: %w", chat.ErrShortCircuited, err)
 	}
 	c.m.CacheErrors.Inc()
+	c.failures.Add(1)
 	if ok, suppressed := c.limiter.allow(op, time.Now()); ok {
 		attrs := []any{"operation", op, "error", err.Error()}
 		if suppressed > 0 {
@@ -194,17 +218,21 @@ func decode(raw string) (chat.Participants, error) {
 	return chat.Participants{Count: *e.Count, UpdatedAt: at.UTC(), Source: chat.SourceCache}, nil
 }
 
-// GetMultiple reads the counts of ids with one MGET. Ids without an entry, or with an
-// entry that cannot be decoded, are absent from the result: a corrupt entry is counted
-// and logged but is not a cache failure, so it is refreshed like a missing one.
-func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Participants, error) {
-	out := make(map[int64]chat.Participants, len(ids))
+// Lookup reads the counts of ids, and whether their refreshes are backed off, with one
+// MGET. Ids without an entry, or with an entry that cannot be decoded, are absent from
+// the counts: a corrupt entry is counted and logged but is not a cache failure, so it is
+// refreshed like a missing one. A backoff whose value does not decode is ignored.
+func (c *Cache) Lookup(ctx context.Context, ids []int64) (chat.CacheLookup, error) {
+	out := chat.CacheLookup{Counts: make(map[int64]chat.Participants, len(ids)), Backoffs: map[int64]time.Time{}}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = Key(id)
+	keys := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		keys = append(keys, Key(id))
+	}
+	for _, id := range ids {
+		keys = append(keys, BackoffKey(id))
 	}
 	var values []any
 	err := c.call(ctx, OpGet, func(ctx context.Context) error {
@@ -213,15 +241,15 @@ func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Pa
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get participants of %d chats: %w", len(ids), err)
+		return chat.CacheLookup{}, fmt.Errorf("get participants of %d chats: %w", len(ids), err)
 	}
 	if len(values) != len(keys) {
 		// Not a Redis failure we can act on, but not data we can trust either.
-		return nil, fmt.Errorf("get participants: MGET of %d keys answered %d values", len(keys), len(values))
+		return chat.CacheLookup{}, fmt.Errorf("get participants: MGET of %d keys answered %d values", len(keys), len(values))
 	}
 	var corrupt []string
 	var firstErr error
-	for i, key := range keys {
+	for i, key := range keys[:len(ids)] {
 		v := values[i]
 		if v == nil {
 			continue
@@ -239,7 +267,14 @@ func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Pa
 			corrupt = append(corrupt, key)
 			continue
 		}
-		out[ids[i]] = p //nolint:gosec // G602: keys, and so values, have one entry per id
+		out.Counts[ids[i]] = p //nolint:gosec // G602: keys start with one entry key per id
+	}
+	for i, id := range ids {
+		if s, ok := values[len(ids)+i].(string); ok {
+			if until, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				out.Backoffs[id] = until.UTC()
+			}
+		}
 	}
 	if len(corrupt) > 0 {
 		c.m.CacheCorrupt.Add(float64(len(corrupt)))
@@ -250,18 +285,46 @@ func (c *Cache) GetMultiple(ctx context.Context, ids []int64) (map[int64]chat.Pa
 	return out, nil
 }
 
+// SetBackoff suspends the refreshes of chat id for every replica: the key holds until,
+// and expires after d.
+func (c *Cache) SetBackoff(ctx context.Context, id int64, until time.Time, d time.Duration) error {
+	err := c.call(ctx, OpSetBackoff, func(ctx context.Context) error {
+		return c.client.Set(ctx, BackoffKey(id), until.UTC().Format(time.RFC3339Nano), d).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("back off refreshes of chat %d: %w", id, err)
+	}
+	return nil
+}
+
+// ClearBackoff lifts the backoff of chat id.
+func (c *Cache) ClearBackoff(ctx context.Context, id int64) error {
+	err := c.call(ctx, OpClearBackoff, func(ctx context.Context) error {
+		return c.client.Del(ctx, BackoffKey(id)).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("clear refresh backoff of chat %d: %w", id, err)
+	}
+	return nil
+}
+
 // setIfNewer writes the entry unless the one stored holds a count observed at the same time
 // or later, in one round trip. Times compare as text once their fraction is padded to nine
-// digits (ARGV[2] comes padded); an entry that does not decode, or whose time is not UTC
-// RFC 3339, is as good as missing and is overwritten.
+// digits (ARGV[2] and ARGV[4] come padded); an entry that does not decode, or whose time
+// is not UTC RFC 3339, is as good as missing and is overwritten. So is one whose time lies
+// beyond ARGV[4], the write's time plus the clock skew allowance: a replica with a clock
+// ahead wrote it.
 var setIfNewer = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, v = pcall(cjson.decode, cur)
   if ok and type(v) == 'table' and type(v.updated_at) == 'string' then
     local dt, frac = string.match(v.updated_at, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
-    if dt and #frac <= 9 and dt .. '.' .. frac .. string.rep('0', 9 - #frac) >= ARGV[2] then
-      return 0
+    if dt and #frac <= 9 then
+      local t = dt .. '.' .. frac .. string.rep('0', 9 - #frac)
+      if t >= ARGV[2] and t <= ARGV[4] then
+        return 0
+      end
     end
   end
 end
@@ -269,9 +332,14 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 `)
 
+// paddedTime formats UTC times so that they compare as text: a fixed-width fraction.
+const paddedTime = "2006-01-02T15:04:05.000000000"
+
 // Set stores the count of chat id for the cache's TTL, unless the entry already holds a
 // count observed at the same time or later (another replica's refresh, or a slow MAX answer
-// that lost the race): a refresh never replaces newer data with older. The check and the
+// that lost the race): a refresh never replaces newer data with older. An entry from
+// further ahead than the clock skew allowance is not newer data but a clock running ahead,
+// and is replaced. The check and the
 // write are one script, so no other writer comes between them.
 func (c *Cache) Set(ctx context.Context, id int64, p chat.Participants) error {
 	if !p.Known() {
@@ -285,7 +353,7 @@ func (c *Cache) Set(ctx context.Context, id int64, p chat.Participants) error {
 	}
 	err = c.call(ctx, OpSet, func(ctx context.Context) error {
 		return setIfNewer.Run(ctx, c.client, []string{Key(id)}, value,
-			at.Format("2006-01-02T15:04:05.000000000"), c.ttl.Milliseconds()).Err()
+			at.Format(paddedTime), c.ttl.Milliseconds(), at.Add(c.skew).Format(paddedTime)).Err()
 	})
 	if err != nil {
 		return fmt.Errorf("set participants of chat %d: %w", id, err)

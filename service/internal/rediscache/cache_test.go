@@ -53,6 +53,10 @@ func newEnv(t *testing.T, proxy *testdb.Proxy, opts Options) *env {
 	if opts.BreakerCooldown == 0 {
 		opts.BreakerCooldown = time.Second
 	}
+	if opts.ClockSkewMax == 0 {
+		// Tests seed newer observations up to minutes ahead of the writes they race.
+		opts.ClockSkewMax = time.Hour
+	}
 	logs := &logcapture.Buffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Metrics = metrics.New(prometheus.NewRegistry())
@@ -64,6 +68,12 @@ func newEnv(t *testing.T, proxy *testdb.Proxy, opts Options) *env {
 	return &env{cache: c, raw: raw, m: opts.Metrics, logs: logs}
 }
 
+// counts looks ids up and returns the counts only.
+func (e *env) counts(ctx context.Context, ids []int64) (map[int64]chat.Participants, error) {
+	l, err := e.cache.Lookup(ctx, ids)
+	return l.Counts, err
+}
+
 func (e *env) errorsTotal() float64 { return testutil.ToFloat64(e.m.CacheErrors) }
 
 func (e *env) breakerState() float64 {
@@ -72,7 +82,7 @@ func (e *env) breakerState() float64 {
 
 var t0 = time.Date(2026, 6, 1, 10, 0, 0, 123456789, time.UTC)
 
-func TestSetThenGetMultiple(t *testing.T) {
+func TestSetThenLookup(t *testing.T) {
 	const ttl = 90 * time.Second
 	e := newEnv(t, nil, Options{TTL: ttl})
 	ctx := context.Background()
@@ -84,7 +94,7 @@ func TestSetThenGetMultiple(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := e.cache.GetMultiple(ctx, []int64{1, 2, 3})
+	got, err := e.counts(ctx, []int64{1, 2, 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +141,7 @@ func TestSetNeverReplacesANewerEntry(t *testing.T) {
 		if err := e.cache.Set(ctx, 1, older); err != nil {
 			t.Fatal(err)
 		}
-		got, err := e.cache.GetMultiple(ctx, []int64{1})
+		got, err := e.counts(ctx, []int64{1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +159,7 @@ func TestSetNeverReplacesANewerEntry(t *testing.T) {
 	if err := e.cache.Set(ctx, 2, chat.Participants{Count: 7, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.cache.GetMultiple(ctx, []int64{1, 2})
+	got, err := e.counts(ctx, []int64{1, 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,34 +194,34 @@ func commandCalls(t *testing.T, c *redis.Client, cmd string) int {
 	return 0
 }
 
-func TestGetMultipleIsOneMGET(t *testing.T) {
+func TestLookupIsOneMGET(t *testing.T) {
 	e := newEnv(t, nil, Options{})
 	ctx := context.Background()
 	ids := make([]int64, 500)
 	for i := range ids {
 		ids[i] = int64(i + 1)
 	}
-	if _, err := e.cache.GetMultiple(ctx, ids[:1]); err != nil { // warm the connection
+	if _, err := e.counts(ctx, ids[:1]); err != nil { // warm the connection
 		t.Fatal(err)
 	}
 	mget, get := commandCalls(t, e.raw, "mget"), commandCalls(t, e.raw, "get")
-	if _, err := e.cache.GetMultiple(ctx, ids); err != nil {
+	if _, err := e.counts(ctx, ids); err != nil {
 		t.Fatal(err)
 	}
 	if d := commandCalls(t, e.raw, "mget") - mget; d != 1 {
-		t.Errorf("%d MGETs for one GetMultiple, want 1", d)
+		t.Errorf("%d MGETs for one Lookup, want 1", d)
 	}
 	if d := commandCalls(t, e.raw, "get") - get; d != 0 {
-		t.Errorf("%d GETs for one GetMultiple, want 0", d)
+		t.Errorf("%d GETs for one Lookup, want 0", d)
 	}
 
 	// No ids, no round trip.
 	mget = commandCalls(t, e.raw, "mget")
-	if got, err := e.cache.GetMultiple(ctx, nil); err != nil || len(got) != 0 {
-		t.Errorf("GetMultiple(nil) = %v, %v", got, err)
+	if got, err := e.counts(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("Lookup(nil) = %v, %v", got, err)
 	}
 	if d := commandCalls(t, e.raw, "mget") - mget; d != 0 {
-		t.Errorf("GetMultiple(nil) sent %d MGETs", d)
+		t.Errorf("Lookup(nil) sent %d MGETs", d)
 	}
 }
 
@@ -242,9 +252,9 @@ func TestCorruptEntriesAreMissingNotFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := e.cache.GetMultiple(ctx, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
+	got, err := e.counts(ctx, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
 	if err != nil {
-		t.Fatalf("corrupt entries made GetMultiple fail: %v", err)
+		t.Fatalf("corrupt entries made Lookup fail: %v", err)
 	}
 	if len(got) != 1 || got[10].Count != 7 || !got[10].UpdatedAt.Equal(time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("got %v, want only chat 10 (7 at 10:00Z)", got)
@@ -278,12 +288,12 @@ func TestRefusedRedisFailsFastAndIsCounted(t *testing.T) {
 	proxy := testdb.NewProxy(t, server.Addr())
 	e := newEnv(t, proxy, Options{Timeout: 100 * time.Millisecond, BreakerFailures: 100})
 	ctx := context.Background()
-	if _, err := e.cache.GetMultiple(ctx, []int64{1}); err != nil {
+	if _, err := e.counts(ctx, []int64{1}); err != nil {
 		t.Fatal(err)
 	}
 	proxy.Refuse()
 	start := time.Now()
-	_, err := e.cache.GetMultiple(ctx, []int64{1, 2})
+	_, err := e.counts(ctx, []int64{1, 2})
 	assertFailedWithin(t, err, time.Since(start), time.Second)
 	start = time.Now()
 	err = e.cache.Set(ctx, 1, chat.Participants{Count: 1, UpdatedAt: t0})
@@ -303,12 +313,12 @@ func TestHangingRedisFailsWithinTheTimeout(t *testing.T) {
 	const timeout = 150 * time.Millisecond
 	e := newEnv(t, proxy, Options{Timeout: timeout, BreakerFailures: 100})
 	ctx := context.Background()
-	if _, err := e.cache.GetMultiple(ctx, []int64{1}); err != nil {
+	if _, err := e.counts(ctx, []int64{1}); err != nil {
 		t.Fatal(err)
 	}
 	proxy.Hang()
 	for i, call := range []func() error{
-		func() error { _, err := e.cache.GetMultiple(ctx, []int64{1}); return err }, // pooled connection
+		func() error { _, err := e.counts(ctx, []int64{1}); return err }, // pooled connection
 		func() error { return e.cache.Set(ctx, 1, chat.Participants{Count: 1, UpdatedAt: t0}) },
 		func() error { return e.cache.Ping(ctx) },
 	} {
@@ -331,7 +341,7 @@ func TestBreakerSkipsHangingRedisAndRecovers(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	e := newEnv(t, proxy, Options{Timeout: timeout, BreakerFailures: 3, BreakerCooldown: 500 * time.Millisecond})
 	ctx := context.Background()
-	get := func() error { _, err := e.cache.GetMultiple(ctx, []int64{1}); return err }
+	get := func() error { _, err := e.counts(ctx, []int64{1}); return err }
 	if err := get(); err != nil {
 		t.Fatal(err)
 	}
@@ -392,14 +402,14 @@ func TestPingBypassesTheBreaker(t *testing.T) {
 	e := newEnv(t, proxy, Options{Timeout: 100 * time.Millisecond, BreakerFailures: 1, BreakerCooldown: time.Hour})
 	ctx := context.Background()
 	proxy.Refuse()
-	if _, err := e.cache.GetMultiple(ctx, []int64{1}); err == nil {
-		t.Fatal("GetMultiple succeeded with Redis refused")
+	if _, err := e.counts(ctx, []int64{1}); err == nil {
+		t.Fatal("Lookup succeeded with Redis refused")
 	}
 	if err := proxy.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.cache.GetMultiple(ctx, []int64{1}); !errors.Is(err, chat.ErrShortCircuited) {
-		t.Fatalf("GetMultiple with the breaker open: %v, want short-circuited", err)
+	if _, err := e.counts(ctx, []int64{1}); !errors.Is(err, chat.ErrShortCircuited) {
+		t.Fatalf("Lookup with the breaker open: %v, want short-circuited", err)
 	}
 	if err := e.cache.Ping(ctx); err != nil {
 		t.Errorf("Ping with Redis up and the breaker open: %v", err)
@@ -450,7 +460,7 @@ func TestRedisStoppedAndStartedAgain(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	_, err := e.cache.GetMultiple(ctx, []int64{1})
+	_, err := e.counts(ctx, []int64{1})
 	assertFailedWithin(t, err, time.Since(start), timeout+time.Second)
 	if err := e.cache.Ping(ctx); err == nil {
 		t.Error("Ping succeeded with Redis stopped")
@@ -460,7 +470,7 @@ func TestRedisStoppedAndStartedAgain(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		_, err := e.cache.GetMultiple(ctx, []int64{1})
+		_, err := e.counts(ctx, []int64{1})
 		if err == nil {
 			break
 		}
@@ -500,5 +510,77 @@ func TestEntryJSONShape(t *testing.T) {
 	}
 	if string(b) != `{"count":5,"updated_at":"2026-06-01T10:00:00Z"}` {
 		t.Errorf("entry JSON %s", b)
+	}
+}
+
+func TestSetOverwritesATimeBeyondTheClockSkew(t *testing.T) {
+	e := newEnv(t, nil, Options{ClockSkewMax: 5 * time.Second})
+	ctx := context.Background()
+	// Chat 1 was written by a replica whose clock ran an hour ahead; chat 2 by one 3s ahead,
+	// within the allowance.
+	for id, at := range map[int64]time.Time{1: t0.Add(time.Hour), 2: t0.Add(3 * time.Second)} {
+		if err := e.cache.Set(ctx, id, chat.Participants{Count: 99, UpdatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []int64{1, 2} {
+		if err := e.cache.Set(ctx, id, chat.Participants{Count: 7, UpdatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := e.counts(ctx, []int64{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got[1]; p.Count != 7 || !p.UpdatedAt.Equal(t0) {
+		t.Errorf("chat 1: %+v, want the write (7 at %v) over a time an hour ahead", p, t0)
+	}
+	if p := got[2]; p.Count != 99 || !p.UpdatedAt.Equal(t0.Add(3*time.Second)) {
+		t.Errorf("chat 2: %+v, want 99 kept: 3s ahead is within the 5s allowance", p)
+	}
+}
+
+func TestBackoffIsSharedThroughTheLookup(t *testing.T) {
+	e := newEnv(t, nil, Options{})
+	ctx := context.Background()
+	until := t0.Add(10 * time.Minute)
+	if err := e.cache.SetBackoff(ctx, 2, until, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// A value that is no time is ignored, not trusted.
+	if err := e.raw.Set(ctx, "participants:backoff:3", "soon", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cache.Set(ctx, 2, chat.Participants{Count: 5, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+
+	before := commandCalls(t, e.raw, "mget")
+	got, err := e.cache.Lookup(ctx, []int64{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := commandCalls(t, e.raw, "mget") - before; d != 1 {
+		t.Errorf("%d MGETs for a lookup with backoffs, want 1", d)
+	}
+	if len(got.Backoffs) != 1 || !got.Backoffs[2].Equal(until) {
+		t.Errorf("backoffs %v, want chat 2 until %v only", got.Backoffs, until)
+	}
+	if p, ok := got.Counts[2]; !ok || p.Count != 5 || len(got.Counts) != 1 {
+		t.Errorf("counts %v, want chat 2's entry, untouched by its backoff", got.Counts)
+	}
+	left, err := e.raw.PTTL(ctx, "participants:backoff:2").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left <= 9*time.Minute || left > 10*time.Minute {
+		t.Errorf("backoff key expires in %s, want about 10m", left)
+	}
+
+	if err := e.cache.ClearBackoff(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.cache.Lookup(ctx, []int64{2}); err != nil || len(got.Backoffs) != 0 {
+		t.Errorf("after ClearBackoff: %v, %v; want no backoff", got.Backoffs, err)
 	}
 }
