@@ -137,8 +137,10 @@ func NewClient(baseURL string) *Client {
 	return &Client{
 		base: baseURL,
 		// No keep-alive: each probe opens its own connection, so one that a restarted SUT
-		// closed never fails the next probe.
-		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}},
+		// closed never fails the next probe. No compression: the probes are local, and the
+		// service would gzip every /metrics scrape (several a second while a row settles)
+		// only for the harness to unzip it.
+		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true, Proxy: nil}},
 		timeout: DefaultProbeTimeout,
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -115,4 +118,41 @@ func (e *Env) Baseline() Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.baseline
+}
+
+// cacheReadCommands are the Redis commands that read a value, as INFO commandstats names them.
+var cacheReadCommands = []string{"get", "mget", "getex", "hget", "hmget", "hgetall"}
+
+// CacheReads returns how many read commands (GET, MGET and the like) Redis has executed
+// since it started, from INFO commandstats, read directly (bypassing the proxy). The
+// harness's own reads count too, so callers take differences over windows in which the
+// harness reads nothing.
+func (e *Env) CacheReads(ctx context.Context) (int64, error) {
+	info, err := e.Redis().Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO commandstats: %w", err)
+	}
+	return parseCommandCalls(info, cacheReadCommands), nil
+}
+
+// parseCommandCalls sums the calls of the named commands in INFO commandstats output, whose
+// lines read "cmdstat_get:calls=3,usec=12,...".
+func parseCommandCalls(info string, commands []string) int64 {
+	var total int64
+	for line := range strings.SplitSeq(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		cmd, isStat := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isStat || !slices.Contains(commands, cmd) {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "calls="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err == nil {
+					total += n
+				}
+			}
+		}
+	}
+	return total
 }

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,42 +142,12 @@ func (d *depProcess) signalTree(sig syscall.Signal) error {
 		return nil
 	}
 	var errs []error
-	for _, pid := range descendants(d.cmd.Process.Pid) {
-		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("signal %s process %d %s: %w", d.dep, pid, sig, err))
+	for _, p := range ProcessTree(d.cmd.Process.Pid) {
+		if err := syscall.Kill(p.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("signal %s process %d %s: %w", d.dep, p.PID, sig, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// descendants returns root and every process below it, from /proc.
-func descendants(root int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The fields after the command, which may hold spaces and parentheses: state, ppid.
-		rest := string(b[bytes.LastIndexByte(b, ')')+1:])
-		f := strings.Fields(rest)
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, err := strconv.Atoi(f[1]); err == nil {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
-	out := []int{root}
-	for i := 0; i < len(out); i++ {
-		out = append(out, children[out[i]]...)
-	}
-	return out
 }
 
 // stop shuts the process down, killing it after containerStopTimeout, and waits for it.

@@ -31,6 +31,9 @@ type CacheEntry struct {
 	UpdatedAt time.Time
 	// TTL is the entry's time to live; 0 means no expiry. Read back, it is what remains.
 	TTL time.Duration
+	// Raw, when set, is written verbatim in place of the contract's JSON: an entry the
+	// service must treat as missing.
+	Raw string
 }
 
 // CacheKey is the contract's Redis key for a chat's participants.
@@ -105,6 +108,9 @@ func (e *Env) seedCache(ctx context.Context, entries []CacheEntry) error {
 		v, err := json.Marshal(cacheValue{Count: en.Count, UpdatedAt: en.UpdatedAt.UTC().Format(time.RFC3339Nano)})
 		if err != nil {
 			return fmt.Errorf("encode cache entry %d: %w", en.ChatID, err)
+		}
+		if en.Raw != "" {
+			v = []byte(en.Raw)
 		}
 		if err := e.Redis().Set(ctx, CacheKey(en.ChatID), v, en.TTL).Err(); err != nil {
 			return fmt.Errorf("seed cache entry %d: %w", en.ChatID, err)
