@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -37,6 +38,25 @@ const (
 func Fields() []Field {
 	return []Field{FieldStatus, FieldChats, FieldHeaders, FieldLatency, FieldMetrics, FieldLogs, FieldStores,
 		FieldMaxCalls, FieldResources, FieldHealth, FieldProbes, FieldRecovery, FieldAlerts, FieldRun}
+}
+
+// EventualFields are the fields whose expectations may take time to be met: background work
+// landing or failing, logs written, health settling. The others, alerts aside (their replay
+// runs beside the row), are fixed once the requests are answered and the faults lifted, so
+// waiting cannot change them.
+func EventualFields() []Field {
+	return []Field{FieldMetrics, FieldLogs, FieldStores, FieldMaxCalls, FieldResources, FieldHealth}
+}
+
+// Decided reports whether a mismatch is in a field waiting cannot change: the row has failed
+// whatever its eventual expectations do.
+func Decided(ms []Mismatch) bool {
+	for _, m := range ms {
+		if m.Field != FieldAlerts && !slices.Contains(EventualFields(), m.Field) {
+			return true
+		}
+	}
+	return false
 }
 
 // Expects reports whether the row has expectations in the field, so a report can tell an empty
@@ -95,8 +115,9 @@ func (m Mismatch) String() string {
 const timeTolerance = time.Second
 
 // Compare returns every expectation of the row the observation does not satisfy, in column
-// order; none means the row passed. It is pure, so scenarios can call it while polling.
-func Compare(r Row, o Observation) []Mismatch {
+// order; none means the row passed. In ModeContract the expectations only the reference
+// service promises are left out. It is pure, so scenarios can call it while polling.
+func Compare(r Row, o Observation, mode Mode) []Mismatch {
 	c := comparison{row: r, obs: o}
 	c.run()
 	c.status()
@@ -117,7 +138,7 @@ func Compare(r Row, o Observation) []Mismatch {
 		if r.Reference {
 			m.Reference = true
 		}
-		if o.ContractOnly && m.Reference {
+		if mode.Contract() && m.Reference {
 			continue
 		}
 		out = append(out, m)
@@ -176,8 +197,12 @@ func (c *comparison) status() {
 	if len(wrong) > 0 {
 		c.add(FieldStatus, "status", strconv.Itoa(e.Status), strings.Join(wrong, ", "), false)
 	}
+	// The contract names the codes: a wrong one is a contract mismatch.
 	if e.ErrorCode != "" && o.ErrorCode != e.ErrorCode {
-		c.add(FieldStatus, "error code", e.ErrorCode, orNone(o.ErrorCode), true)
+		c.add(FieldStatus, "error code", e.ErrorCode, orNone(o.ErrorCode), false)
+	}
+	if e.ErrorCode != "" && strings.TrimSpace(o.ErrorMessage) == "" {
+		c.add(FieldStatus, "error message", `{"error": {"code", "message"}} with a message`, "none", false)
 	}
 }
 
@@ -217,12 +242,47 @@ func (c *comparison) chatList(f Field, prefix string, want []ChatExpectation, go
 		if ok, expected := c.valueMatches(w, g); !ok {
 			c.add(f, item+" value", expected, c.describeChat(g), false)
 		}
+		c.chatFields(f, item, w.ID, g)
+	}
+	if exact && !slices.IsSortedFunc(got, func(a, b ObservedChat) int { return cmp.Compare(a.ID, b.ID) }) {
+		ids := make([]string, len(got))
+		for i, g := range got {
+			ids[i] = strconv.FormatInt(g.ID, 10)
+		}
+		c.add(f, "chat order", "by id", strings.Join(ids, ", "), false)
 	}
 	if exact {
 		for _, g := range got {
 			if !slices.ContainsFunc(want, func(w ChatExpectation) bool { return w.ID == g.ID }) {
 				c.add(f, fmt.Sprintf("%schat %d", prefix, g.ID), "absent", "served", false)
 			}
+		}
+	}
+}
+
+// chatFields checks what a served chat says besides its count: its name and MAX id as
+// seeded (max_chat_id null for a chat not linked), and participants_updated_at in UTC.
+func (c *comparison) chatFields(f Field, item string, id int64, g ObservedChat) {
+	sc, ok := c.row.Given.Seed.Chat(id)
+	if !ok {
+		return
+	}
+	if g.Name != sc.Name {
+		c.add(f, item+" name", strconv.Quote(sc.Name), strconv.Quote(g.Name), false)
+	}
+	switch {
+	case !sc.Linked() && g.MaxChatID != nil:
+		c.add(f, item+" max_chat_id", "null (not linked)", strconv.FormatInt(*g.MaxChatID, 10), false)
+	case sc.Linked() && (g.MaxChatID == nil || *g.MaxChatID != sc.MaxChatID):
+		got := "null"
+		if g.MaxChatID != nil {
+			got = strconv.FormatInt(*g.MaxChatID, 10)
+		}
+		c.add(f, item+" max_chat_id", strconv.FormatInt(sc.MaxChatID, 10), got, false)
+	}
+	if g.UpdatedAt != nil {
+		if name, off := g.UpdatedAt.Zone(); off != 0 {
+			c.add(f, item+" updated_at", "in UTC", fmt.Sprintf("offset %+ds (%s)", off, name), false)
 		}
 	}
 }

@@ -3,10 +3,20 @@ package matrix
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
 func (c *comparison) stores() {
+	if want := c.row.Expected.CacheReads; want != nil {
+		const item = "Redis reads during the measured requests"
+		switch got := c.obs.CacheReads; {
+		case got == nil:
+			c.add(FieldStores, item, want.String(), "not read", false)
+		case !want.Contains(float64(*got)):
+			c.add(FieldStores, item, want.String(), strconv.Itoa(*got), false)
+		}
+	}
 	for _, s := range c.row.Expected.Stores {
 		item := fmt.Sprintf("chat %d %s", s.ChatID, s.Store)
 		i := slices.IndexFunc(c.obs.Stores, func(v StoredValue) bool { return v.ChatID == s.ChatID && v.Store == s.Store })

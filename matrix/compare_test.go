@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,7 @@ import (
 
 func TestEveryRowIsSatisfiable(t *testing.T) {
 	for _, r := range Rows() {
-		if ms := Compare(r, perfect(r)); len(ms) > 0 {
+		if ms := Compare(r, perfect(r), ModeReference); len(ms) > 0 {
 			t.Errorf("row %s: a perfect observation mismatches:\n%s", r.ID, join(ms))
 		}
 	}
@@ -27,7 +28,7 @@ func TestCompareSurvivesJSON(t *testing.T) {
 		if err := json.Unmarshal(b, &o); err != nil {
 			t.Fatal(err)
 		}
-		if ms := Compare(r, o); len(ms) > 0 {
+		if ms := Compare(r, o, ModeReference); len(ms) > 0 {
 			t.Errorf("row %s after JSON:\n%s", r.ID, join(ms))
 		}
 	}
@@ -201,7 +202,7 @@ func TestCompareCatchesEachField(t *testing.T) {
 			r := row(t, tc.row)
 			o := perfect(r)
 			tc.break_(&o)
-			ms := Compare(r, o)
+			ms := Compare(r, o, ModeReference)
 			if len(ms) == 0 {
 				t.Fatal("no mismatch")
 			}
@@ -226,13 +227,13 @@ func TestAlertsTheReplayCannotShowMayFireOrNot(t *testing.T) {
 		{"ParticipantsMaxAPIDown", "ParticipantsDataStale", "ParticipantsFallbackRateHigh", "ParticipantsMaxAPIRateLimited"}} {
 		o := perfect(r)
 		o.Alerts = &AlertsObserved{Fired: fired}
-		if ms := Compare(r, o); len(ms) > 0 {
+		if ms := Compare(r, o, ModeReference); len(ms) > 0 {
 			t.Errorf("fired %v:\n%s", fired, join(ms))
 		}
 	}
 	o := perfect(r)
 	o.Alerts = &AlertsObserved{Fired: []string{"ParticipantsMaxAPIDown", "ParticipantsDataStale"}}
-	if ms := Compare(r, o); len(ms) != 1 || ms[0].Item != string(AlertFallbackRateHigh) {
+	if ms := Compare(r, o, ModeReference); len(ms) != 1 || ms[0].Item != string(AlertFallbackRateHigh) {
 		t.Errorf("an alert the replay can show is still required: %v", ms)
 	}
 }
@@ -241,7 +242,7 @@ func TestAlertsNotReplayedAreNotJudged(t *testing.T) {
 	r := row(t, "redis-down.max-up.cache-fresh")
 	o := perfect(r)
 	o.Alerts = nil
-	if ms := Compare(r, o); len(ms) > 0 {
+	if ms := Compare(r, o, ModeReference); len(ms) > 0 {
 		t.Errorf("mismatches without alert replay:\n%s", join(ms))
 	}
 }
@@ -255,18 +256,17 @@ func TestContractOnlySkipsReferenceExpectations(t *testing.T) {
 			o.Metrics[i].Labels = map[string]string{"reason": "http_5xx"}
 		}
 	}
-	ms := Compare(r, o)
+	ms := Compare(r, o, ModeReference)
 	if len(ms) != 1 || !ms[0].Reference {
 		t.Fatalf("want one reference mismatch, got:\n%s", join(ms))
 	}
 	// ...and is skipped for a service that only promises the contract.
-	o.ContractOnly = true
-	if ms := Compare(r, o); len(ms) > 0 {
+	if ms := Compare(r, o, ModeContract); len(ms) > 0 {
 		t.Errorf("contract-only mismatches:\n%s", join(ms))
 	}
 	// A contract expectation still counts.
 	o.Metrics = nil
-	if ms := Compare(r, o); len(ms) == 0 {
+	if ms := Compare(r, o, ModeContract); len(ms) == 0 {
 		t.Error("contract metric expectation skipped")
 	}
 }
@@ -275,7 +275,7 @@ func TestReferenceRowMismatchesAreReference(t *testing.T) {
 	r := row(t, "refresh.unlinked-chat")
 	o := perfect(r)
 	o.Statuses = []int{200}
-	ms := Compare(r, o)
+	ms := Compare(r, o, ModeReference)
 	if len(ms) == 0 {
 		t.Fatal("no mismatch")
 	}
@@ -284,8 +284,7 @@ func TestReferenceRowMismatchesAreReference(t *testing.T) {
 			t.Errorf("not marked reference: %s", m)
 		}
 	}
-	o.ContractOnly = true
-	if ms := Compare(r, o); len(ms) > 0 {
+	if ms := Compare(r, o, ModeContract); len(ms) > 0 {
 		t.Errorf("contract-only run judged a reference row:\n%s", join(ms))
 	}
 }
@@ -294,13 +293,13 @@ func TestOriginDatabaseOrMaxAcceptsEitherButNotTheCache(t *testing.T) {
 	r := row(t, "redis-down.max-up.cache-fresh")
 	o := perfect(r)
 	refreshed := t0.Add(2 * time.Second)
-	o.Chats[1] = ObservedChat{ID: 2, Source: SourceDatabase, Count: 22, UpdatedAt: &refreshed}
-	if ms := Compare(r, o); len(ms) > 0 {
+	o.Chats[1].Source, o.Chats[1].Count, o.Chats[1].UpdatedAt = SourceDatabase, 22, &refreshed
+	if ms := Compare(r, o, ModeReference); len(ms) > 0 {
 		t.Errorf("refreshed database value rejected:\n%s", join(ms))
 	}
 	cached := t0.Add(-5 * time.Minute)
-	o.Chats[1] = ObservedChat{ID: 2, Source: SourceDatabase, Count: 21, UpdatedAt: &cached}
-	if ms := Compare(r, o); len(ms) != 1 || ms[0].Field != FieldChats {
+	o.Chats[1].Count, o.Chats[1].UpdatedAt = 21, &cached
+	if ms := Compare(r, o, ModeReference); len(ms) != 1 || ms[0].Field != FieldChats {
 		t.Errorf("cache value under a database label: %v", ms)
 	}
 }
@@ -403,7 +402,7 @@ func TestRetryAfterPauseAllowsCallsInFlightOnly(t *testing.T) {
 		t.Fatal("the exemplar has no 429")
 	}
 	pauseMismatch := func(o Observation) bool {
-		for _, m := range Compare(r, o) {
+		for _, m := range Compare(r, o, ModeReference) {
 			if strings.Contains(m.Item, "Retry-After pause") {
 				return true
 			}
@@ -430,5 +429,54 @@ func TestRetryAfterPauseAllowsCallsInFlightOnly(t *testing.T) {
 	}
 	if !pauseMismatch(none) {
 		t.Error("a row whose MAX never answered 429 passed the pause check")
+	}
+}
+
+func TestDecided(t *testing.T) {
+	cases := map[string]struct {
+		ms   []Mismatch
+		want bool
+	}{
+		"none":                   {nil, false},
+		"an eventual field":      {[]Mismatch{{Field: FieldStores}, {Field: FieldMetrics}}, false},
+		"alerts, replayed apart": {[]Mismatch{{Field: FieldAlerts}}, false},
+		"the status":             {[]Mismatch{{Field: FieldMetrics}, {Field: FieldStatus}}, true},
+		"a harness failure":      {[]Mismatch{{Field: FieldRun}}, true},
+	}
+	for name, tc := range cases {
+		if got := Decided(tc.ms); got != tc.want {
+			t.Errorf("%s: Decided = %v, want %v", name, got, tc.want)
+		}
+	}
+	for _, f := range EventualFields() {
+		if !slices.Contains(Fields(), f) {
+			t.Errorf("eventual field %s is not a field", f)
+		}
+	}
+}
+
+func TestChatNameMaxChatIDOrderAndUTC(t *testing.T) {
+	r := row(t, "redis-up.max-up.cache-fresh")
+	cases := map[string]struct {
+		change func(o *Observation)
+		want   string
+	}{
+		"a wrong name": {func(o *Observation) { o.Chats[0].Name = "general" }, `chat 1 name: expected "alpha", observed "general"`},
+		"max_chat_id 0 for an unlinked chat": {func(o *Observation) { z := int64(0); o.Chats[2].MaxChatID = &z },
+			"chat 3 max_chat_id: expected null (not linked), observed 0"},
+		"max_chat_id missing": {func(o *Observation) { o.Chats[1].MaxChatID = nil }, "chat 2 max_chat_id: expected -1002, observed null"},
+		"a local time": {func(o *Observation) {
+			at := o.Chats[0].UpdatedAt.In(time.FixedZone("MSK", 3*3600))
+			o.Chats[0].UpdatedAt = &at
+		}, "chat 1 updated_at: expected in UTC, observed offset +10800s (MSK)"},
+		"out of order": {func(o *Observation) { o.Chats[0], o.Chats[1] = o.Chats[1], o.Chats[0] }, "chat order: expected by id, observed 2, 1, 3"},
+	}
+	for name, tc := range cases {
+		o := perfect(r)
+		tc.change(&o)
+		ms := Compare(r, o, ModeContract)
+		if len(ms) != 1 || ms[0].String() != "chats: "+tc.want || ms[0].Reference {
+			t.Errorf("%s: got %v, want one contract mismatch %q", name, ms, tc.want)
+		}
 	}
 }
