@@ -118,7 +118,9 @@ func validateGiven(g Given) []error {
 
 func validateRequest(q Request) []error {
 	var errs []error
-	if q.Method != http.MethodGet && q.Method != http.MethodPost {
+	switch q.Method {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
 		errs = append(errs, fmt.Errorf("request: method %q", q.Method))
 	}
 	if !strings.HasPrefix(q.Path, "/") {
@@ -128,24 +130,6 @@ func validateRequest(q Request) []error {
 		errs = append(errs, errors.New("request: repeat must be at least 1, warm-up and intervals not negative"))
 	}
 	return errs
-}
-
-// servedChats returns the ids of the chats a successful response of the request carries, and
-// whether the request serves chats at all.
-func servedChats(r Row) ([]int64, bool) {
-	p := r.Request.Path
-	if p == contract.PathList || strings.HasPrefix(p, contract.PathList+"?") {
-		ids := make([]int64, 0, len(r.Given.Seed.Chats))
-		for _, c := range r.Given.Seed.Chats {
-			ids = append(ids, c.ID)
-		}
-		return ids, true
-	}
-	var id int64
-	if _, err := fmt.Sscanf(p, "/chats/%d", &id); err == nil {
-		return []int64{id}, true
-	}
-	return nil, false
 }
 
 func isHealthPath(p string) bool { return p == contract.PathHealthDetailed }
@@ -159,6 +143,9 @@ func validateExpected(r Row) []error {
 	}
 	if (e.Status >= 400 && !isHealthPath(r.Request.Path)) != (e.ErrorCode != "") {
 		fail("expected: an error code goes with exactly the error statuses of non-health requests")
+	}
+	if e.CacheReads != nil && r.Given.Redis.Active() {
+		fail("expected: Redis reads counted while Redis is %s", r.Given.Redis)
 	}
 	ids, serves := servedChats(r)
 	if serves && e.Status == http.StatusOK {
@@ -280,61 +267,6 @@ func linkedMaxID(s Seed, maxID int64) bool {
 		}
 	}
 	return false
-}
-
-// validateChats checks chat expectations against the seed and the given state. During the
-// fault (faulted) a cache source needs a reachable Redis and a MAX value a working MAX.
-func validateChats(what string, r Row, chats []ChatExpectation, ids []int64, faulted bool) []error {
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(what+": "+format, args...)) }
-	got := make([]int64, 0, len(chats))
-	for _, c := range chats {
-		got = append(got, c.ID)
-		sc, ok := r.Given.Seed.Chat(c.ID)
-		if !ok {
-			fail("chat %d is not seeded", c.ID)
-			continue
-		}
-		switch c.Source {
-		case SourceCache:
-			if c.Value != OriginCache && c.Value != OriginMax {
-				fail("chat %d: source cache serves the cache's or a refreshed value, not %q", c.ID, c.Value)
-			}
-			if faulted && redisUnreachableKind(r.Given.Redis.Kind) {
-				fail("chat %d: source cache while Redis is %s", c.ID, r.Given.Redis.Kind)
-			}
-		case SourceAPI:
-			if c.Value != OriginMax || r.Request.Method != http.MethodPost {
-				fail("chat %d: source api only for a refresh, with the MAX value", c.ID)
-			}
-		case SourceDatabase:
-			if c.Value == OriginCache {
-				fail("chat %d: source database cannot serve the cache's value", c.ID)
-			}
-		default:
-			fail("chat %d: unknown source %q", c.ID, c.Source)
-		}
-		if c.Value == OriginCache && sc.Cache == nil {
-			fail("chat %d: value from a cache entry that was never seeded", c.ID)
-		}
-		if (c.Value == OriginMax || c.Value == OriginDatabaseOrMax) && !sc.Linked() {
-			fail("chat %d: a MAX value for a chat not linked to MAX", c.ID)
-		}
-		if faulted && c.Value == OriginMax && r.Given.MaxAPI.Active() {
-			fail("chat %d: a MAX value while MAX is %s", c.ID, r.Given.MaxAPI)
-		}
-	}
-	if faulted && !slices.Equal(got, ids) {
-		fail("chats %v, want exactly %v in order", got, ids)
-	}
-	if !faulted {
-		for _, id := range got {
-			if !slices.Contains(ids, id) {
-				fail("chat %d is not served by the request", id)
-			}
-		}
-	}
-	return errs
 }
 
 // redisUnreachableKind reports whether Redis cannot be read at all under the fault.
