@@ -12,6 +12,7 @@ const (
 	databaseTimeout = 500 * time.Millisecond
 	breakerCooldown = 2 * time.Second
 	healthInterval  = 2 * time.Second
+	clockSkewMax    = 5 * time.Minute
 )
 
 // BaseEnv returns the environment the rows assume, on top of the addresses and token the
@@ -37,5 +38,10 @@ func BaseEnv() map[string]string {
 		"DATABASE_BREAKER_FAILURES": "5",
 		"DATABASE_BREAKER_COOLDOWN": "1s",
 		"MAX_HEALTH_INTERVAL":       formatDuration(healthInterval),
+		// The racing-writer rows (rows_race.go) seed another replica's observation up to a
+		// minute ahead of the service's clock and expect it kept as newer; the reference
+		// service distrusts times further ahead than CLOCK_SKEW_MAX (5s by default), so the
+		// rows run with an allowance that covers their minute.
+		"CLOCK_SKEW_MAX": formatDuration(clockSkewMax),
 	}
 }

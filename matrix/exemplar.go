@@ -23,7 +23,14 @@ func Exemplar(r Row, t0 time.Time) Observation {
 	for range r.Request.Repeat {
 		o.Statuses = append(o.Statuses, e.Status)
 	}
+	if e.CacheReads != nil {
+		n := e.CacheReads.Min
+		o.CacheReads = &n
+	}
 	o.ErrorCode = e.ErrorCode
+	if e.ErrorCode != "" {
+		o.ErrorMessage = "what went wrong"
+	}
 	for _, h := range e.Headers {
 		if h.Present {
 			if o.Headers == nil {
@@ -110,7 +117,10 @@ func servedAs(r Row, want []ChatExpectation, t0 time.Time) []ObservedChat {
 	var out []ObservedChat
 	for _, c := range want {
 		sc, _ := r.Given.Seed.Chat(c.ID)
-		oc := ObservedChat{ID: c.ID, Source: c.Source}
+		oc := ObservedChat{ID: c.ID, Name: sc.Name, Source: c.Source}
+		if sc.Linked() {
+			oc.MaxChatID = &sc.MaxChatID
+		}
 		switch c.Value {
 		case OriginCache:
 			oc.Count = sc.Cache.Count

@@ -7,12 +7,12 @@ import (
 
 // Expected is everything a row asserts. Each item with Reference set is promised only by the
 // reference service (its exact reason labels, extra metrics, log messages, error codes);
-// Compare skips those for an Observation with ContractOnly.
+// Compare skips those in ModeContract.
 type Expected struct {
 	// Status is the HTTP status of every measured response.
 	Status int `json:"status"`
-	// ErrorCode is error.code of the first measured response when Status is not 2xx. Codes
-	// are the reference service's, so it is always a reference expectation.
+	// ErrorCode is error.code of the first measured response when Status is not 2xx; its
+	// error.message must not be empty.
 	ErrorCode string `json:"error_code,omitempty"`
 	// Chats are the chats of the first measured response (every seeded chat for a list,
 	// the one chat for get and refresh); sources must stay the same in every measured response.
@@ -22,13 +22,16 @@ type Expected struct {
 	// WarmUpMax bounds every warm-up request: the ones that pay a dependency's deadline
 	// before its breaker opens must still answer within that deadline (plus slack for a
 	// loaded machine). Set exactly when Request.WarmUp > 0.
-	WarmUpMax time.Duration        `json:"warm_up_max,omitempty"`
-	Metrics   []MetricExpectation  `json:"metrics"`
-	Gauges    []GaugeExpectation   `json:"gauges,omitempty"`
-	Logs      []LogExpectation     `json:"logs"`
-	Stores    []StoreExpectation   `json:"stores"`
-	MaxCalls  []MaxCallExpectation `json:"max_calls"`
-	MaxRate   []MaxRateExpectation `json:"max_rate,omitempty"`
+	WarmUpMax time.Duration       `json:"warm_up_max,omitempty"`
+	Metrics   []MetricExpectation `json:"metrics"`
+	Gauges    []GaugeExpectation  `json:"gauges,omitempty"`
+	Logs      []LogExpectation    `json:"logs"`
+	Stores    []StoreExpectation  `json:"stores"`
+	// CacheReads bounds the Redis read commands (GET, MGET and the like) the service sends
+	// during the measured requests, all of them together: one per request is the contract.
+	CacheReads *Count               `json:"cache_reads,omitempty"`
+	MaxCalls   []MaxCallExpectation `json:"max_calls"`
+	MaxRate    []MaxRateExpectation `json:"max_rate,omitempty"`
 	// MaxPause: after MAX's first 429 the service calls it no more until the Retry-After
 	// has passed.
 	MaxPause *MaxPauseExpectation `json:"max_pause,omitempty"`

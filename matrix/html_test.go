@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 )
@@ -52,11 +53,11 @@ func TestHTMLReport(t *testing.T) {
 			return
 		}
 		switch n.Data {
-		case "script", "link", "img", "iframe", "object", "embed":
+		case "link", "img", "iframe", "object", "embed":
 			t.Errorf("<%s> in a self-contained report", n.Data)
 		}
 		for _, a := range n.Attr {
-			if (a.Key == "src" || a.Key == "href") && a.Val != "" {
+			if a.Key == "src" || (a.Key == "href" && !strings.HasPrefix(a.Val, "#")) {
 				t.Errorf("<%s %s=%q>: external asset", n.Data, a.Key, a.Val)
 			}
 		}
@@ -152,5 +153,146 @@ func TestHTMLReport(t *testing.T) {
 	}
 	if slices.ContainsFunc([]string{fixtureToken, fixtureDBPassword}, func(s string) bool { return strings.Contains(b.String(), s) }) {
 		t.Error("secret in HTML")
+	}
+}
+
+// byID returns the element with the id, or nil.
+func byID(doc *html.Node, id string) *html.Node {
+	var found *html.Node
+	walk(doc, func(n *html.Node) {
+		if found == nil && n.Type == html.ElementNode && attr(n, "id") == id {
+			found = n
+		}
+	})
+	return found
+}
+
+func renderPage(t *testing.T, rep Report) (*html.Node, string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteHTML(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	raw := b.String()
+	doc, err := html.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, raw
+}
+
+func TestHTMLPageAnswersAtAGlance(t *testing.T) {
+	rep := fixtureReport(t)
+	healthy := "redis-up.max-up.cache-fresh"
+	rep.Baseline = &Comparison{Baseline: "commit base", Latency: DefaultLatencyThreshold(), Rows: []RowChange{
+		{ID: healthy, Kind: ChangeChanged, Base: ResultPassed, New: ResultPassed,
+			Latency:     []LatencyChange{{Quantile: QuantileP95, Base: 3 * time.Millisecond, New: 400 * time.Millisecond}},
+			Regressions: []string{"slower: p95 3ms → 400ms (+397ms)"}},
+		{ID: "postgres-down.list", Kind: ChangeChanged, Base: ResultPassed, New: ResultFailed,
+			Regressions: []string{"result passed → failed"}, Accepted: "known"},
+	}}
+	doc, raw := renderPage(t, rep)
+
+	if v := byID(doc, "verdict"); v == nil || text(v) != "FAILED" || attr(v, "class") != "failed" {
+		t.Errorf("verdict %v", v)
+	}
+	// The order of the page: verdict, grid, what changed, what failed, then every row.
+	last := -1
+	for _, id := range []string{"verdict", "grid", "changes", "failures", "rows", "filters", "run"} {
+		i := strings.Index(raw, `id="`+id+`"`)
+		if i < last {
+			t.Errorf("#%s comes before what should precede it", id)
+		}
+		last = i
+	}
+	if !strings.Contains(text(byID(doc, "summary")), "2 rows changed, 2 regressed (1 accepted)") {
+		t.Errorf("summary %q", text(byID(doc, "summary")))
+	}
+
+	// The grid: one link per non-empty cell, coloured by its rows and their changes.
+	cells := map[string]*html.Node{}
+	walk(byID(doc, "grid"), func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "td" && n.FirstChild != nil && n.FirstChild.Data == "a" {
+			a := n.FirstChild
+			cells[attr(a, "data-dep")+"/"+attr(a, "data-fault")] = n
+		}
+	})
+	for key, want := range map[string]struct {
+		class string
+		count string
+	}{
+		"none/none":       {"g partial regressed", "4"}, // one passed, three did not run; one regressed
+		"redis/down":      {"g failed", "2"},
+		"postgres/down":   {"g failed changed", "1"}, // its regression was accepted
+		"max_api/down":    {"g not-run", "1"},
+		"redis/blackhole": {"", ""},
+	} {
+		td := cells[key]
+		if want.class == "" {
+			if td != nil {
+				t.Errorf("grid cell %s exists for no row", key)
+			}
+			continue
+		}
+		if td == nil {
+			t.Errorf("no grid cell %s (cells %v)", key, len(cells))
+			continue
+		}
+		if attr(td, "class") != want.class || attr(td.FirstChild, "data-count") != want.count {
+			t.Errorf("grid cell %s: class %q count %q, want %q %q", key, attr(td, "class"), attr(td.FirstChild, "data-count"), want.class, want.count)
+		}
+	}
+
+	// What changed: the refused regression first, then the accepted one.
+	var changed []string
+	walk(byID(doc, "changes"), func(n *html.Node) {
+		if id := attr(n, "data-change-row"); id != "" {
+			changed = append(changed, attr(n, "class")+" "+id)
+		}
+	})
+	if strings.Join(changed, ",") != "regressed "+healthy+",accepted postgres-down.list" {
+		t.Errorf("changes %v", changed)
+	}
+
+	// The full tables: filters, the count shown, and each row's data for them.
+	for _, f := range []string{"group", "dep", "fault", "result", "change"} {
+		if byID(doc, "filter-"+f) == nil {
+			t.Errorf("no filter %s", f)
+		}
+	}
+	if text(byID(doc, "shown")) != "8" || text(byID(doc, "total")) != "8" {
+		t.Errorf("count shown %q of %q", text(byID(doc, "shown")), text(byID(doc, "total")))
+	}
+	tr := byID(doc, "row-"+healthy)
+	if attr(tr, "data-pairs") != "none:none" || attr(tr, "data-change") != "regressed" || attr(tr, "data-group") != "cache" {
+		t.Errorf("row data: pairs %q change %q group %q", attr(tr, "data-pairs"), attr(tr, "data-change"), attr(tr, "data-group"))
+	}
+
+	// Each row expands to what it observed.
+	detail := text(byID(doc, "detail-"+healthy))
+	for _, want := range []string{"statuses", "200 ×", "latency", "Chats (first response)", "alerts fired"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the healthy row's detail lacks %q", want)
+		}
+	}
+	detail = text(byID(doc, "detail-redis-down.max-up.cache-fresh"))
+	obs := rep.Rows[1].Observed
+	for _, want := range []string{"Not met", "chat 1 source", "Metric deltas", obs.Metrics[0].Name, "Log records", LogCacheFailed,
+		"Stores at the end", "MAX calls"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the failed row's detail lacks %q", want)
+		}
+	}
+	for _, secret := range []string{fixtureToken, fixtureDBPassword} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("page holds %q", secret)
+		}
+	}
+}
+
+func TestHTMLWithoutBaselineHasNoChanges(t *testing.T) {
+	doc, _ := renderPage(t, fixtureReport(t))
+	if byID(doc, "changes") != nil || byID(doc, "filter-change") != nil || byID(doc, "baseline-line") != nil {
+		t.Error("a page without a baseline shows changes")
 	}
 }

@@ -8,9 +8,11 @@ const (
 	MetricFallback       = "participants_fallback_usage_total"
 	MetricFreshness      = "participants_data_freshness_seconds"
 	MetricHTTPRequests   = "http_requests_total"
+	MetricHTTPDuration   = "http_request_duration_seconds"
 	MetricBreakerState   = "circuit_breaker_state"
 	MetricRefresh        = "participants_refresh_total"
 	MetricRefreshDropped = "participants_refresh_dropped_total"
+	MetricCacheCorrupt   = "participants_cache_corrupt_entries_total"
 	// The Go and process collectors' gauges of the service's own resources.
 	MetricGoroutines = "go_goroutines"
 	MetricOpenFDs    = "process_open_fds"

@@ -16,9 +16,6 @@ const ObservationEntry = "matrix.observation"
 // and leave the rest empty; Compare reports every expectation the observation cannot satisfy.
 type Observation struct {
 	RowID string `json:"row_id"`
-	// ContractOnly is set when the service under test is not the reference service: Compare
-	// then skips the expectations only the reference service promises.
-	ContractOnly bool `json:"contract_only,omitempty"`
 	// SeededAt is the time the seed's ages are relative to.
 	SeededAt time.Time `json:"seeded_at"`
 	Phases   Phases    `json:"phases"`
@@ -26,6 +23,8 @@ type Observation struct {
 	Statuses []int `json:"statuses"`
 	// ErrorCode is error.code of the first measured response, if it was an error.
 	ErrorCode string `json:"error_code,omitempty"`
+	// ErrorMessage is error.message of the same response.
+	ErrorMessage string `json:"error_message,omitempty"`
 	// Headers are the headers of the first measured response (first value of each).
 	Headers map[string]string `json:"headers,omitempty"`
 	// Chats are the chats of the first measured response.
@@ -53,6 +52,13 @@ type Observation struct {
 	SecretsFound []string `json:"secrets_found,omitempty"`
 	// Failures are the scenario's own failure messages (an environment error, a timeout).
 	Failures []string `json:"failures,omitempty"`
+	// CacheReads is how many Redis read commands the service sent during the measured
+	// requests; nil when the row does not ask.
+	CacheReads *int `json:"cache_reads,omitempty"`
+	// Unsettled is set when the observation was taken without waiting for the eventual
+	// expectations (EventualFields): a mismatch waiting cannot change had already decided
+	// the row, so a mismatch in an eventual field may be one that waiting would have met.
+	Unsettled bool `json:"unsettled,omitempty"`
 }
 
 // Phases are the moments that delimit a row's windows. The row window runs from Start (after
@@ -74,9 +80,12 @@ func (p Phases) contains(t time.Time, measured bool) bool {
 
 // ObservedChat is one chat of a response.
 type ObservedChat struct {
-	ID     int64  `json:"id"`
-	Count  int    `json:"participants_count"`
-	Source Source `json:"participants_source"`
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// MaxChatID is nil when max_chat_id was null.
+	MaxChatID *int64 `json:"max_chat_id"`
+	Count     int    `json:"participants_count"`
+	Source    Source `json:"participants_source"`
 	// UpdatedAt is nil when participants_updated_at was omitted.
 	UpdatedAt *time.Time `json:"participants_updated_at,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/contract"
 	"github.com/onsi/ginkgo/v2/types"
 )
 
@@ -76,10 +77,13 @@ type Summary struct {
 	Missing int `json:"missing"`
 	// Unknown lists row labels of specs that name no catalogued row.
 	Unknown []string `json:"unknown,omitempty"`
-	// ContractOnly is set when the rows were judged against the contract only (a run of
-	// another implementation, MATRIX_CONTRACT_ONLY=1): the rows marked Reference are out of
-	// scope, and the report's verdict is the contract gate's.
-	ContractOnly bool `json:"contract_only,omitempty"`
+	// Mode is how every row of the run was judged. In ModeContract (a run of another
+	// implementation, MATRIX_CONTRACT_ONLY=1) the rows marked Reference are out of scope,
+	// and the report's verdict is the contract gate's.
+	Mode Mode `json:"mode"`
+	// Verdict is the gate of the report's own mode against the catalogue it was built
+	// from: passed when every row in scope passed and nothing failed outside the rows.
+	Verdict Result `json:"verdict"`
 	// OutOfScope counts the rows marked Reference in a contract-only report.
 	OutOfScope int `json:"out_of_scope,omitempty"`
 	Run        Run `json:"run"`
@@ -112,11 +116,18 @@ type Run struct {
 type Report struct {
 	Rows    []RowResult `json:"rows"`
 	Summary Summary     `json:"summary"`
+	// Coverage is every clause of docs/contract.md with the expectations that check it.
+	Coverage []ClauseCoverage `json:"coverage,omitempty"`
+	// Baseline is the comparison with the last release's report, when one was given; its
+	// regressions that no accepted change covers refuse the release.
+	Baseline *Comparison `json:"baseline,omitempty"`
 }
 
 // ReportOptions are the inputs of BuildReport besides the catalogue and the Ginkgo reports.
 type ReportOptions struct {
 	Meta map[string]string
+	// Mode is how the run's observations are judged; empty is ModeReference.
+	Mode Mode
 	// Secrets are literal values that must not appear in the report.
 	Secrets []string
 }
@@ -132,14 +143,15 @@ func ReadGinkgoReport(r io.Reader) ([]types.Report, error) {
 
 // BuildReport matches the specs of the Ginkgo reports to the catalogue's rows by their
 // row:<id> label, judges each row (the spec's state, and Compare of the attached observation,
-// so a scenario that forgot an assertion still fails), and redacts every secret.
+// so a scenario that forgot an assertion still fails), and redacts every secret: the whole
+// report, once, before it is returned; nothing else of it needs redacting after.
 func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Report {
-	red := NewRedactor(opts.Secrets...)
 	rep := Report{}
+	rep.Summary.Mode = cmp.Or(opts.Mode, ModeReference)
 	run := &rep.Summary.Run
 	run.Meta = map[string]string{}
 	for k, v := range opts.Meta {
-		run.Meta[k] = red.String(v)
+		run.Meta[k] = v
 	}
 	specs := map[string][]types.SpecReport{}
 	for _, s := range suites {
@@ -152,13 +164,13 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 		}
 		run.Duration += s.RunTime
 		for _, reason := range s.SpecialSuiteFailureReasons {
-			run.SuiteFailures = append(run.SuiteFailures, red.String(s.SuiteDescription+": "+reason))
+			run.SuiteFailures = append(run.SuiteFailures, s.SuiteDescription+": "+reason)
 		}
 		for _, sp := range s.SpecReports {
 			if !sp.LeafNodeType.Is(types.NodeTypeIt) {
 				if sp.State.Is(types.SpecStateFailureStates) {
 					run.SuiteFailures = append(run.SuiteFailures,
-						red.String(fmt.Sprintf("%s: %s failed: %s", s.SuiteDescription, sp.LeafNodeType, firstLine(sp.Failure.Message))))
+						fmt.Sprintf("%s: %s failed: %s", s.SuiteDescription, sp.LeafNodeType, firstLine(sp.Failure.Message)))
 				}
 				continue
 			}
@@ -174,15 +186,12 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 	}
 	references := 0
 	for _, r := range catalogue {
-		rr := judge(r, specs[r.ID], red)
+		rr := judge(r, specs[r.ID], rep.Summary.Mode)
 		delete(specs, r.ID)
 		rep.Rows = append(rep.Rows, rr)
 		rep.Summary.Total++
 		if rr.Reference {
 			references++
-		}
-		if rr.Observed != nil && rr.Observed.ContractOnly {
-			rep.Summary.ContractOnly = true
 		}
 		switch rr.Result {
 		case ResultPassed:
@@ -196,7 +205,7 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 		}
 	}
 	rep.Summary.Unknown = slices.Sorted(maps.Keys(specs))
-	if rep.Summary.ContractOnly {
+	if rep.Summary.Mode.Contract() {
 		rep.Summary.OutOfScope = references
 	}
 	var times []RowTime
@@ -207,7 +216,22 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 	}
 	slices.SortStableFunc(times, func(a, b RowTime) int { return cmp.Compare(b.Duration, a.Duration) })
 	rep.Summary.Slowest = times[:min(len(times), 5)]
-	return rep
+	rep.Coverage = CoverageOf(catalogue, contract.Clauses(), Unchecked())
+	rep.Summary.Verdict = ResultPassed
+	if len(Gate(rep, catalogue, GateOptions{Mode: rep.Summary.Mode})) > 0 {
+		rep.Summary.Verdict = ResultFailed
+	}
+	redacted, err := redactValue(NewRedactor(opts.Secrets...), rep)
+	if err != nil {
+		// Nothing that might hold a secret leaves: only the verdicts and the reason.
+		for i := range rep.Rows {
+			rep.Rows[i].Observed, rep.Rows[i].Mismatches, rep.Rows[i].Reason = nil, nil, ""
+		}
+		rep.Summary.Run = Run{SuiteFailures: []string{"redact the report: " + err.Error()}}
+		rep.Summary.Verdict = ResultFailed
+		return rep
+	}
+	return redacted
 }
 
 // resultRank orders verdicts when several specs carry one row: the worst wins, and any spec
@@ -222,7 +246,7 @@ func notRun(sp types.SpecReport) bool {
 	return sp.State == types.SpecStateSkipped && sp.Failure.Message == ""
 }
 
-func judge(r Row, specs []types.SpecReport, red *Redactor) RowResult {
+func judge(r Row, specs []types.SpecReport, mode Mode) RowResult {
 	// Reports of shards merged into one hold every row once per shard, run in one only:
 	// what did not run counts only where nothing did.
 	ran := slices.DeleteFunc(slices.Clone(specs), notRun)
@@ -239,7 +263,7 @@ func judge(r Row, specs []types.SpecReport, red *Redactor) RowResult {
 	best := RowResult{Result: ResultMissing}
 	first := true
 	for _, sp := range specs {
-		one := judgeSpec(r, sp, red)
+		one := judgeSpec(r, sp, mode)
 		if first || resultRank(one.Result) > resultRank(best.Result) {
 			best, first = one, false
 		}
@@ -252,7 +276,7 @@ func judge(r Row, specs []types.SpecReport, red *Redactor) RowResult {
 	return rr
 }
 
-func judgeSpec(r Row, sp types.SpecReport, red *Redactor) RowResult {
+func judgeSpec(r Row, sp types.SpecReport, mode Mode) RowResult {
 	out := RowResult{Duration: sp.RunTime}
 	switch {
 	case sp.State == types.SpecStatePending:
@@ -264,10 +288,10 @@ func judgeSpec(r Row, sp types.SpecReport, red *Redactor) RowResult {
 		out.Result, out.Reason, out.Duration = ResultMissing, "not run: filtered out, or the suite stopped before it", 0
 		return out
 	case sp.State == types.SpecStateSkipped:
-		out.Result, out.Reason = ResultSkipped, red.String(firstLine(sp.Failure.Message))
+		out.Result, out.Reason = ResultSkipped, firstLine(sp.Failure.Message)
 		return out
 	}
-	obs, err := observation(sp, red)
+	obs, err := observation(sp)
 	if err != nil {
 		out.Result, out.Reason = ResultFailed, err.Error()
 		out.Mismatches = []Mismatch{{Field: FieldRun, Item: "observation", Expected: "decodable", Observed: err.Error()}}
@@ -275,14 +299,11 @@ func judgeSpec(r Row, sp types.SpecReport, red *Redactor) RowResult {
 	}
 	out.Observed = obs
 	if obs != nil {
-		for _, m := range Compare(r, *obs) {
-			m.Expected, m.Observed = red.String(m.Expected), red.String(m.Observed)
-			out.Mismatches = append(out.Mismatches, m)
-		}
+		out.Mismatches = Compare(r, *obs, mode)
 	}
 	switch {
 	case sp.State.Is(types.SpecStateFailureStates):
-		msg := red.String(firstLine(sp.Failure.Message))
+		msg := firstLine(sp.Failure.Message)
 		out.Result, out.Reason = ResultFailed, fmt.Sprintf("spec %s: %s", sp.State, msg)
 		if len(out.Mismatches) == 0 {
 			out.Mismatches = []Mismatch{{Field: FieldRun, Item: "spec", Expected: "passed", Observed: sp.State.String() + ": " + msg}}
@@ -291,15 +312,24 @@ func judgeSpec(r Row, sp types.SpecReport, red *Redactor) RowResult {
 		out.Result, out.Reason = ResultFailed, "the spec attached no observation"
 		out.Mismatches = []Mismatch{{Field: FieldRun, Item: "observation", Expected: "attached", Observed: "none"}}
 	case len(out.Mismatches) > 0:
-		out.Result, out.Reason = ResultFailed, fmt.Sprintf("%s not met, first: %s", plural(len(out.Mismatches), "expectation"), out.Mismatches[0])
+		out.Result, out.Reason = ResultFailed, mismatchReason(out.Mismatches, *obs)
 	default:
 		out.Result = ResultPassed
 	}
 	return out
 }
 
-// observation decodes the last observation entry of a spec, redacted.
-func observation(sp types.SpecReport, red *Redactor) (*Observation, error) {
+// mismatchReason says in one line why a row with mismatches failed.
+func mismatchReason(ms []Mismatch, obs Observation) string {
+	reason := fmt.Sprintf("%s not met, first: %s", plural(len(ms), "expectation"), ms[0])
+	if obs.Unsettled {
+		reason += "; observed once, without waiting for background work: the row had failed already"
+	}
+	return reason
+}
+
+// observation decodes the last observation entry of a spec.
+func observation(sp types.SpecReport) (*Observation, error) {
 	var found *types.ReportEntry
 	for i := range sp.ReportEntries {
 		if sp.ReportEntries[i].Name == ObservationEntry {
@@ -322,10 +352,6 @@ func observation(sp types.SpecReport, red *Redactor) (*Observation, error) {
 	var o Observation
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return nil, fmt.Errorf("decode observation entry: %w", err)
-	}
-	o, err := redactValue(red, o)
-	if err != nil {
-		return nil, fmt.Errorf("redact observation: %w", err)
 	}
 	return &o, nil
 }

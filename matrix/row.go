@@ -40,11 +40,12 @@ const (
 	GroupPostgres Group = "postgres" // the database failing
 	GroupHealth   Group = "health"   // /health/detailed per dependency state
 	GroupRecovery Group = "recovery" // a fault lifted, normal behaviour back
+	GroupAPI      Group = "api"      // the HTTP API itself: pages, bad input, unknown routes
 )
 
 // Groups returns every group in report order.
 func Groups() []Group {
-	return []Group{GroupCache, GroupMax, GroupRedis, GroupRefresh, GroupPostgres, GroupHealth, GroupRecovery}
+	return []Group{GroupCache, GroupMax, GroupRedis, GroupRefresh, GroupPostgres, GroupHealth, GroupRecovery, GroupAPI}
 }
 
 // Dependency names one dependency of the service (package contract): labels and reports use
@@ -264,6 +265,9 @@ type Stored struct {
 	// Unknown seeds a NULL participants_updated_at (database only): a count never observed,
 	// as left by an import; the service must omit participants_updated_at for it.
 	Unknown bool `json:"unknown,omitempty"`
+	// Raw (cache only) is written verbatim in place of the entry's JSON: a value that does
+	// not decode, which the service must treat as a missing entry.
+	Raw string `json:"raw,omitempty"`
 }
 
 // UpdatedAt is the seeded timestamp for seeding time seededAt; ok is false for Unknown.

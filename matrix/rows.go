@@ -64,6 +64,7 @@ func Rows() []Row {
 	rows = append(rows, postgresRows()...)
 	rows = append(rows, healthRows()...)
 	rows = append(rows, recoveryRows()...)
+	rows = append(rows, apiRows()...)
 	return rows
 }
 
@@ -153,6 +154,12 @@ func chat(id int64, src Source, v Origin) ChatExpectation {
 	return ChatExpectation{ID: id, Source: src, Value: v}
 }
 
+// listedChats are the chats a list of the seeded chats answers: alpha and beta (linked to
+// MAX) as given, gamma (not linked) always from the database.
+func listedChats(alphaSrc Source, alphaV Origin, betaSrc Source, betaV Origin) []ChatExpectation {
+	return []ChatExpectation{chat(alphaID, alphaSrc, alphaV), chat(betaID, betaSrc, betaV), chat(gammaID, SourceDatabase, OriginDatabase)}
+}
+
 func maxCalls(maxChatID int64, c Count) MaxCallExpectation {
 	return MaxCallExpectation{Endpoint: MaxChat, MaxChatID: maxChatID, Count: c}
 }
@@ -229,6 +236,19 @@ func quietMetrics() []MetricExpectation {
 		metric(MetricCacheErrors, nil, None()),
 		metric(MetricMaxErrors, nil, None()),
 		metric(MetricFallback, nil, None()),
+	}
+}
+
+// untouched is a request that touches nothing: quick, nothing counted, logged, written or
+// sent to MAX. Rows set its status.
+func untouched() Expected {
+	return Expected{
+		Latency:  LatencyBound{P95: singleBound, Max: singleBound},
+		Metrics:  quietMetrics(),
+		Logs:     quietLogs(),
+		Stores:   storesAll(StoreUnchanged),
+		MaxCalls: []MaxCallExpectation{maxCalls(0, None())},
+		Within:   2 * time.Second, Hold: hold,
 	}
 }
 

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/faultline/faultline/contract"
 )
@@ -16,17 +17,18 @@ func cacheRows() []Row {
 			Given:   given(up(), up(), up(), CacheFresh),
 			Request: list(1),
 			Expected: Expected{
-				Status: http.StatusOK,
-				Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
-					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Status:  http.StatusOK,
+				Chats:   listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
 				Latency: LatencyBound{P95: singleBound, Max: singleBound},
 				Metrics: append(quietMetrics(),
-					refMetric(MetricHTTPRequests, labels("route", "/chats/all", "status", "200"), Exactly(1))),
-				Gauges:   []GaugeExpectation{gaugeAtMost(MetricFreshness, nil, staleAfter.Seconds())},
-				Logs:     quietLogs(),
-				Stores:   storesAll(StoreUnchanged),
-				MaxCalls: []MaxCallExpectation{maxCalls(0, None())},
-				Within:   eventually, Hold: hold,
+					metric(MetricHTTPRequests, labels("method", http.MethodGet, "route", contract.PathList, "status", "200"), Exactly(1)),
+					metric(MetricHTTPDuration+"_count", labels("method", http.MethodGet, "route", contract.PathList), Exactly(1))),
+				Gauges:     []GaugeExpectation{gaugeAtMost(MetricFreshness, nil, staleAfter.Seconds())},
+				Logs:       quietLogs(),
+				Stores:     storesAll(StoreUnchanged),
+				CacheReads: oneCacheRead(1),
+				MaxCalls:   []MaxCallExpectation{maxCalls(0, None())},
+				Within:     eventually, Hold: hold,
 			},
 			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
 		},
@@ -38,14 +40,15 @@ func cacheRows() []Row {
 			Given:   given(up(), up(), up(), CacheFresh),
 			Request: Request{Method: http.MethodGet, Path: contract.PathChat(alphaID), Repeat: 1},
 			Expected: Expected{
-				Status:   http.StatusOK,
-				Chats:    []ChatExpectation{chat(alphaID, SourceCache, OriginCache)},
-				Latency:  LatencyBound{P95: singleBound, Max: singleBound},
-				Metrics:  quietMetrics(),
-				Logs:     quietLogs(),
-				Stores:   storesAll(StoreUnchanged),
-				MaxCalls: []MaxCallExpectation{maxCalls(0, None())},
-				Within:   eventually, Hold: hold,
+				Status:     http.StatusOK,
+				Chats:      []ChatExpectation{chat(alphaID, SourceCache, OriginCache)},
+				Latency:    LatencyBound{P95: singleBound, Max: singleBound},
+				Metrics:    quietMetrics(),
+				Logs:       quietLogs(),
+				Stores:     storesAll(StoreUnchanged),
+				CacheReads: oneCacheRead(1),
+				MaxCalls:   []MaxCallExpectation{maxCalls(0, None())},
+				Within:     eventually, Hold: hold,
 			},
 			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
 		},
@@ -57,9 +60,8 @@ func cacheRows() []Row {
 			Given:   given(up(), up(), up(), CacheStale),
 			Request: list(1),
 			Expected: Expected{
-				Status: http.StatusOK,
-				Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
-					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Status:  http.StatusOK,
+				Chats:   listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
 				Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
 				Metrics: append(quietMetrics(),
 					refMetric(MetricRefresh, labels("result", "success"), Exactly(2)),
@@ -74,6 +76,29 @@ func cacheRows() []Row {
 			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
 		},
 		{
+			ID: "redis-up.max-up.cache-corrupt", Group: GroupCache,
+			Title: "Everything up, one cache entry that does not decode: a missing entry, not an outage",
+			Description: "alpha's Redis value is not the contract's JSON. The list treats it as a missing entry: alpha is " +
+				"served from its database row, refreshed from MAX and rewritten; nothing is counted or logged as a " +
+				"cache failure or a fallback, and beta is still served from its fresh entry.",
+			Given:   corruptSeed(),
+			Request: list(1),
+			Expected: Expected{
+				Status:  http.StatusOK,
+				Chats:   listedChats(SourceDatabase, OriginDatabase, SourceCache, OriginCache),
+				Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+				Metrics: append(quietMetrics(),
+					refMetric(MetricCacheCorrupt, nil, AtLeast(1)),
+					refMetric(MetricRefresh, labels("result", "success"), Exactly(1))),
+				Logs: quietLogs(),
+				Stores: storesAll(StoreUnchanged).set(alphaID, StoreRedis, StoreRefreshed, false).
+					set(alphaID, StoreDatabase, StoreRefreshed, false),
+				MaxCalls: []MaxCallExpectation{maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, None())},
+				Within:   eventually, Hold: hold,
+			},
+			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
+		},
+		{
 			ID: "redis-up.max-up.cache-cold", Group: GroupCache,
 			Title: "Everything up, cache cold: database served, refreshed in the background",
 			Description: "A cache miss is not a fallback: nothing is counted or logged as one. The database values " +
@@ -82,9 +107,8 @@ func cacheRows() []Row {
 			Given:   given(up(), up(), up(), CacheCold),
 			Request: list(1),
 			Expected: Expected{
-				Status: http.StatusOK,
-				Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, OriginDatabase),
-					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Status:  http.StatusOK,
+				Chats:   listedChats(SourceDatabase, OriginDatabase, SourceDatabase, OriginDatabase),
 				Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
 				Metrics: append(quietMetrics(),
 					refMetric(MetricRefresh, labels("result", "success"), Exactly(2))),
@@ -97,4 +121,17 @@ func cacheRows() []Row {
 			SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
 		},
 	}
+}
+
+// corruptSeed is the fresh cache with alpha's entry replaced by a value that does not decode.
+func corruptSeed() Given {
+	g := given(up(), up(), up(), CacheFresh)
+	g.Seed.Chats[0].Cache = &Stored{Raw: `{"count": "eleven"`, Age: 5 * time.Minute}
+	return g
+}
+
+// oneCacheRead is the contract's one Redis read per request, for n requests.
+func oneCacheRead(n int) *Count {
+	c := Exactly(n)
+	return &c
 }

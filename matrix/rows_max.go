@@ -22,6 +22,10 @@ type maxFailure struct {
 	// reference marks a failure whose handling only the reference service promises.
 	reference bool
 	note      string
+	// lead opens the list row's description (the rows of the original analysis say so).
+	lead string
+	// refreshNote ends the POST refresh row's description; refreshWhy replaces why there.
+	refreshNote, refreshWhy string
 }
 
 func maxFailures() []maxFailure {
@@ -31,7 +35,8 @@ func maxFailures() []maxFailure {
 	const waits = "each call waits MAX_API_TIMEOUT, so the breaker opens and fallbacks begin only seconds into the fault: " +
 		"more than the replay's samples last"
 	return []maxFailure{
-		{slug: "max-down", fault: down(), reason: "connection", what: "MAX refuses connections", alerts: dead},
+		{slug: "max-down", fault: down(), reason: "connection", what: "MAX refuses connections", alerts: dead,
+			lead: "The second row of the original analysis."},
 		{slug: "max-503", fault: status(503), reason: "server_error", what: "MAX answers 503", seen: true, alerts: dead},
 		{slug: "max-500", fault: status(500), reason: "server_error", what: "MAX answers 500", seen: true, alerts: dead},
 		// Every call MAX answers is a 429, so the error ratio of ParticipantsMaxAPIDown is 100% as well.
@@ -44,7 +49,8 @@ func maxFailures() []maxFailure {
 			notReplayed: []Alert{AlertMaxAPIUnauthorized},
 			why:         "once the breaker is open, 401s come one per breaker cooldown or health probe, seconds apart: longer than the alert's 2m window once compressed"},
 		{slug: "max-slow", fault: slow(3 * time.Second), reason: "timeout", what: "MAX answers after 3s, beyond MAX_API_TIMEOUT", seen: true, alerts: dead,
-			notReplayed: []Alert{AlertFallbackRateHigh}, why: waits},
+			notReplayed: []Alert{AlertFallbackRateHigh}, why: waits,
+			refreshWhy: "each refresh waits MAX_API_TIMEOUT, so few are answered while the replay samples"},
 		{slug: "max-hang", fault: faultOf(FaultHang), reason: "timeout", what: "MAX never answers", seen: true, alerts: dead,
 			notReplayed: []Alert{AlertFallbackRateHigh}, why: waits},
 		{slug: "max-malformed", fault: faultOf(FaultMalformed), reason: "malformed", what: "MAX answers invalid JSON", seen: true, alerts: dead},
@@ -56,12 +62,17 @@ func maxFailures() []maxFailure {
 }
 
 func maxFailureBySlug(slug string) maxFailure {
-	for _, m := range maxFailures() {
-		if m.slug == slug {
-			return m
+	return bySlug(maxFailures(), func(f maxFailure) string { return f.slug }, slug)
+}
+
+// bySlug returns the item whose slug is want; the catalogue names only slugs it defines.
+func bySlug[T any](items []T, slug func(T) string, want string) T {
+	for _, it := range items {
+		if slug(it) == want {
+			return it
 		}
 	}
-	panic("matrix: unknown MAX failure " + slug)
+	panic("matrix: no failure with slug " + want)
 }
 
 // retryAfterPause is the contract's Retry-After pause for a rate-limiting MAX, nil for
@@ -95,7 +106,7 @@ func staleServedWhileMaxFails(f maxFailure) Expected {
 		refMetric(MetricRefresh, labels("result", "success"), None()),
 	}
 	logs := []LogExpectation{
-		logged(LevelError, "", nil, AtLeast(1)),
+		logged(LevelError, LogMaxFailed, nil, AtLeast(1)),
 		refLogged(LevelError, LogMaxFailed, labels("reason", f.reason), AtLeast(1)),
 	}
 	if f.fault.Kind == FaultRateLimited {
@@ -112,9 +123,8 @@ func staleServedWhileMaxFails(f maxFailure) Expected {
 		logs = append(logs, refLogged(LevelWarn, LogFallback, nil, None()))
 	}
 	return Expected{
-		Status: http.StatusOK,
-		Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
-			chat(gammaID, SourceDatabase, OriginDatabase)},
+		Status:   http.StatusOK,
+		Chats:    listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
 		Latency:  LatencyBound{P95: noWaitBound, Max: noWaitBound},
 		Metrics:  metrics,
 		Gauges:   []GaugeExpectation{gaugeAtLeast(MetricFreshness, nil, staleAfter.Seconds())},
@@ -136,8 +146,8 @@ func maxRows() []Row {
 		}
 		desc := fmt.Sprintf("%s. The stale entries are served without waiting for MAX; the refresh is attempted, "+
 			"fails, is counted (reason %s) and logged at ERROR, and overwrites nothing.", f.what, f.reason)
-		if f.slug == "max-down" {
-			desc = "The second row of the original analysis. " + desc
+		if f.lead != "" {
+			desc = f.lead + " " + desc
 		}
 		if f.fault.Kind == FaultRateLimited {
 			desc += " The later requests fall inside the Retry-After pause, so they do not call MAX again."
@@ -169,9 +179,8 @@ func maxRows() []Row {
 		Given:   given(up(), up(), open.fault, CacheStale),
 		Request: req,
 		Expected: Expected{
-			Status: http.StatusOK,
-			Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
-				chat(gammaID, SourceDatabase, OriginDatabase)},
+			Status:    http.StatusOK,
+			Chats:     listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
 			Latency:   LatencyBound{P95: noWaitBound, Max: noWaitBound},
 			WarmUpMax: noWaitBound,
 			Metrics: []MetricExpectation{
@@ -183,7 +192,7 @@ func maxRows() []Row {
 			},
 			Gauges: []GaugeExpectation{gaugeAtLeast(MetricFreshness, nil, staleAfter.Seconds())},
 			Logs: []LogExpectation{
-				logged(LevelError, "", nil, AtLeast(1)),
+				logged(LevelError, LogMaxFailed, nil, AtLeast(1)),
 				refLogged(LevelWarn, LogBreaker, labels("dependency", string(MaxAPI)), AtLeast(1)),
 				{Level: LevelWarn, Msg: LogFallback, Attrs: labels("reason", FallbackMax, "fallback_source", "cache", "chat_count", "2"),
 					Count: AtLeast(1), Measured: true, Reference: true},

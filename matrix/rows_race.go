@@ -28,9 +28,8 @@ func raceRows() []Row {
 		Given:   Given{Postgres: up(), Redis: up(), MaxAPI: up(), Cache: CacheCold, Seed: cold},
 		Request: list(1),
 		Expected: Expected{
-			Status: http.StatusOK,
-			Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, OriginDatabase),
-				chat(gammaID, SourceDatabase, OriginDatabase)},
+			Status:  http.StatusOK,
+			Chats:   listedChats(SourceDatabase, OriginDatabase, SourceDatabase, OriginDatabase),
 			Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
 			Metrics: append(quietMetrics(), refMetric(MetricRefresh, labels("result", "failure"), None())),
 			Logs:    quietLogs(),

@@ -8,12 +8,7 @@ import (
 func recoveryRows() []Row {
 	var rows []Row
 	for _, slug := range []string{"redis-down", "redis-blackhole"} {
-		var f redisFailure
-		for _, rf := range redisFailures() {
-			if rf.slug == slug {
-				f = rf
-			}
-		}
+		f := redisFailureBySlug(slug)
 		req := list(3)
 		req.WarmUp = 5
 		rows = append(rows, Row{
@@ -25,9 +20,8 @@ func recoveryRows() []Row {
 			Given:   given(up(), f.fault, up(), CacheFresh),
 			Request: req,
 			Expected: Expected{
-				Status: http.StatusOK,
-				Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, OriginDatabaseOrMax),
-					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Status:    http.StatusOK,
+				Chats:     listedChats(SourceDatabase, OriginDatabase, SourceDatabase, OriginDatabaseOrMax),
 				Latency:   LatencyBound{P95: breakerP95, Max: redisMax},
 				WarmUpMax: redisWarmUpMax,
 				Metrics: []MetricExpectation{
@@ -42,8 +36,7 @@ func recoveryRows() []Row {
 					set(betaID, StoreRedis, StoreUnchangedOrRefreshed, false),
 				MaxCalls: []MaxCallExpectation{refMaxCalls(alphaMax, None()), refMaxCalls(betaMax, AtLeast(1))},
 				Recovery: &Recovery{Within: recoverWithin, Status: http.StatusOK,
-					Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceDatabase, OriginMax),
-						chat(gammaID, SourceDatabase, OriginDatabase)},
+					Chats:  listedChats(SourceCache, OriginCache, SourceDatabase, OriginMax),
 					Gauges: []GaugeExpectation{breakerClosed(Redis)}},
 				Within: eventually, Hold: hold,
 			},
@@ -60,9 +53,8 @@ func recoveryRows() []Row {
 		Given:   given(up(), faultOf(FaultRestartedEmpty), up(), CacheStale),
 		Request: list(1),
 		Expected: Expected{
-			Status: http.StatusOK,
-			Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, OriginDatabase),
-				chat(gammaID, SourceDatabase, OriginDatabase)},
+			Status:  http.StatusOK,
+			Chats:   listedChats(SourceDatabase, OriginDatabase, SourceDatabase, OriginDatabase),
 			Latency: LatencyBound{P95: singleBound, Max: singleBound},
 			Metrics: []MetricExpectation{
 				metric(MetricFallback, labels("reason", FallbackCache), AtMost(1)),
@@ -72,8 +64,7 @@ func recoveryRows() []Row {
 			Stores:   linkedRefreshed(),
 			MaxCalls: []MaxCallExpectation{maxCalls(alphaMax, AtLeast(1)), maxCalls(betaMax, AtLeast(1))},
 			Recovery: &Recovery{Within: recoverWithin, Status: http.StatusOK,
-				Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginMax), chat(betaID, SourceCache, OriginMax),
-					chat(gammaID, SourceDatabase, OriginDatabase)}},
+				Chats: listedChats(SourceCache, OriginMax, SourceCache, OriginMax)},
 			Within: eventually, Hold: hold,
 		},
 		SLA: SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
@@ -100,9 +91,8 @@ func recoveryRows() []Row {
 			Given:       given(up(), up(), f.fault, CacheStale),
 			Request:     req,
 			Expected: Expected{
-				Status: http.StatusOK,
-				Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
-					chat(gammaID, SourceDatabase, OriginDatabase)},
+				Status:    http.StatusOK,
+				Chats:     listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
 				Latency:   LatencyBound{P95: noWaitBound, Max: noWaitBound},
 				WarmUpMax: warmUpBound(req, noWaitBound),
 				Metrics: []MetricExpectation{
@@ -110,13 +100,12 @@ func recoveryRows() []Row {
 					refMetric(MetricMaxErrors, labels("reason", f.reason), AtLeast(1)),
 					metric(MetricCacheErrors, nil, None()),
 				},
-				Logs:     []LogExpectation{logged(LevelError, "", nil, AtLeast(1))},
+				Logs:     []LogExpectation{logged(LevelError, LogMaxFailed, nil, AtLeast(1))},
 				Stores:   linkedRefreshed(),
 				MaxCalls: calls,
 				MaxPause: retryAfterPause(f.fault),
 				Recovery: &Recovery{Within: recoverWithin, Status: http.StatusOK,
-					Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginMax), chat(betaID, SourceCache, OriginMax),
-						chat(gammaID, SourceDatabase, OriginDatabase)},
+					Chats:  listedChats(SourceCache, OriginMax, SourceCache, OriginMax),
 					Gauges: []GaugeExpectation{breakerClosed(MaxAPI)}},
 				Within: eventually, Hold: hold,
 			},
@@ -129,8 +118,7 @@ func recoveryRows() []Row {
 	pgExp := databaseUnavailable(pgReq)
 	pgExp.Health = nil // checked after recovery, when it is healthy again
 	pgExp.Recovery = &Recovery{Within: recoverWithin, Status: http.StatusOK,
-		Chats: []ChatExpectation{chat(alphaID, SourceCache, OriginCache), chat(betaID, SourceCache, OriginCache),
-			chat(gammaID, SourceDatabase, OriginDatabase)},
+		Chats:  listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
 		Gauges: []GaugeExpectation{breakerClosed(Postgres)}}
 	rows = append(rows, Row{
 		ID: "recovery.postgres-down", Group: GroupRecovery,

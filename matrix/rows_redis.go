@@ -13,16 +13,28 @@ type redisFailure struct {
 	what  string
 	// writeMayLand is true when a cache write can still reach Redis after the client gave up.
 	writeMayLand bool
+	// analysis names the rows of the original failure analysis this one is, with MAX up and
+	// with MAX down, to lead their descriptions.
+	analysis map[bool]string
+	// maxUpOnly leaves out the row with MAX down: the failure behaves like another to the
+	// service, so one row is enough.
+	maxUpOnly bool
 }
 
 func redisFailures() []redisFailure {
 	return []redisFailure{
-		{slug: "redis-down", fault: down(), what: "Redis refuses connections"},
+		{slug: "redis-down", fault: down(), what: "Redis refuses connections",
+			analysis: map[bool]string{true: "The third row of the original analysis.", false: "The fourth row of the original analysis."}},
 		{slug: "redis-blackhole", fault: faultOf(FaultBlackhole), what: "Redis accepts connections and never answers"},
 		{slug: "redis-slow", fault: latency(time.Second), what: "Redis answers after 1s, beyond REDIS_TIMEOUT", writeMayLand: true},
 		{slug: "redis-reset", fault: faultOf(FaultReset), what: "Redis resets every connection"},
-		{slug: "redis-paused", fault: faultOf(FaultPaused), what: "the Redis container is paused", writeMayLand: true},
+		// A paused container behaves like a blackhole to the service.
+		{slug: "redis-paused", fault: faultOf(FaultPaused), what: "the Redis container is paused", writeMayLand: true, maxUpOnly: true},
 	}
+}
+
+func redisFailureBySlug(slug string) redisFailure {
+	return bySlug(redisFailures(), func(f redisFailure) string { return f.slug }, slug)
 }
 
 // redisUnreachable is a list while Redis fails: the database serves, fast once the Redis
@@ -81,12 +93,8 @@ func redisUnreachable(f redisFailure, maxUp bool) Row {
 	} else {
 		desc += "so its refresh is attempted and fails, and nothing is written."
 	}
-	if f.slug == "redis-down" {
-		if maxUp {
-			desc = "The third row of the original analysis. " + desc
-		} else {
-			desc = "The fourth row of the original analysis. " + desc
-		}
+	if lead := f.analysis[maxUp]; lead != "" {
+		desc = lead + " " + desc
 	}
 	if f.writeMayLand {
 		desc += " A cache write the client gave up on may still reach Redis later, so beta's Redis entry may be either."
@@ -98,9 +106,8 @@ func redisUnreachable(f redisFailure, maxUp bool) Row {
 		Given:       given(up(), f.fault, mx, CacheFresh),
 		Request:     req,
 		Expected: Expected{
-			Status: http.StatusOK,
-			Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, betaValue),
-				chat(gammaID, SourceDatabase, OriginDatabase)},
+			Status:    http.StatusOK,
+			Chats:     listedChats(SourceDatabase, OriginDatabase, SourceDatabase, betaValue),
 			Latency:   LatencyBound{P95: breakerP95, Max: redisMax},
 			WarmUpMax: redisWarmUpMax,
 			Metrics:   metrics,
@@ -156,9 +163,8 @@ func redisRestartedEmpty(maxUp bool) Row {
 		Given:       given(up(), faultOf(FaultRestartedEmpty), mx, CacheFresh),
 		Request:     list(1),
 		Expected: Expected{
-			Status: http.StatusOK,
-			Chats: []ChatExpectation{chat(alphaID, SourceDatabase, OriginDatabase), chat(betaID, SourceDatabase, OriginDatabase),
-				chat(gammaID, SourceDatabase, OriginDatabase)},
+			Status:   http.StatusOK,
+			Chats:    listedChats(SourceDatabase, OriginDatabase, SourceDatabase, OriginDatabase),
 			Latency:  LatencyBound{P95: singleBound, Max: singleBound},
 			Metrics:  metrics,
 			Logs:     logs,
@@ -174,8 +180,7 @@ func redisRows() []Row {
 	var rows []Row
 	for _, f := range redisFailures() {
 		rows = append(rows, redisUnreachable(f, true))
-		if f.slug != "redis-paused" {
-			// A paused container behaves like a blackhole to the service; one row is enough.
+		if !f.maxUpOnly {
 			rows = append(rows, redisUnreachable(f, false))
 		}
 	}

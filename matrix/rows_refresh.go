@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -35,7 +36,9 @@ func refreshRows() []Row {
 		fails = append(fails, maxFailureBySlug(slug))
 	}
 	fails = append(fails, maxFailure{slug: "max-404", fault: status(404), reason: "not_found", what: "MAX does not know the chat (404)",
-		seen: true, alerts: alerts(AlertFallbackRateHigh)})
+		seen: true, alerts: alerts(AlertFallbackRateHigh),
+		refreshNote: "A 404 concerns one chat, not MAX's health, so MAX is not reported down; only the share of " +
+			"answers from a fallback shows."})
 	for _, f := range fails {
 		calls := []MaxCallExpectation{maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, None())}
 		if !f.seen {
@@ -44,17 +47,13 @@ func refreshRows() []Row {
 		desc := fmt.Sprintf("%s. The refresh fails: the database's last known good value is answered (200, source database), "+
 			"counted and logged once as a max_api_unavailable fallback (chat_count 1, fallback_source database), "+
 			"the MAX error counted (reason %s) and logged at ERROR; nothing is written.", f.what, f.reason)
-		if f.slug == "max-404" {
-			desc += " A 404 concerns one chat, not MAX's health, so MAX is not reported down; only the share of " +
-				"answers from a fallback shows."
+		if f.refreshNote != "" {
+			desc += " " + f.refreshNote
 		}
 		// A POST serves no list, so the freshness gauge (and ParticipantsDataStale) does not move;
 		// every failed refresh answers from the database, a fallback.
 		alertList := slices.DeleteFunc(slices.Clone(f.alerts), func(a Alert) bool { return a == AlertDataStale })
-		notReplayed, why := f.notReplayed, f.why
-		if f.slug == "max-slow" {
-			why = "each refresh waits MAX_API_TIMEOUT, so few are answered while the replay samples"
-		}
+		notReplayed, why := f.notReplayed, cmp.Or(f.refreshWhy, f.why)
 		rows = append(rows, Row{
 			ID: "refresh." + f.slug, Group: GroupRefresh,
 			Title:       "POST refresh, " + f.what + ": database fallback, nothing written",
@@ -74,7 +73,8 @@ func refreshRows() []Row {
 				},
 				Logs: []LogExpectation{
 					logged(LevelWarn, LogFallback, labels("reason", FallbackMax, "fallback_source", "database", "chat_count", "1"), Exactly(1)),
-					logged(LevelError, "", nil, AtLeast(1)),
+					logged(LevelError, LogMaxFailed, labels("chat_id", strconv.FormatInt(alphaID, 10),
+						"max_chat_id", strconv.FormatInt(alphaMax, 10)), AtLeast(1)),
 					refLogged(LevelError, LogMaxFailed, labels("reason", f.reason, "chat_id", strconv.FormatInt(alphaID, 10)), Exactly(1)),
 				},
 				Stores:   storesAll(StoreUnchanged),
@@ -84,16 +84,6 @@ func refreshRows() []Row {
 			SLA: SLA{Staleness: lastKnownGood("the database's last known good count"), Alerts: alertList,
 				NotReplayed: notReplayed, NotReplayedWhy: why},
 		})
-	}
-	untouched := func() Expected {
-		return Expected{
-			Latency:  LatencyBound{P95: singleBound, Max: singleBound},
-			Metrics:  quietMetrics(),
-			Logs:     quietLogs(),
-			Stores:   storesAll(StoreUnchanged),
-			MaxCalls: []MaxCallExpectation{maxCalls(0, None())},
-			Within:   2 * time.Second, Hold: hold,
-		}
 	}
 	unknown := untouched()
 	unknown.Status, unknown.ErrorCode = http.StatusNotFound, "not_found"

@@ -8,14 +8,6 @@ import (
 	"testing"
 )
 
-func TestSLAGolden(t *testing.T) {
-	var b bytes.Buffer
-	if err := WriteSLA(&b, Rows()); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "SLA.golden.md", b.Bytes())
-}
-
 func TestSLAIsDerivedFromTheRows(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteSLA(&b, Rows()); err != nil {

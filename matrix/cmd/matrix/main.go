@@ -4,7 +4,9 @@
 //	matrix list [-ids | -json]
 //	matrix show <row-id>
 //	matrix report [-out dir] [-meta key=value]... [-secret value]... report.json...
-//	matrix gate [-allow-missing] [-contract-only] matrix.json
+//	matrix gate [-allow-missing] [-contract-only] [-baseline base] [-accept file] [-latency-regression 50%] [-latency-regression-min 20ms] matrix.json
+//	matrix diff [-json] [-latency-regression 50%] [-latency-regression-min 20ms] base new
+//	matrix render [-baseline base] [-accept file] dir
 //	matrix sla [-o docs/SLA.md]
 //	matrix merge [-o out] dir...
 //	matrix timings [-o matrix/timings.json] matrix.json...
@@ -44,11 +46,15 @@ const usage = `usage:
   matrix list [-ids | -json]
   matrix show <row-id>
   matrix report [-out dir] [-meta key=value]... [-secret value]... report.json...
-  matrix gate [-allow-missing] [-contract-only] matrix.json
+  matrix gate [-allow-missing] [-contract-only] [-baseline base] [-accept file]
+              [-latency-regression 50%] [-latency-regression-min 20ms] [-latency-quantiles p50,p95] matrix.json
+  matrix diff [-json] [-latency-regression 50%] [-latency-regression-min 20ms] base new
+  matrix render [-baseline base] [-accept file] [-latency-regression ...] report-dir
   matrix sla [-o file]
   matrix merge [-o dir] report-dir...
   matrix timings [-o file] matrix.json...
   matrix flake [-o file] report-dir...
+  matrix coverage [-v] [-json]
 `
 
 // errGate marks a refused gate, so run can tell it from usage and I/O errors.
@@ -69,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 		err = report(args[1:], stdout, stderr, environ)
 	case "gate":
 		err = gate(args[1:], stdout, stderr)
+	case "diff":
+		err = diff(args[1:], stdout, stderr)
+	case "render":
+		err = render(args[1:], stdout, stderr)
 	case "sla":
 		err = sla(args[1:], stdout, stderr)
 	case "merge":
@@ -77,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 		err = timings(args[1:], stdout, stderr)
 	case "flake":
 		err = flake(args[1:], stdout, stderr)
+	case "coverage":
+		err = coverage(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -183,12 +195,24 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
+// getenv returns the value of key in environ, "" when unset.
+func getenv(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
 func report(args []string, stdout, stderr io.Writer, environ []string) error {
 	fs := newFlags("report", stderr)
-	out := fs.String("out", "out", "directory for matrix.json, matrix.md and matrix.html")
+	out := fs.String("out", "out", "directory for matrix.json, matrix.md, matrix.html and junit.xml")
 	var metas, secrets multiFlag
 	fs.Var(&metas, "meta", "run metadata key=value (commit, images, ...); repeatable")
 	fs.Var(&secrets, "secret", "a value that must not appear in the report; repeatable (secret-looking environment variables are added)")
+	contractOnly := fs.Bool("contract-only", getenv(environ, matrix.EnvContractOnly) == "1",
+		"judge against the contract only: the run was of another implementation (MATRIX_CONTRACT_ONLY=1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -213,14 +237,15 @@ func report(args []string, stdout, stderr io.Writer, environ []string) error {
 	}
 	rep := matrix.BuildReport(matrix.Rows(), suites, matrix.ReportOptions{
 		Meta:    meta,
+		Mode:    matrix.ModeOf(*contractOnly),
 		Secrets: append(secrets, matrix.SecretsFromEnv(environ)...),
 	})
 	if err := matrix.WriteFiles(*out, rep); err != nil {
 		return ioErr(err)
 	}
 	s := rep.Summary
-	fmt.Fprintf(stdout, "matrix: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s/{%s,%s,%s}\n",
-		s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, *out, matrix.FileJSON, matrix.FileMarkdown, matrix.FileHTML)
+	fmt.Fprintf(stdout, "matrix: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s/{%s,%s,%s,%s}\n",
+		s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, *out, matrix.FileJSON, matrix.FileMarkdown, matrix.FileHTML, matrix.FileJUnit)
 	return nil
 }
 
@@ -229,6 +254,7 @@ func gate(args []string, stdout, stderr io.Writer) error {
 	allowMissing := fs.Bool("allow-missing", false, "accept rows that did not run (partial local runs)")
 	contractOnly := fs.Bool("contract-only", false,
 		"gate another implementation of the contract: rows marked scope:reference are out of scope (a run with MATRIX_CONTRACT_ONLY=1 needs it)")
+	bf := addBaselineFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -239,12 +265,23 @@ func gate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if bf.baseline != "" || bf.accept != "" {
+		if rep.Baseline, err = bf.compare(rep); err != nil {
+			return err
+		}
+	}
 	catalogue := matrix.Rows()
-	ps := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: *allowMissing, ContractOnly: *contractOnly})
+	ps := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: *allowMissing, Mode: matrix.ModeOf(*contractOnly)})
+	if err := printAccepted(stdout, rep.Baseline); err != nil {
+		return ioErr(err)
+	}
 	if len(ps) == 0 {
 		scope := ""
 		if *contractOnly {
 			scope = ", contract only: rows marked scope:reference not judged"
+		}
+		if rep.Baseline != nil {
+			scope += "; " + rep.Baseline.Line()
 		}
 		fmt.Fprintf(stdout, "gate: passed (%d of %d rows passed%s)\n", rep.Summary.Passed, len(catalogue), scope)
 		return nil
@@ -254,6 +291,25 @@ func gate(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "gate: refused, %d problems\n", len(ps))
 	return errGate
+}
+
+// printAccepted writes the regressions the accepted-changes file accepts, and its entries
+// that match none.
+func printAccepted(w io.Writer, c *matrix.Comparison) error {
+	if c == nil {
+		return nil
+	}
+	var b strings.Builder
+	for _, ch := range c.Rows {
+		if ch.Accepted != "" {
+			fmt.Fprintf(&b, "ACCEPTED %s: %s (accepted: %s)\n", ch.ID, strings.Join(ch.Regressions, "; "), ch.Accepted)
+		}
+	}
+	for _, id := range c.Unused {
+		fmt.Fprintf(&b, "note: the accepted change for %s matches no regression; remove it\n", id)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func sla(args []string, stdout, stderr io.Writer) error {

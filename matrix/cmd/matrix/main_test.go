@@ -133,13 +133,13 @@ func TestGateContractOnly(t *testing.T) {
 	for _, r := range matrix.Rows() {
 		if !r.Reference {
 			rows = append(rows, matrix.RowResult{ID: r.ID, Result: matrix.ResultPassed,
-				Observed: &matrix.Observation{RowID: r.ID, ContractOnly: true}})
+				Observed: &matrix.Observation{RowID: r.ID}})
 		}
 	}
 	if len(rows) == len(matrix.Rows()) {
 		t.Fatal("the catalogue has no scope:reference row to leave out")
 	}
-	rep := matrix.Report{Rows: rows, Summary: matrix.Summary{Total: len(rows), Passed: len(rows), ContractOnly: true}}
+	rep := matrix.Report{Rows: rows, Summary: matrix.Summary{Total: len(rows), Passed: len(rows), Mode: matrix.ModeContract}}
 	path := writeMatrixJSON(t, t.TempDir(), rep)
 	if code, stdout, _ := runCmd(t, nil, "gate", "-contract-only", path); code != 0 || !strings.Contains(stdout, "contract only") {
 		t.Errorf("gate -contract-only: %d\n%s", code, stdout)
@@ -214,7 +214,7 @@ func TestShow(t *testing.T) {
 	// The example survives JSON and still passes the catalogued row.
 	for _, r := range matrix.Rows() {
 		if r.ID == id {
-			if ms := matrix.Compare(r, got.Example); len(ms) > 0 {
+			if ms := matrix.Compare(r, got.Example, matrix.ModeReference); len(ms) > 0 {
 				t.Errorf("the example observation fails its row: %v", ms)
 			}
 		}
@@ -284,8 +284,8 @@ func TestMergeJoinsShardsAndTheGateRefusesAMissingOne(t *testing.T) {
 		}
 	}
 	junit, _ := os.ReadFile(filepath.Join(out, "junit.xml"))
-	if n := strings.Count(string(junit), "<testsuite "); n != 3 {
-		t.Errorf("merged junit.xml has %d test suites, want one per shard", n)
+	if n := strings.Count(string(junit), "<testcase "); n != len(matrix.Rows()) {
+		t.Errorf("merged junit.xml has %d test cases, want one per row", n)
 	}
 	if code, stdout, _ := runCmd(t, nil, "gate", filepath.Join(out, "matrix.json")); code != 0 {
 		t.Errorf("gate on the merged shards: %d\n%s", code, stdout)
@@ -326,5 +326,56 @@ func TestTimingsAndFlake(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, fmt.Sprintf("1 of %d rows passed all 2 runs", len(rows))) ||
 		!strings.Contains(string(page), "| `"+rows[1].ID+"` | 1/2 |") {
 		t.Errorf("flake: %d %s\n%s", code, stdout, page)
+	}
+}
+
+func TestMergeKeepsTheShardsModeAndRefusesMixedModes(t *testing.T) {
+	tmp := t.TempDir()
+	all := map[string]bool{}
+	for _, r := range matrix.Rows() {
+		all[r.ID] = true
+	}
+	// Two shards of another implementation's run, each with its contract-only matrix.json.
+	var dirs []string
+	for _, name := range []string{"a", "b"} {
+		dir := filepath.Join(tmp, name)
+		writeShard(t, dir, all)
+		if code, _, stderr := runCmd(t, []string{matrix.EnvContractOnly + "=1"}, "report", "-out", dir, filepath.Join(dir, "report.json")); code != 0 {
+			t.Fatalf("report: %s", stderr)
+		}
+		dirs = append(dirs, dir)
+	}
+	out := filepath.Join(tmp, "merged")
+	if code, _, stderr := runCmd(t, nil, append([]string{"merge", "-o", out}, dirs...)...); code != 0 {
+		t.Fatalf("merge: %s", stderr)
+	}
+	rep, err := readMatrixFile(filepath.Join(out, "matrix.json"))
+	if err != nil || rep.Summary.Mode != matrix.ModeContract {
+		t.Fatalf("merged mode %q (%v), want the shards' %q", rep.Summary.Mode, err, matrix.ModeContract)
+	}
+	// A reference run's shard does not merge with them.
+	ref := filepath.Join(tmp, "ref")
+	writeShard(t, ref, all)
+	if code, _, stderr := runCmd(t, nil, "report", "-out", ref, filepath.Join(ref, "report.json")); code != 0 {
+		t.Fatalf("report: %s", stderr)
+	}
+	code, _, stderr := runCmd(t, nil, "merge", "-o", out, dirs[0], ref)
+	if code == 0 || !strings.Contains(stderr, "different modes") {
+		t.Errorf("merge of mixed modes: %d %s", code, stderr)
+	}
+}
+
+func TestCoverage(t *testing.T) {
+	code, stdout, _ := runCmd(t, nil, "coverage")
+	if code != 0 || !strings.Contains(stdout, "§behaviour.one-cache-read (contract)") ||
+		!strings.Contains(stdout, "rows: redis-up.max-up.cache-fresh") ||
+		!strings.Contains(stdout, "none, on purpose: ") ||
+		!strings.Contains(stdout, "coverage: every clause of") {
+		t.Errorf("coverage: %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runCmd(t, nil, "coverage", "-json")
+	var cov []matrix.ClauseCoverage
+	if err := json.Unmarshal([]byte(stdout), &cov); code != 0 || err != nil || len(cov) != len(matrix.Coverage()) {
+		t.Errorf("coverage -json: %d %v, %d clauses", code, err, len(cov))
 	}
 }

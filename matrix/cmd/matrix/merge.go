@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,24 +10,21 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/matrix"
-	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 )
 
-// The files a run of the suite leaves in its report directory besides the matrix files.
-const (
-	fileGinkgoJSON = "report.json"
-	fileJUnit      = "junit.xml"
-)
+// fileGinkgoJSON is the Ginkgo report a run of the suite leaves beside the matrix files.
+const fileGinkgoJSON = "report.json"
 
 // merge joins the report directories of shards (or of runs on several machines) into one:
-// matrix.{json,md,html} built from all their Ginkgo reports, and one report.json and
-// junit.xml. A row that ran in no shard is missing, and the gate refuses it.
+// matrix.{json,md,html} and junit.xml built from all their Ginkgo reports, and one
+// report.json. A row that ran in no shard is missing, and the gate refuses it. The rows are
+// judged in the mode the shards' reports record (which must agree), else in the mode
+// MATRIX_CONTRACT_ONLY selects.
 func merge(args []string, stdout, stderr io.Writer, environ []string) error {
 	fs := newFlags("merge", stderr)
 	out := fs.String("o", "out", "directory for the merged report")
@@ -38,6 +36,7 @@ func merge(args []string, stdout, stderr io.Writer, environ []string) error {
 	}
 	var suites []types.Report
 	meta := map[string]string{}
+	var modes []matrix.Mode
 	for _, dir := range fs.Args() {
 		s, err := readGinkgoFile(filepath.Join(dir, fileGinkgoJSON))
 		if err != nil {
@@ -45,6 +44,9 @@ func merge(args []string, stdout, stderr io.Writer, environ []string) error {
 		}
 		suites = append(suites, s...)
 		if rep, err := readMatrixFile(filepath.Join(dir, matrix.FileJSON)); err == nil {
+			if m := cmp.Or(rep.Summary.Mode, matrix.ModeReference); !slices.Contains(modes, m) {
+				modes = append(modes, m)
+			}
 			for k, v := range rep.Summary.Run.Meta {
 				if _, ok := meta[k]; !ok {
 					meta[k] = v
@@ -52,47 +54,37 @@ func merge(args []string, stdout, stderr io.Writer, environ []string) error {
 			}
 		}
 	}
+	if len(modes) > 1 {
+		return fmt.Errorf("merge: the reports were judged in different modes (%v): merge runs of one kind", modes)
+	}
+	mode := matrix.ModeOf(getenv(environ, matrix.EnvContractOnly) == "1")
+	if len(modes) == 1 {
+		mode = modes[0]
+	}
 	meta["merged"] = fmt.Sprintf("%d report directories: %s", fs.NArg(), strings.Join(fs.Args(), ", "))
 	meta["generated"] = time.Now().UTC().Format(time.RFC3339)
-	rep := matrix.BuildReport(matrix.Rows(), suites, matrix.ReportOptions{Meta: meta, Secrets: matrix.SecretsFromEnv(environ)})
+	rep := matrix.BuildReport(matrix.Rows(), suites, matrix.ReportOptions{Meta: meta, Mode: mode, Secrets: matrix.SecretsFromEnv(environ)})
 	if err := matrix.WriteFiles(*out, rep); err != nil {
 		return ioErr(err)
 	}
-	if err := writeGinkgoFiles(*out, suites); err != nil {
+	if err := writeGinkgoFile(*out, suites); err != nil {
 		return ioErr(err)
 	}
 	s := rep.Summary
 	fmt.Fprintf(stdout, "matrix: merged %d reports: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s/{%s,%s,%s,%s,%s}\n",
 		fs.NArg(), s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, *out,
-		matrix.FileJSON, matrix.FileMarkdown, matrix.FileHTML, fileGinkgoJSON, fileJUnit)
+		matrix.FileJSON, matrix.FileMarkdown, matrix.FileHTML, matrix.FileJUnit, fileGinkgoJSON)
 	return nil
 }
 
-// writeGinkgoFiles writes the suites as one Ginkgo JSON report and one JUnit file, as a run
-// of the whole matrix would have.
-func writeGinkgoFiles(dir string, suites []types.Report) error {
+// writeGinkgoFile writes the suites as one Ginkgo JSON report, as a run of the whole matrix
+// would have.
+func writeGinkgoFile(dir string, suites []types.Report) error {
 	b, err := json.MarshalIndent(suites, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, fileGinkgoJSON), b, 0o644); err != nil { //nolint:gosec // a report for people and CI
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "matrix-junit-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	var parts []string
-	for i, s := range suites {
-		p := filepath.Join(tmp, strconv.Itoa(i)+".xml")
-		if err := reporters.GenerateJUnitReport(s, p); err != nil {
-			return err
-		}
-		parts = append(parts, p)
-	}
-	_, err = reporters.MergeAndCleanupJUnitReports(parts, filepath.Join(dir, fileJUnit))
-	return err
+	return os.WriteFile(filepath.Join(dir, fileGinkgoJSON), b, 0o644) //nolint:gosec // a report for people and CI
 }
 
 func readGinkgoFile(path string) ([]types.Report, error) {
