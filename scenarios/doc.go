@@ -25,11 +25,11 @@
 // selects the rows (a shard, a row, a label filter), runs
 //
 //	go tool ginkgo run --procs N --label-filter '<rows>' \
-//	    --output-dir <out> --json-report report.json --junit-report junit.xml ./scenarios
+//	    --output-dir <out> --json-report report.json ./scenarios
 //
 // with MATRIX_OUT=<out> and MATRIX_PROGRESS=<out>/progress.log, and prints a line per
-// finished row. The suite itself writes matrix.json, matrix.md and matrix.html with a
-// ReportAfterSuite.
+// finished row. The suite itself writes matrix.json, matrix.md, matrix.html and junit.xml (one
+// test case per row) with a ReportAfterSuite.
 //
 // Environment:
 //

@@ -148,13 +148,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	suite.meta["backend"] = env.Backend()
 	suite.meta["images"] = fmt.Sprintf("postgres %s, redis %s", images[chaos.Postgres], images[chaos.Redis])
 	suite.meta["sut"] = env.SUT()
-	contractOnly := os.Getenv("MATRIX_CONTRACT_ONLY") == "1"
-	if contractOnly {
+	if runMode().Contract() {
 		suite.meta["judged"] = "contract only (MATRIX_CONTRACT_ONLY=1)"
 	}
 	ttl, err := time.ParseDuration(base["PARTICIPANTS_CACHE_TTL"])
 	Expect(err).NotTo(HaveOccurred())
-	suite.runner = rowrun.New(env, rowrun.Config{ContractOnly: contractOnly, CacheTTL: ttl, Alerts: replay,
+	suite.runner = rowrun.New(env, rowrun.Config{Mode: runMode(), CacheTTL: ttl, Alerts: replay,
 		Log: slog.New(slog.NewTextHandler(GinkgoWriter, nil))})
 }, NodeTimeout(15*time.Minute))
 
@@ -203,7 +202,7 @@ var _ = Describe("Behaviour matrix", func() {
 		Expect(err).NotTo(HaveOccurred(), "redact the observation")
 		AddReportEntry(matrix.ObservationEntry, obs, ReportEntryVisibilityNever)
 		AddReportEntry(resetEntry, suite.runner.LastReset(), ReportEntryVisibilityNever)
-		if mm := matrix.Compare(row, obs); len(mm) > 0 {
+		if mm := matrix.Compare(row, obs, runMode()); len(mm) > 0 {
 			lines := make([]string, len(mm))
 			for i, m := range mm {
 				lines[i] = m.String()
@@ -212,6 +211,11 @@ var _ = Describe("Behaviour matrix", func() {
 		}
 	}, entries)
 })
+
+// runMode is how the rows are judged: MATRIX_CONTRACT_ONLY=1 for another implementation.
+func runMode() matrix.Mode {
+	return matrix.ModeOf(os.Getenv(matrix.EnvContractOnly) == "1")
+}
 
 var _ = ReportAfterSuite("matrix report", func(r Report) {
 	if suite.out == "" {
@@ -224,18 +228,18 @@ var _ = ReportAfterSuite("matrix report", func(r Report) {
 		meta = map[string]string{"go": runtime.Version()}
 	}
 	meta["resets"] = resetSummary(resets(r))
-	rep := matrix.BuildReport(matrix.Rows(), []types.Report{r}, matrix.ReportOptions{Meta: meta, Secrets: suite.secrets})
+	rep := matrix.BuildReport(matrix.Rows(), []types.Report{r}, matrix.ReportOptions{Meta: meta, Mode: runMode(), Secrets: suite.secrets})
 	Expect(matrix.WriteFiles(suite.out, rep)).To(Succeed())
 	s := rep.Summary
 	fmt.Printf("\nmatrix: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s\n",
 		s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, filepath.Join(suite.out, "matrix.{json,md,html}"))
-	// Ginkgo writes report.json and junit.xml from this same report after this node: prove
+	// Ginkgo writes report.json from this same report after this node: prove
 	// that no secret is in it (observations and failure messages were redacted).
 	raw, err := json.Marshal(r)
 	Expect(err).NotTo(HaveOccurred())
 	for i, secret := range suite.secrets {
 		if len(secret) >= 4 && bytes.Contains(raw, []byte(secret)) {
-			Fail(fmt.Sprintf("secret #%d of the environment is in the Ginkgo report; do not publish report.json or junit.xml", i+1))
+			Fail(fmt.Sprintf("secret #%d of the environment is in the Ginkgo report; do not publish report.json", i+1))
 		}
 	}
 })

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/chaos"
 )
 
 // TestInterruptLeavesNothingBehind interrupts `make chaos` once its first row has finished,
@@ -99,10 +101,10 @@ wait:
 			t.Fatalf("no row finished within 3 minutes:\n%s", log.String())
 		}
 	}
-	started := tree(pgid)
+	started := chaos.ProcessTree(pgid)
 	names := map[string]int{}
 	for _, p := range started {
-		names[p.comm]++
+		names[p.Comm]++
 	}
 	for _, want := range []string{"postgres", "sut"} {
 		if names[want] == 0 && backend == "process" {
@@ -140,8 +142,8 @@ wait:
 	time.Sleep(time.Until(killed.Add(5 * time.Second)))
 	var left []string
 	for _, p := range started {
-		if dependencyOrService(p.comm) && alive(p) {
-			left = append(left, fmt.Sprintf("%s (pid %d)", p.comm, p.pid))
+		if dependencyOrService(p.Comm) && p.Alive() {
+			left = append(left, fmt.Sprintf("%s (pid %d)", p.Comm, p.PID))
 		}
 	}
 	if n := len(ownedContainers(t, started)); n > 0 {
@@ -157,8 +159,8 @@ wait:
 	for {
 		var running []string
 		for _, p := range started {
-			if alive(p) {
-				running = append(running, fmt.Sprintf("%s (pid %d)", p.comm, p.pid))
+			if p.Alive() {
+				running = append(running, fmt.Sprintf("%s (pid %d)", p.Comm, p.PID))
 			}
 		}
 		if len(running) == 0 {
@@ -174,68 +176,8 @@ wait:
 		sig, len(started), names, len(containers), time.Since(killed).Round(100*time.Millisecond))
 }
 
-type proc struct {
-	pid   int
-	comm  string
-	start string // field 22 of /proc/<pid>/stat: tells a reused pid apart
-}
-
-// tree lists root and its descendants, however deep, from /proc.
-func tree(root int) []proc {
-	children := map[int][]int{}
-	info := map[int]proc{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		p, ppid, ok := stat(pid)
-		if !ok {
-			continue
-		}
-		info[pid] = p
-		children[ppid] = append(children[ppid], pid)
-	}
-	var out []proc
-	queue := []int{root}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		if p, ok := info[pid]; ok {
-			out = append(out, p)
-		}
-		queue = append(queue, children[pid]...)
-	}
-	return out
-}
-
-func stat(pid int) (proc, int, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return proc{}, 0, false
-	}
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open {
-		return proc{}, 0, false
-	}
-	f := strings.Fields(s[end+2:])
-	if len(f) < 20 {
-		return proc{}, 0, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return proc{pid: pid, comm: s[open+1 : end], start: f[19]}, ppid, f[0] != "Z"
-}
-
-// alive reports whether p still runs (not a zombie, not a new process with its pid).
-func alive(p proc) bool {
-	now, _, ok := stat(p.pid)
-	return ok && now.start == p.start
-}
-
 // ownedContainers lists the containers whose owner label names a process of the run.
-func ownedContainers(t *testing.T, started []proc) []string {
+func ownedContainers(t *testing.T, started []chaos.Proc) []string {
 	t.Helper()
 	if exec.CommandContext(t.Context(), "docker", "info").Run() != nil {
 		return nil
@@ -247,7 +189,7 @@ func ownedContainers(t *testing.T, started []proc) []string {
 	}
 	pids := map[string]bool{}
 	for _, p := range started {
-		pids[strconv.Itoa(p.pid)] = true
+		pids[strconv.Itoa(p.PID)] = true
 	}
 	var ids []string
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -22,10 +22,11 @@ var standardGauges = []string{matrix.MetricFreshness, matrix.MetricBreakerState,
 func counterDeltas(d chaos.Snapshot, expected []string, measured bool) []matrix.MetricDelta {
 	var out []matrix.MetricDelta
 	for _, name := range d.Names() {
-		if !strings.HasSuffix(name, "_total") {
+		// Every counter, and the other series a row asks for (a histogram's _count).
+		want := slices.Contains(expected, name)
+		if !want && !strings.HasSuffix(name, "_total") {
 			continue
 		}
-		want := slices.Contains(expected, name)
 		for _, s := range d.Series(name) {
 			if s.Value == 0 && !want {
 				continue

@@ -1,6 +1,7 @@
 package rowrun
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,5 +108,25 @@ func TestMaxCallsKeepTheQuery(t *testing.T) {
 	got := maxCalls([]maxapi.Call{{Method: "GET", Path: "/chats/-1001", Status: 503, Time: at}, {Method: "GET", Path: "/me", Query: "x=1", Status: 200, Time: at}})
 	if len(got) != 2 || got[0].Path != "/chats/-1001" || got[0].Status != 503 || got[1].Path != "/me?x=1" || !got[1].At.Equal(at) {
 		t.Errorf("%+v", got)
+	}
+}
+
+func TestCounterDeltasTakeAHistogramCountOnlyWhenAsked(t *testing.T) {
+	text := func(n int) string {
+		return fmt.Sprintf(`# TYPE http_request_duration_seconds histogram
+http_request_duration_seconds_bucket{route="/chats/all",le="+Inf"} %d
+http_request_duration_seconds_sum{route="/chats/all"} 0.5
+http_request_duration_seconds_count{route="/chats/all"} %d
+# TYPE go_gc_duration_seconds summary
+go_gc_duration_seconds_count %d
+`, n, n, n)
+	}
+	d := snapshot(t, text(3)).Delta(snapshot(t, text(1)))
+	got := counterDeltas(d, []string{"http_request_duration_seconds_count"}, false)
+	if len(got) != 1 || got[0].Name != "http_request_duration_seconds_count" || got[0].Delta != 2 {
+		t.Errorf("deltas %+v, want the asked _count only, delta 2", got)
+	}
+	if got := counterDeltas(d, nil, false); len(got) != 0 {
+		t.Errorf("deltas %+v, want none when no _count is asked for", got)
 	}
 }

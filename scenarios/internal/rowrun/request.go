@@ -15,12 +15,12 @@ import (
 
 // answer is one response to a row's request, as the observation needs it.
 type answer struct {
-	status  int
-	header  http.Header
-	chats   []matrix.ObservedChat
-	errCode string
-	body    []byte
-	latency time.Duration
+	status              int
+	header              http.Header
+	chats               []matrix.ObservedChat
+	errCode, errMessage string
+	body                []byte
+	latency             time.Duration
 	// err is a transport error, or a body that does not have the contract's shape.
 	err error
 }
@@ -36,7 +36,7 @@ func send(ctx context.Context, c *chaos.Client, req matrix.Request) answer {
 	r := c.Do(ctx, req.Method, req.Path)
 	a := answer{status: r.Status, header: r.Header, body: r.Body, latency: r.Latency, err: r.Err}
 	if r.APIError != nil {
-		a.errCode = r.APIError.Code
+		a.errCode, a.errMessage = r.APIError.Code, r.APIError.Message
 	}
 	if r.Err != nil || r.Status != http.StatusOK {
 		return a
@@ -66,8 +66,8 @@ func send(ctx context.Context, c *chaos.Client, req matrix.Request) answer {
 }
 
 func observedChat(c chaos.Chat) matrix.ObservedChat {
-	return matrix.ObservedChat{ID: c.ID, Count: c.ParticipantsCount, Source: c.ParticipantsSource,
-		UpdatedAt: c.ParticipantsUpdatedAt}
+	return matrix.ObservedChat{ID: c.ID, Name: c.Name, MaxChatID: c.MaxChatID, Count: c.ParticipantsCount,
+		Source: c.ParticipantsSource, UpdatedAt: c.ParticipantsUpdatedAt}
 }
 
 // firstHeaders keeps the first value of each header.

@@ -57,8 +57,11 @@ func TestSendDecodesWhatTheContractPromises(t *testing.T) {
 		t.Errorf("refresh %+v", refresh)
 	}
 	missing := send(ctx, c, matrix.Request{Method: http.MethodPost, Path: "/chats/999/participants/refresh"})
-	if missing.err != nil || missing.status != 404 || missing.errCode != "not_found" || missing.chats != nil {
+	if missing.err != nil || missing.status != 404 || missing.errCode != "not_found" || missing.errMessage != "chat 999 not found" || missing.chats != nil {
 		t.Errorf("unknown chat %+v", missing)
+	}
+	if got := observedChat(chaos.Chat{ID: 3, Name: "c"}); got.Name != "c" || got.MaxChatID != nil {
+		t.Errorf("an unlinked chat observed as %+v", got)
 	}
 	health := send(ctx, c, matrix.Request{Method: http.MethodGet, Path: "/health/detailed"})
 	if health.err != nil || health.status != 503 || health.errCode != "" {

@@ -20,9 +20,9 @@ import (
 
 // Config configures a Runner.
 type Config struct {
-	// ContractOnly marks observations of a service other than the reference one, so Compare
-	// skips the reference service's own promises.
-	ContractOnly bool
+	// Mode is how observations are judged while waiting for them to settle: ModeContract
+	// for a service other than the reference one skips the reference service's own promises.
+	Mode matrix.Mode
 	// CacheTTL is the service's PARTICIPANTS_CACHE_TTL; seeded entries live what remains of it.
 	CacheTTL time.Duration
 	// Poll is the interval between observations while waiting for eventual expectations
@@ -81,7 +81,7 @@ func New(env *chaos.Env, cfg Config) *Runner {
 // failed, a fault that could not be applied, a service that did not stop cleanly) are
 // recorded in Observation.Failures, which Compare turns into mismatches.
 func (r *Runner) Run(ctx context.Context, row matrix.Row) matrix.Observation {
-	run := &rowRun{Runner: r, row: row, obs: matrix.Observation{RowID: row.ID, ContractOnly: r.cfg.ContractOnly}}
+	run := &rowRun{Runner: r, row: row, obs: matrix.Observation{RowID: row.ID}}
 	if r.cfg.Alerts == nil {
 		run.run(ctx)
 		return run.obs
@@ -157,6 +157,7 @@ func (rr *rowRun) run(ctx context.Context) {
 	if rr.measured, ok = rr.scrape(ctx, "start of the measured requests"); !ok {
 		return
 	}
+	readsBefore, readsOK := rr.cacheReads(ctx)
 	rr.obs.Phases.Measured = time.Now()
 
 	// 5. Measured requests, then probes.
@@ -172,6 +173,10 @@ func (rr *rowRun) run(ctx context.Context) {
 	rr.obs.Latency = matrix.NewLatency(latencies)
 	if rr.measuredEnd, ok = rr.scrape(ctx, "end of the measured requests"); !ok {
 		return
+	}
+	if readsAfter, ok := rr.cacheReads(ctx); ok && readsOK {
+		n := int(readsAfter - readsBefore)
+		rr.obs.CacheReads = &n
 	}
 	rr.obs.Phases.MeasuredEnd = time.Now()
 	for _, p := range row.Expected.Probes {
@@ -216,7 +221,7 @@ func (rr *rowRun) record(i int, a answer) {
 		rr.fail("measured request #%d %s: %v", i+1, rr.row.Request.Method+" "+rr.row.Request.Path, a.err)
 	}
 	if i == 0 {
-		rr.obs.ErrorCode = a.errCode
+		rr.obs.ErrorCode, rr.obs.ErrorMessage = a.errCode, a.errMessage
 		rr.obs.Headers = firstHeaders(a.header)
 		rr.obs.Chats = a.chats
 	}
@@ -270,81 +275,42 @@ func (rr *rowRun) recover(ctx context.Context) {
 	lifted := time.Now()
 	ro := &matrix.RecoveryObserved{LiftedAt: lifted}
 	rr.obs.Recovery = ro
-	deadline := lifted.Add(rc.Within)
-	for {
+	ro.Recovered, ro.After = untilRecovered(ctx, lifted, rc.Within, recoveryPoll, func(ctx context.Context) bool {
 		a := send(ctx, rr.env.Client(), rr.row.Request)
-		ro.After, ro.Status, ro.Chats = time.Since(lifted), a.status, a.chats
-		if matrix.RecoveryMatches(rr.row, rr.obs.SeededAt, a.status, a.chats) {
-			ro.Recovered = true
-			break
-		}
-		if time.Now().After(deadline) || !sleep(ctx, recoveryPoll) {
-			break
-		}
-	}
+		ro.Status, ro.Chats = a.status, a.chats
+		return matrix.RecoveryMatches(rr.row, rr.obs.SeededAt, a.status, a.chats)
+	})
 	if snap, ok := rr.scrape(ctx, "after recovery"); ok {
 		ro.Gauges = gauges(snap, gaugeNames(rc.Gauges))
 	}
 }
 
-// eventual are the fields whose expectations may take time to be met: background work
-// landing or failing, logs written, health settling. The others are fixed once the
-// requests are answered, so waiting cannot change them.
-var eventual = []matrix.Field{matrix.FieldMetrics, matrix.FieldLogs, matrix.FieldStores, matrix.FieldMaxCalls,
-	matrix.FieldResources, matrix.FieldHealth}
-
-func eventualMismatches(row matrix.Row, obs matrix.Observation) []matrix.Mismatch {
-	var out []matrix.Mismatch
-	for _, m := range matrix.Compare(row, obs) {
-		if slices.Contains(eventual, m.Field) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // observeUntilSettled observes until the eventual expectations hold (or Within has
 // passed), then keeps observing for Hold: anything that changes in that time (a late
-// write) ends the row with the observation that shows it.
+// write) ends the row with the observation that shows it. A row already decided (a
+// mismatch waiting cannot change) is observed once, and marked Unsettled.
 func (rr *rowRun) observeUntilSettled(ctx context.Context) {
 	e := rr.row.Expected
-	deadline := time.Now().Add(e.Within)
-	var settled time.Time
-	var last matrix.Observation
-	for {
-		obs, err := rr.observe(ctx)
-		if err == nil {
-			last = obs
+	var decided bool
+	last, have, err := settle(ctx, e.Within, e.Hold, rr.cfg.Poll, rr.observe, func(obs matrix.Observation) verdict {
+		ms := matrix.Compare(rr.row, obs, rr.cfg.Mode)
+		if matrix.Decided(ms) {
+			decided = true
+			return verdictDecided
 		}
-		now := time.Now()
-		switch {
-		case err != nil:
-			// A scrape that failed is retried; only the last one counts.
-		case len(eventualMismatches(rr.row, obs)) > 0:
-			if !settled.IsZero() {
-				rr.obs = last
-				return
+		for _, m := range ms {
+			if slices.Contains(matrix.EventualFields(), m.Field) {
+				return verdictPending
 			}
-		case settled.IsZero():
-			settled = now
 		}
-		if !settled.IsZero() && now.Sub(settled) >= e.Hold {
-			rr.obs = last
-			return
-		}
-		if settled.IsZero() && now.After(deadline) {
-			if err != nil {
-				rr.fail("observe: %v", err)
-			}
-			if last.RowID != "" {
-				rr.obs = last
-			}
-			return
-		}
-		if !sleep(ctx, rr.cfg.Poll) {
-			rr.fail("observe: %v", ctx.Err())
-			return
-		}
+		return verdictMet
+	})
+	if have {
+		rr.obs = last
+		rr.obs.Unsettled = decided
+	}
+	if err != nil {
+		rr.fail("%v", err)
 	}
 }
 
@@ -430,6 +396,19 @@ func (rr *rowRun) secretsFound(metricsBody []byte) []string {
 		}
 	}
 	return out
+}
+
+// cacheReads counts the Redis read commands so far, when the row asks for them.
+func (rr *rowRun) cacheReads(ctx context.Context) (int64, bool) {
+	if rr.row.Expected.CacheReads == nil {
+		return 0, false
+	}
+	n, err := rr.env.CacheReads(ctx)
+	if err != nil {
+		rr.fail("count Redis reads: %v", err)
+		return 0, false
+	}
+	return n, true
 }
 
 // scrape reads the metrics, recording a failure when it cannot.

@@ -36,7 +36,7 @@ func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded 
 		if c.Cache != nil {
 			at, _ := c.Cache.UpdatedAt(seededAt)
 			entries = append(entries, chaos.CacheEntry{ChatID: c.ID, Count: c.Cache.Count, UpdatedAt: at,
-				TTL: max(cacheTTL-c.Cache.Age, time.Minute)})
+				TTL: max(cacheTTL-c.Cache.Age, time.Minute), Raw: c.Cache.Raw})
 		}
 		if c.Linked() {
 			chats = append(chats, maxapi.Chat{ID: c.MaxChatID, Title: c.Name, ParticipantsCount: c.MaxCount})

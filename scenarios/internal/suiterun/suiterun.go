@@ -24,7 +24,7 @@ type Options struct {
 	Suite string
 	// Dir is the module root, where the go tool runs.
 	Dir string
-	// Out is the absolute report directory: matrix.{json,md,html}, report.json, junit.xml,
+	// Out is the absolute report directory: matrix.{json,md,html}, junit.xml, report.json,
 	// and ginkgo.log, the suite's own output.
 	Out string
 	// Procs is the number of parallel processes, each with its own environments.
@@ -46,7 +46,6 @@ type Options struct {
 // The files the run writes into Out.
 const (
 	FileGinkgoJSON = "report.json"
-	FileJUnit      = "junit.xml"
 	FileLog        = "ginkgo.log"
 	FileProgress   = "progress.log"
 )
@@ -74,7 +73,7 @@ func Run(ctx context.Context, o Options) error {
 	defer logFile.Close()
 
 	args := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(o.Procs), "--no-color",
-		"--output-dir", o.Out, "--json-report", FileGinkgoJSON, "--junit-report", FileJUnit}
+		"--output-dir", o.Out, "--json-report", FileGinkgoJSON}
 	if o.Timeout > 0 {
 		args = append(args, "--timeout", o.Timeout.String())
 	}
