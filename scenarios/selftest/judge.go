@@ -12,9 +12,9 @@ import (
 // Outcome is the verdict on one variant's run.
 type Outcome struct {
 	Variant string `json:"variant"`
-	// ContractOnly is set when the variant was gated as another implementation of the
-	// contract.
-	ContractOnly bool `json:"contract_only,omitempty"`
+	// Mode is how the run's rows were judged, as its report records it: ModeContract when
+	// the variant was gated as another implementation of the contract.
+	Mode matrix.Mode `json:"mode"`
 	// Ran are the rows the run selected, in catalogue order.
 	Ran []string `json:"ran"`
 	// Expected are the rows of Ran the gate must reject.
@@ -45,12 +45,15 @@ type Outcome struct {
 	Duration time.Duration `json:"duration"`
 	// Dir holds the run's report files.
 	Dir string `json:"dir,omitempty"`
+	// Contract is the contract gate's outcome on the same run, for a variant held to both gates.
+	Contract *Outcome `json:"contract,omitempty"`
 }
 
 // OK reports whether the gate rejected exactly the expected rows, for the expected reasons,
 // in a run that worked.
 func (o Outcome) OK() bool {
-	return len(o.Missing)+len(o.Extra)+len(o.OffField)+len(o.Undiffering)+len(o.Unexpected)+len(o.Errors) == 0
+	return len(o.Missing)+len(o.Extra)+len(o.OffField)+len(o.Undiffering)+len(o.Unexpected)+len(o.Errors) == 0 &&
+		(o.Contract == nil || o.Contract.OK())
 }
 
 // Verdict sums the outcome up in a few words.
@@ -61,6 +64,9 @@ func (o Outcome) Verdict() string {
 	var parts []string
 	if len(o.Errors) > 0 {
 		parts = append(parts, "run error")
+	}
+	if o.Contract != nil && !o.Contract.OK() {
+		parts = append(parts, "contract gate: "+strings.TrimPrefix(o.Contract.Verdict(), "FAIL: "))
 	}
 	if len(o.Missing) > 0 {
 		parts = append(parts, fmt.Sprintf("%d not rejected", len(o.Missing)))
@@ -84,7 +90,7 @@ func (o Outcome) Verdict() string {
 // are the rows the run selected; rep is the matrix report built from the run. Rows outside
 // ran are not judged (the gate is asked to allow them missing).
 func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) Outcome {
-	o := Outcome{Variant: v.Name, ContractOnly: v.ContractOnly, Ran: slices.Clone(ran)}
+	o := Outcome{Variant: v.Name, Mode: rep.Summary.Mode, Ran: slices.Clone(ran)}
 	for _, id := range ran {
 		if slices.Contains(v.Reject, id) {
 			o.Expected = append(o.Expected, id)
@@ -92,7 +98,7 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 
 	}
 	all := len(ran) == len(Selection(v, catalogue, true))
-	problems := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: !all, ContractOnly: v.ContractOnly})
+	problems := matrix.Gate(rep, catalogue, matrix.GateOptions{AllowMissing: !all, Mode: v.Mode()})
 	results := map[string]matrix.RowResult{}
 	for _, r := range rep.Rows {
 		results[r.ID] = r
@@ -139,6 +145,21 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 	if v.ContractOnly {
 		o.Details = append(o.Details, o.judgeDifferences(v, results, catalogue)...)
 	}
+	if v.BothGates && !v.ContractOnly {
+		c := v
+		c.ContractOnly, c.BothGates = true, false
+		var eligible []string
+		for _, r := range catalogue {
+			if slices.Contains(ran, r.ID) && c.Eligible(r) {
+				eligible = append(eligible, r.ID)
+			}
+		}
+		co := Judge(c, eligible, matrix.Rejudge(rep, catalogue, matrix.ModeContract), catalogue)
+		o.Contract = &co
+		for _, d := range co.Details {
+			o.Details = append(o.Details, "contract gate: "+d)
+		}
+	}
 	return o
 }
 
@@ -154,9 +175,7 @@ func (o *Outcome) judgeDifferences(v Variant, results map[string]matrix.RowResul
 			continue // the gate has judged it already
 		}
 		idx := slices.IndexFunc(catalogue, func(row matrix.Row) bool { return row.ID == id })
-		full := *r.Observed
-		full.ContractOnly = false
-		ms := matrix.Compare(catalogue[idx], full)
+		ms := matrix.Compare(catalogue[idx], *r.Observed, matrix.ModeReference)
 		differs := len(ms) > 0
 		if differs {
 			o.Differing = append(o.Differing, id)
@@ -189,8 +208,15 @@ func onlyReference(ms []matrix.Mismatch, fields []matrix.Field) bool {
 
 // failsIn reports whether a failed row has a mismatch in one of fields. A row that failed
 // without an observation (the scenario itself broke) counts as failing in none.
+// An unsettled observation (taken without waiting, the row being decided already) is
+// evidence only in the fields waiting cannot change: its eventual mismatches may be ones
+// that waiting would have met.
 func failsIn(r matrix.RowResult, fields []matrix.Field) bool {
+	unsettled := r.Observed != nil && r.Observed.Unsettled
 	for _, m := range r.Mismatches {
+		if unsettled && slices.Contains(matrix.EventualFields(), m.Field) {
+			continue
+		}
 		if slices.Contains(fields, m.Field) {
 			return true
 		}

@@ -81,6 +81,26 @@ func TestJudge(t *testing.T) {
 			t.Fatalf("off-field %v, ok %v", o.OffField, o.OK())
 		}
 	})
+	t.Run("unsettled: an eventual field is no evidence", func(t *testing.T) {
+		// Both rows were decided by a latency mismatch and observed without waiting: their
+		// health mismatch may be one that waiting would have met.
+		rep := report(results("health.redis-down", "health.redis-blackhole"), matrix.FieldHealth)
+		for i := range rep.Rows {
+			if rep.Rows[i].Result == matrix.ResultFailed {
+				rep.Rows[i].Observed = &matrix.Observation{Unsettled: true}
+				rep.Rows[i].Mismatches = append(rep.Rows[i].Mismatches, matrix.Mismatch{Field: matrix.FieldLatency, Item: "p95"})
+			}
+		}
+		if o := Judge(v, ran, rep, cat); o.OK() || len(o.OffField) != 2 {
+			t.Fatalf("off-field %v, ok %v", o.OffField, o.OK())
+		}
+		// A variant whose bug shows in a field waiting cannot change is caught all the same.
+		w := v
+		w.Fields = []matrix.Field{matrix.FieldLatency}
+		if o := Judge(w, ran, rep, cat); !o.OK() {
+			t.Fatalf("verdict %q", o.Verdict())
+		}
+	})
 	t.Run("a selected row did not run", func(t *testing.T) {
 		res := results("health.redis-down", "health.redis-blackhole")
 		delete(res, "health.all-up")
@@ -140,14 +160,13 @@ func TestJudgeContractOnly(t *testing.T) {
 	// except that the rows of retryAfter3 answered Retry-After: 3 (the reference service
 	// answers 1; the contract asks only for the header).
 	run := func(retryAfter3 ...string) matrix.Report {
-		var rep matrix.Report
+		rep := matrix.Report{Summary: matrix.Summary{Mode: matrix.ModeContract}}
 		for _, id := range ran {
 			o := matrix.Exemplar(byID[id], seeded)
-			o.ContractOnly = true
 			if slices.Contains(retryAfter3, id) {
 				o.Headers[matrix.RetryAfterHeader] = "3"
 			}
-			if ms := matrix.Compare(byID[id], o); len(ms) > 0 {
+			if ms := matrix.Compare(byID[id], o, matrix.ModeContract); len(ms) > 0 {
 				t.Fatalf("%s: the contract judgement of the synthetic observation fails: %v", id, ms)
 			}
 			rep.Rows = append(rep.Rows, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Specs: 1, Observed: &o})
@@ -188,7 +207,7 @@ func TestJudgeContractOnly(t *testing.T) {
 		w.ContractOnly = false
 		w.Differs = nil
 		o := Judge(w, ran, run("postgres-down.list"), cat)
-		if o.OK() || len(o.Errors) != len(ran) || !strings.Contains(o.Errors[0], "passed, yet refused: judged against the contract only") {
+		if o.OK() || len(o.Errors) != 1 || !strings.Contains(o.Errors[0], "run: the rows were judged against the contract only") {
 			t.Fatalf("a contract-only judgement passed the reference gate: %q", o.Errors)
 		}
 	})
@@ -199,7 +218,7 @@ func TestSummaryMarkdown(t *testing.T) {
 		{Variant: "good", Ran: []string{"a", "b"}, Expected: []string{"a"}, Rejected: []string{"a"}},
 		{Variant: "bad", Ran: []string{"a", "b"}, Expected: []string{"a"}, Rejected: []string{"b"},
 			Missing: []string{"a"}, Extra: []string{"b"}, Details: []string{"b: rejected unexpectedly: latency"}},
-		{Variant: "dialect", ContractOnly: true, Ran: []string{"a", "b"}, Differing: []string{"a"},
+		{Variant: "dialect", Mode: matrix.ModeContract, Ran: []string{"a", "b"}, Differing: []string{"a"},
 			Undiffering: []string{"b"}, Details: []string{"b: expected to differ"}},
 	}}
 	if s.OK() {
@@ -229,4 +248,52 @@ func TestSummaryMarkdown(t *testing.T) {
 	if (Summary{}).OK() {
 		t.Error("an empty summary is OK")
 	}
+}
+
+func TestJudgeBothGates(t *testing.T) {
+	cat := matrix.Rows()
+	byID := map[string]matrix.Row{}
+	for _, r := range cat {
+		byID[r.ID] = r
+	}
+	seeded := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	const target = "redis-up.max-503.cache-stale"
+	v := Variant{Name: "v", Reject: []string{target}, Fields: []matrix.Field{matrix.FieldMetrics}, BothGates: true}
+	ran := Selection(v, cat, false)
+	// run reports every selected row as observed by its exemplar, the target row broken by
+	// change, and judged (as the suite would) against every expectation.
+	run := func(change func(*matrix.Observation)) matrix.Report {
+		rep := matrix.Report{Summary: matrix.Summary{Mode: matrix.ModeReference}}
+		for _, id := range ran {
+			o := matrix.Exemplar(byID[id], seeded)
+			if id == target {
+				change(&o)
+			}
+			rr := matrix.RowResult{ID: id, Result: matrix.ResultPassed, Specs: 1, Observed: &o, Reference: byID[id].Reference}
+			if ms := matrix.Compare(byID[id], o, matrix.ModeReference); len(ms) > 0 {
+				rr.Result, rr.Mismatches = matrix.ResultFailed, ms
+			}
+			rep.Rows = append(rep.Rows, rr)
+		}
+		return rep
+	}
+	t.Run("a contract bug: both gates reject", func(t *testing.T) {
+		o := Judge(v, ran, run(func(o *matrix.Observation) { o.Metrics = nil }), cat)
+		if !o.OK() || o.Contract == nil || !slices.Equal(o.Contract.Rejected, []string{target}) {
+			t.Fatalf("verdict %q, contract %+v", o.Verdict(), o.Contract)
+		}
+	})
+	t.Run("a reference-only bug: the contract gate lets it through", func(t *testing.T) {
+		o := Judge(v, ran, run(func(o *matrix.Observation) {
+			for i := range o.Metrics {
+				if o.Metrics[i].Labels["reason"] == "server_error" {
+					o.Metrics[i].Labels = map[string]string{"reason": "http_5xx"}
+				}
+			}
+		}), cat)
+		if o.OK() || o.Contract == nil || !slices.Equal(o.Contract.Missing, []string{target}) ||
+			!strings.Contains(o.Verdict(), "contract gate: 1 not rejected") {
+			t.Fatalf("verdict %q, contract %+v", o.Verdict(), o.Contract)
+		}
+	})
 }

@@ -134,6 +134,19 @@ func (b Builder) Build(ctx context.Context, dir, out string) error {
 	return nil
 }
 
+// Check compiles every package of the service in dir without linking a binary: what a
+// patch can break, at a fraction of a build's cost.
+func (b Builder) Check(ctx context.Context, dir string) error {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "./service/...")
+	cmd.Dir = dir
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build ./service/... in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
 // Mutant copies the service, applies the named patch and builds the result to out, leaving
 // the service under Root untouched; the copy is removed afterwards.
 func (b Builder) Mutant(ctx context.Context, name, out string) error {

@@ -52,12 +52,15 @@ func (s Summary) WriteMarkdown(w io.Writer) error {
 	}
 	for _, o := range s.Outcomes {
 		fmt.Fprintf(&b, "\n## %s: %s\n\n", o.Variant, o.Verdict())
-		if o.ContractOnly {
+		if o.Mode.Contract() {
 			fmt.Fprintf(&b, "- gated as another implementation of the contract (rows labelled scope:reference left out)\n")
 			fmt.Fprintf(&b, "- differs from the reference service (full judgement) on: %s\n", list(o.Differing))
 		}
 		fmt.Fprintf(&b, "- expected rejected: %s\n", list(o.Expected))
 		fmt.Fprintf(&b, "- actually rejected: %s\n", list(o.Rejected))
+		if c := o.Contract; c != nil {
+			fmt.Fprintf(&b, "- contract gate, same run: %s; rejected %s\n", c.Verdict(), list(c.Rejected))
+		}
 		if len(o.Missing) > 0 {
 			fmt.Fprintf(&b, "- **not rejected** (the harness missed the bug there): %s\n", list(o.Missing))
 		}

@@ -36,12 +36,19 @@ type Variant struct {
 	// MATRIX_CONTRACT_ONLY=1, the rows labelled scope:reference left out, and the contract
 	// gate (matrix gate -contract-only) in place of the reference one.
 	ContractOnly bool
+	// BothGates holds the run to the contract gate as well: the same observations, judged
+	// as another implementation's (matrix.Rejudge), must be rejected on exactly the rows of
+	// Reject outside scope:reference, in Fields. For bugs against the contract itself.
+	BothGates bool
 	// Differs (contract-only variants) is every row of the run where the full judgement of
 	// the same observations finds differences from the reference service, and no other; each
 	// difference must be a reference-only expectation. It proves the variant really departs
 	// from the reference service where the contract allows it, and the contract gate lets it.
 	Differs []string
 }
+
+// Mode is how v's rows are judged.
+func (v Variant) Mode() matrix.Mode { return matrix.ModeOf(v.ContractOnly) }
 
 // Eligible reports whether row r is in the scope of v's runs.
 func (v Variant) Eligible(r matrix.Row) bool {
@@ -112,18 +119,10 @@ func Variants() []Variant {
 			Watch: []string{"redis-restarted-empty.max-up.cache-fresh", "redis-restarted-empty.max-down.cache-fresh",
 				"recovery.redis-restarted-empty", "health.redis-down", "health.redis-blackhole", "refresh.max-up"},
 			Fields: []matrix.Field{matrix.FieldStatus},
-		},
-		{
-			Name: "strict-mode-contract",
-			Breaks: "the same strict mode, gated as another implementation of the contract would be: the original failure mode " +
-				"must not pass the contract gate either",
-			Why: "A list that answers 200 from the database while Redis fails is the contract's first promise, not a " +
-				"reference detail, so the contract gate rejects the rows the reference gate rejects for strict-mode.",
-			Env:          []string{"PARTICIPANTS_CACHE_ERROR_POLICY=fail"},
-			ContractOnly: true,
-			Reject:       slices.Clone(redisUnreachable),
-			Watch:        []string{"redis-restarted-empty.max-up.cache-fresh", "health.redis-down", "refresh.max-up"},
-			Fields:       []matrix.Field{matrix.FieldStatus},
+			// A list that answers 200 from the database while Redis fails is the contract's
+			// first promise, not a reference detail: the original failure mode must not pass
+			// the contract gate either.
+			BothGates: true,
 		},
 		{
 			Name: "foreign-dialect",
@@ -169,8 +168,11 @@ func Variants() []Variant {
 				"redis-down.max-down.cache-fresh", "redis-blackhole.max-down.cache-fresh", "redis-slow.max-down.cache-fresh",
 				"redis-reset.max-down.cache-fresh", "redis-restarted-empty.max-down.cache-fresh"},
 				refreshFailing, []string{"recovery.max-down", "recovery.max-503", "recovery.max-429"}),
-			Watch:  []string{"redis-up.max-up.cache-stale", "refresh.max-up", "health.max-down", "redis-down.max-up.cache-fresh"},
-			Fields: []matrix.Field{matrix.FieldStores},
+			Watch: []string{"redis-up.max-up.cache-stale", "refresh.max-up", "health.max-down", "redis-down.max-up.cache-fresh"},
+			// Where warm-up requests or a first list let the zero land before the measured
+			// ones, it is served too: the chats (or recovered chats) show it at once, and the
+			// row is decided without waiting for the stores.
+			Fields: []matrix.Field{matrix.FieldStores, matrix.FieldChats, matrix.FieldRecovery},
 		},
 		{
 			Name:   "cache-labelled-database",
@@ -178,7 +180,8 @@ func Variants() []Variant {
 			Why: "Every row that expects a cache source, during the row or after recovery, catches it; rows that serve only the " +
 				"database (cold cache, Redis failing, Redis restarted empty) or MAX (POST refresh) do not.",
 			Patch: "cache-labelled-database.patch",
-			Reject: join([]string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-fresh.get", "redis-up.max-up.cache-stale"}, maxFailing,
+			Reject: join([]string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-fresh.get", "redis-up.max-up.cache-stale",
+				"redis-up.max-up.cache-corrupt", "api.list.page"}, maxFailing,
 				[]string{"redis-up.max-short-circuited.cache-stale", "redis-up.max-short-circuited.cache-stale.burst", "recovery.redis-down", "recovery.redis-blackhole",
 					"recovery.redis-restarted-empty", "recovery.max-down", "recovery.max-503", "recovery.max-429", "recovery.postgres-down"}),
 			Watch: []string{"redis-up.max-up.cache-cold", "redis-down.max-up.cache-fresh", "redis-restarted-empty.max-up.cache-fresh",
@@ -226,8 +229,11 @@ func Variants() []Variant {
 			Reject: []string{"redis-blackhole.max-up.cache-fresh", "redis-blackhole.max-down.cache-fresh",
 				"redis-slow.max-up.cache-fresh", "redis-slow.max-down.cache-fresh", "redis-paused.max-up.cache-fresh",
 				"recovery.redis-down", "recovery.redis-blackhole"},
-			Watch:  []string{"redis-down.max-up.cache-fresh", "redis-reset.max-up.cache-fresh", "health.redis-blackhole"},
-			Fields: []matrix.Field{matrix.FieldLatency, matrix.FieldLogs},
+			Watch: []string{"redis-down.max-up.cache-fresh", "redis-reset.max-up.cache-fresh", "health.redis-blackhole"},
+			// Without a breaker, a refresh still running when Redis comes back writes its entry
+			// there too, so the recovered list may serve beta from the cache: a recovery that is
+			// the bug's as much as the missing breaker log is.
+			Fields: []matrix.Field{matrix.FieldLatency, matrix.FieldLogs, matrix.FieldRecovery},
 		},
 		{
 			Name:   "max-no-breaker",
@@ -246,7 +252,7 @@ func Variants() []Variant {
 				"read the cache, and rows where a refresh lands or not by timing alone, do not.",
 			Patch: "cache-never-expires.patch",
 			Reject: []string{"redis-up.max-up.cache-stale", "redis-up.max-up.cache-cold", "redis-up.max-up.cache-cold.many-chats",
-				"redis-up.max-up.cache-cold.newer-in-database",
+				"redis-up.max-up.cache-cold.newer-in-database", "redis-up.max-up.cache-corrupt",
 				"redis-restarted-empty.max-up.cache-fresh", "refresh.max-up", "recovery.redis-restarted-empty",
 				"recovery.max-down", "recovery.max-503", "recovery.max-429"},
 			Watch:  []string{"redis-up.max-up.cache-fresh", "redis-slow.max-up.cache-fresh", "recovery.redis-down"},
@@ -282,6 +288,60 @@ func Variants() []Variant {
 			Reject: []string{"redis-up.max-up.cache-cold.many-chats"},
 			Watch:  []string{"redis-up.max-up.cache-cold", "redis-up.max-up.cache-stale", "recovery.max-429"},
 			Fields: []matrix.Field{matrix.FieldMaxCalls},
+		},
+		{
+			Name:   "limit-not-validated",
+			Breaks: "a list limit out of range (0, or over 1000) falls back to the default instead of a 400",
+			Why: "Only the row that sends limit=0 sees it (§http.list); the page row's limit is valid. A contract bug, " +
+				"so the contract gate must reject it too.",
+			Patch:     "limit-not-validated.patch",
+			Reject:    []string{"api.list.bad-limit"},
+			Watch:     []string{"api.list.page", "api.list.unknown-parameter", "redis-up.max-up.cache-fresh"},
+			Fields:    []matrix.Field{matrix.FieldStatus},
+			BothGates: true,
+		},
+		{
+			Name:      "no-allow-header",
+			Breaks:    "405 method_not_allowed is answered without an Allow header",
+			Why:       "Only the row that sends a method the route does not serve sees the header (§http.errors.router).",
+			Patch:     "no-allow-header.patch",
+			Reject:    []string{"api.method-not-allowed"},
+			Watch:     []string{"api.route-not-found", "api.get.bad-id"},
+			Fields:    []matrix.Field{matrix.FieldHeaders},
+			BothGates: true,
+		},
+		{
+			Name:   "cache-read-per-key",
+			Breaks: "a list reads each linked chat's Redis entry with its own GET instead of one MGET for the page",
+			Why: "Every row that counts Redis reads sees it (§behaviour.one-cache-read): the reference service reads a " +
+				"chat's entry and its backoff key, so even one chat costs two GETs instead of one MGET.",
+			Patch:     "cache-read-per-key.patch",
+			Reject:    []string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-fresh.get", "api.list.page"},
+			Watch:     []string{"redis-up.max-up.cache-stale", "api.list.bad-limit"},
+			Fields:    []matrix.Field{matrix.FieldStores},
+			BothGates: true,
+		},
+		{
+			Name:   "corrupt-entry-is-outage",
+			Breaks: "a Redis value that does not decode fails the whole cache read, as if Redis were down",
+			Why: "Only the row with an undecodable entry sees it (§data.cache-undecodable): the list falls back to the " +
+				"database for every chat and counts a cache error, where beta's fresh entry should have been served.",
+			Patch:     "corrupt-entry-is-outage.patch",
+			Reject:    []string{"redis-up.max-up.cache-corrupt"},
+			Watch:     []string{"redis-up.max-up.cache-fresh", "redis-up.max-up.cache-cold"},
+			Fields:    []matrix.Field{matrix.FieldChats, matrix.FieldMetrics},
+			BothGates: true,
+		},
+		{
+			Name:   "duration-not-observed",
+			Breaks: "http_request_duration_seconds is never observed",
+			Why: "The rows that read the histogram's count by method and route see it (§metrics.http-duration): the " +
+				"fresh-cache list and the page.",
+			Patch:     "duration-not-observed.patch",
+			Reject:    []string{"redis-up.max-up.cache-fresh", "api.list.page"},
+			Watch:     []string{"redis-up.max-up.cache-fresh.get", "api.list.bad-limit"},
+			Fields:    []matrix.Field{matrix.FieldMetrics},
+			BothGates: true,
 		},
 		{
 			Name: "max-ignores-retry-after",

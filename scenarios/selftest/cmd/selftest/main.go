@@ -326,6 +326,7 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	})
 	rep := matrix.BuildReport(catalogue, suites, matrix.ReportOptions{
 		Meta:    meta,
+		Mode:    v.Mode(),
 		Secrets: matrix.SecretsFromEnv(os.Environ()),
 	})
 	if err := matrix.WriteFiles(dir, rep); err != nil {
