@@ -24,6 +24,12 @@ MATRIX_CONTRACT_ONLY ?=
 export MATRIX_CONTRACT_ONLY
 CONTRACT_ONLY = $(filter 1,$(MATRIX_CONTRACT_ONLY))
 MATRIX_GATE = $(GO) run ./matrix/cmd/matrix gate $(if $(CONTRACT_ONLY),-contract-only)
+# BASELINE=<report directory or matrix.json of an earlier run, the last release's>: make chaos
+# compares the run with it (matrix render: the pages lead with what changed) and the gate
+# refuses a row that regressed, unless ACCEPT (row id: reason, one a line) accepts it.
+BASELINE ?=
+ACCEPT ?= matrix/accepted-changes.yaml
+BASELINE_FLAGS = $(if $(BASELINE),-baseline $(BASELINE) $(if $(wildcard $(ACCEPT)),-accept $(ACCEPT)))
 # CHAOS_BACKEND: where the environment runs PostgreSQL and Redis: docker (containers,
 # testcontainers-go), process (the machine's own binaries, as child processes) or auto (the
 # default: docker when the engine answers, else process). scripts/ensure-backend.sh checks
@@ -40,9 +46,10 @@ MODULE := $(shell $(GO) list -m)
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$(MODULE)/chaos')
 
 .PHONY: test unit build vet fmt images alerts lint actionlint tools chatd fuzz stack bench \
-	env-test interrupt-test chaos scenario docs backend setup-test setup-chaos docker-check offline-images-if-needed selftest flake timings
+	env-test interrupt-test chaos scenario docs backend setup-test setup-chaos docker-check offline-images-if-needed selftest selftest-sample flake timings \
+	report-check
 
-test: setup-test vet lint actionlint unit alerts env-test interrupt-test chaos selftest
+test: setup-test vet lint actionlint unit alerts env-test interrupt-test chaos report-check selftest-sample
 
 # scripts/setup.sh installs what the two README commands need (apt-get, as root on Debian
 # or Ubuntu) and prints nothing when it is all there; SETUP=0 skips it.
@@ -94,11 +101,15 @@ tools:
 chatd:
 	$(GO) build -o bin/chatd ./service/cmd/chatd
 
-# Fuzz the HTTP input parsing for FUZZTIME per target; `make unit` runs the seed corpus.
+# Fuzz every target for FUZZTIME each: the HTTP input parsing, the MAX client's decoding of
+# chats and error answers, the cache entry decoding. `make unit` runs their seed corpora.
+FUZZ_TARGETS = httpapi:FuzzListQuery httpapi:FuzzChatID httpapi:FuzzRequest \
+	maxclient:FuzzDecodeChat maxclient:FuzzErrorAnswer rediscache:FuzzDecode
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzListQuery$$' -fuzztime $(FUZZTIME) ./service/internal/httpapi
-	$(GO) test -run '^$$' -fuzz '^FuzzChatID$$' -fuzztime $(FUZZTIME) ./service/internal/httpapi
-	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./service/internal/httpapi
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./service/internal/$$pkg; \
+	done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -145,7 +156,15 @@ offline-images-if-needed: docker-check
 chaos: backend
 	@mkdir -p $(MATRIX_DIR) && rm -f $(MATRIX_DIR)/matrix.json $(MATRIX_DIR)/report.json $(MATRIX_DIR)/junit.xml
 	@status=0; $(MATRIX_RUN) || status=$$?; \
-	$(MATRIX_GATE) $(if $(SHARD),-allow-missing) $(MATRIX_DIR)/matrix.json && exit $$status
+	$(if $(BASELINE),$(GO) run ./matrix/cmd/matrix render $(BASELINE_FLAGS) $(MATRIX_DIR) &&) \
+	$(MATRIX_GATE) $(BASELINE_FLAGS) $(if $(SHARD),-allow-missing) $(MATRIX_DIR)/matrix.json && exit $$status
+
+# The report's page as a person sees it, in headless Chromium (matrix/cmd/reportcheck): no
+# console error, the verdict and the number of rows of matrix.json, the result filters and a
+# grid cell narrowing the rows to the right count; a screenshot of its first screen in
+# $(MATRIX_DIR)/matrix.png. Reads the report make chaos wrote.
+report-check:
+	$(GO) run ./matrix/cmd/reportcheck -dir $(MATRIX_DIR)
 
 # One row (ROW=<id>) or a group (LABELS='<ginkgo label filter>', e.g. 'dep:redis'), fast;
 # the report is written as for make chaos and the gate accepts the rows that did not run.
@@ -189,3 +208,10 @@ selftest:
 	@$(MAKE) --no-print-directory backend CHAOS_BACKEND=$(SELFTEST_BACKEND)
 	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
 	CHAOS_BACKEND=$(SELFTEST_BACKEND) out/selftest/bin/selftest $(SELFTEST_FLAGS)
+
+# make test runs each variant on its sample: its expected rows, the rows nearest to its
+# change and the control rows, a quarter of the row runs. Every expected row is still
+# required to be rejected; a row outside the sample rejected unexpectedly is what only the
+# full self-test (make selftest) sees.
+selftest-sample:
+	@$(MAKE) --no-print-directory selftest SELFTEST_FLAGS='-sample $(SELFTEST_FLAGS)'

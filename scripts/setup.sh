@@ -6,9 +6,10 @@
 #   chaos  what the behaviour matrix needs: PostgreSQL 15+ and Redis binaries for the process
 #          backend, or the Docker engine (and debootstrap for the offline images) when
 #          CHAOS_BACKEND=docker asks for it.
-#   test   all of chaos's, plus promtool (Debian's prometheus), git, the Docker engine (the
-#          environment specs run on both backends) and the Go tools (golangci-lint,
-#          actionlint: scripts/install-tools.sh).
+#   test   all of chaos's, plus promtool (Debian's prometheus), git, Chromium (make
+#          report-check opens the report's page in it; an installed Google Chrome does too), the
+#          Docker engine (the environment specs run on both backends) and the Go tools
+#          (golangci-lint, actionlint: scripts/install-tools.sh).
 #
 # What is missing is installed with apt-get when running as root on Debian or Ubuntu;
 # otherwise one message names the exact command and the script fails. When everything is
@@ -38,6 +39,15 @@ have_postgres() {
 	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
 
+# A browser chromedp can drive: Debian's chromium, or a Chrome already on the machine.
+have_chromium() {
+	local b
+	for b in chromium chromium-browser google-chrome google-chrome-stable; do
+		command -v "$b" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
 # PostgreSQL's package: postgresql-15 where the release has it (Debian 12), else the
 # release's own default version (16 and later).
 postgres_package() {
@@ -54,6 +64,7 @@ command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 if [ "$target" = test ]; then
 	command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 	command -v git >/dev/null 2>&1 || packages+=(git)
+	have_chromium || packages+=(chromium)
 fi
 if [ -n "$want_docker" ]; then
 	command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
