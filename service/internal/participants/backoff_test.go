@@ -28,6 +28,8 @@ func backedOffEnv(t *testing.T, reason string) *env {
 	list(t, e)
 	eventually(t, func() bool { return e.refreshes("failure") == 1 }, "the refresh fails")
 	eventually(t, func() bool { return len(e.cache.Backoffs()) == 1 }, "the backoff is stored in the cache")
+	// The failed refresh has ended, so a POST refresh asks MAX itself instead of joining it.
+	eventually(t, func() bool { return e.svc.Pending() == 0 }, "the background refresh ends")
 	return e
 }
 
