@@ -128,11 +128,21 @@ var cacheReadCommands = []string{"get", "mget", "getex", "hget", "hmget", "hgeta
 // harness's own reads count too, so callers take differences over windows in which the
 // harness reads nothing.
 func (e *Env) CacheReads(ctx context.Context) (int64, error) {
+	return e.redisCalls(ctx, cacheReadCommands)
+}
+
+// CachePings returns how many PING commands Redis has executed since it started, read as
+// CacheReads reads: what a health probe costs Redis.
+func (e *Env) CachePings(ctx context.Context) (int64, error) {
+	return e.redisCalls(ctx, []string{"ping"})
+}
+
+func (e *Env) redisCalls(ctx context.Context, commands []string) (int64, error) {
 	info, err := e.Redis().Info(ctx, "commandstats").Result()
 	if err != nil {
 		return 0, fmt.Errorf("redis INFO commandstats: %w", err)
 	}
-	return parseCommandCalls(info, cacheReadCommands), nil
+	return parseCommandCalls(info, commands), nil
 }
 
 // parseCommandCalls sums the calls of the named commands in INFO commandstats output, whose

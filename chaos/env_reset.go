@@ -18,6 +18,7 @@ type resetConfig struct {
 	chats    []ChatRow
 	cache    []CacheEntry
 	maxChats []maxapi.Chat
+	backoffs []Backoff
 }
 
 // WithSUTEnv starts the SUT with these KEY=VALUE settings on top of the contract's, for
@@ -34,6 +35,12 @@ func WithChats(rows ...ChatRow) ResetOption {
 // WithCache seeds these cache entries after Redis is flushed.
 func WithCache(entries ...CacheEntry) ResetOption {
 	return func(c *resetConfig) { c.cache = append(c.cache, entries...) }
+}
+
+// WithBackoffs seeds these refresh backoffs (the reference service's) after Redis is flushed,
+// as another replica would have written them.
+func WithBackoffs(b ...Backoff) ResetOption {
+	return func(c *resetConfig) { c.backoffs = append(c.backoffs, b...) }
 }
 
 // WithMaxChats puts these chats into the fake MAX after it is reset.
@@ -89,7 +96,7 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 			return fmt.Errorf("reset: seed fake MAX: %w", err)
 		}
 	}
-	if err := e.resetData(ctx, rc.chats, rc.cache); err != nil {
+	if err := e.resetData(ctx, rc.chats, rc.cache, rc.backoffs); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
 	if err := e.startSUT(ctx, rc.sutEnv); err != nil {

@@ -39,12 +39,22 @@ type CacheEntry struct {
 // CacheKey is the contract's Redis key for a chat's participants.
 func CacheKey(chatID int64) string { return "participants:" + strconv.FormatInt(chatID, 10) }
 
+// BackoffKey is the reference service's Redis key for a chat whose refreshes are backed off.
+func BackoffKey(chatID int64) string { return "participants:backoff:" + strconv.FormatInt(chatID, 10) }
+
+// Backoff is a refresh backoff as a replica of the reference service writes it: the RFC 3339
+// time it ends, under BackoffKey, expiring then.
+type Backoff struct {
+	ChatID int64
+	Until  time.Time
+}
+
 // seedTimeout bounds each seeding or reading call that has no context of its own.
 const seedTimeout = 10 * time.Second
 
 // resetData empties Redis and the chats table, then seeds them. The harness leaves the
 // schema to the SUT's migrations; it only knows the contract's table and key.
-func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry) error {
+func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry, backoffs []Backoff) error {
 	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
 	defer cancel()
 	if err := e.Redis().FlushAll(ctx).Err(); err != nil {
@@ -56,7 +66,19 @@ func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry
 	if _, err := e.seedChats(ctx, chats); err != nil {
 		return err
 	}
-	return e.seedCache(ctx, cache)
+	if err := e.seedCache(ctx, cache); err != nil {
+		return err
+	}
+	for _, b := range backoffs {
+		ttl := time.Until(b.Until)
+		if ttl <= 0 {
+			return fmt.Errorf("seed backoff of chat %d: it ended at %s", b.ChatID, b.Until.Format(time.RFC3339))
+		}
+		if err := e.Redis().Set(ctx, BackoffKey(b.ChatID), b.Until.UTC().Format(time.RFC3339Nano), ttl).Err(); err != nil {
+			return fmt.Errorf("seed backoff of chat %d: %w", b.ChatID, err)
+		}
+	}
+	return nil
 }
 
 // SeedChats inserts rows into the chats table directly and returns them with their ids.

@@ -315,6 +315,15 @@ func (c *comparison) valueMatches(w ChatExpectation, g ObservedChat) (bool, stri
 		at, _ := sc.Cache.UpdatedAt(c.obs.SeededAt)
 		return g.Count == sc.Cache.Count && c.sameTime(g.UpdatedAt, at, true),
 			fmt.Sprintf("count %d, updated_at %s (cache)", sc.Cache.Count, c.describeTime(at, true))
+	case OriginCacheNow:
+		if sc.Cache == nil {
+			return false, "a seeded cache entry"
+		}
+		// Served as observed now: not the seeded future time, and not before the row began.
+		ok := g.Count == sc.Cache.Count && g.UpdatedAt != nil &&
+			!g.UpdatedAt.Before(c.obs.SeededAt.Add(-timeTolerance)) && g.UpdatedAt.Before(c.obs.SeededAt.Add(servedNowWithin))
+		return ok, fmt.Sprintf("count %d (cache), updated_at during the row, not the seeded %s",
+			sc.Cache.Count, c.describeTime(c.obs.SeededAt.Add(-sc.Cache.Age), true))
 	case OriginDatabaseOrMax:
 		okDB, dDB := db()
 		okMax, dMax := fromMax()
@@ -322,6 +331,10 @@ func (c *comparison) valueMatches(w ChatExpectation, g ObservedChat) (bool, stri
 	}
 	return false, "unknown origin " + string(w.Value)
 }
+
+// servedNowWithin bounds "during the row" for a time the service stamps when it serves: no
+// row lasts a minute, and the future times it replaces lie much further ahead.
+const servedNowWithin = time.Minute
 
 func (c *comparison) sameTime(got *time.Time, want time.Time, known bool) bool {
 	if !known {

@@ -8,15 +8,8 @@ import (
 )
 
 func (c *comparison) stores() {
-	if want := c.row.Expected.CacheReads; want != nil {
-		const item = "Redis reads during the measured requests"
-		switch got := c.obs.CacheReads; {
-		case got == nil:
-			c.add(FieldStores, item, want.String(), "not read", false)
-		case !want.Contains(float64(*got)):
-			c.add(FieldStores, item, want.String(), strconv.Itoa(*got), false)
-		}
-	}
+	c.redisCalls("Redis reads during the measured requests", c.row.Expected.CacheReads, c.obs.CacheReads)
+	c.redisCalls("Redis PINGs during the measured requests", c.row.Expected.CachePings, c.obs.CachePings)
 	for _, s := range c.row.Expected.Stores {
 		item := fmt.Sprintf("chat %d %s", s.ChatID, s.Store)
 		i := slices.IndexFunc(c.obs.Stores, func(v StoredValue) bool { return v.ChatID == s.ChatID && v.Store == s.Store })
@@ -53,6 +46,17 @@ func (c *comparison) stores() {
 		if s.TTL != nil && refreshed && !s.TTL.Contains(v.TTL) {
 			c.add(FieldStores, item+" ttl", s.TTL.String(), describeTTL(v.TTL), s.Reference)
 		}
+	}
+}
+
+// redisCalls compares a count of Redis commands with its bound, when the row sets one.
+func (c *comparison) redisCalls(item string, want *Count, got *int) {
+	switch {
+	case want == nil:
+	case got == nil:
+		c.add(FieldStores, item, want.String(), "not read", false)
+	case !want.Contains(float64(*got)):
+		c.add(FieldStores, item, want.String(), strconv.Itoa(*got), false)
 	}
 }
 

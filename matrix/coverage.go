@@ -79,20 +79,13 @@ func Unchecked() map[string]string {
 		"env.reference-settings": "start-up validation of the reference service's own settings is not behaviour " +
 			"under faults; chatd's config tests hold it, and other implementations have their own settings",
 		"env.lazy-update": "a switch that turns the feature under test off; every row runs with it on",
-		"env.cache-error-policy": "its other value, fail, is the original bug kept for the self-test: the variants " +
-			"strict-mode and strict-mode-contract run with it and must be rejected on the 12 Redis rows; every row runs " +
+		"env.cache-error-policy": "its other value, fail, is the original bug kept for the self-test: the variant " +
+			"strict-mode runs with it and must be rejected on the Redis rows by both gates; every row runs " +
 			"the default, fallback, which the Redis rows check",
 		"env.max-token-trimmed": "start-up validation of the reference service (config unit tests " +
 			"TestTokenIsTrimmed, TestLoadRejects); the harness always passes a clean token",
-		"http.health.cache": "no row floods the probes yet; chatd's healthcache tests hold it " +
-			"(a row for it belongs with the replica and load rows still to be built)",
 		"http.database-saturation": "no row saturates the pool yet; chatd's tests against a real PostgreSQL " +
 			"hold it (TestPoolExhaustionDoesNotOpenTheBreaker, TestStatementTimeoutDoesNotOpenTheBreaker)",
-		"behaviour.clock-skew": "no row seeds a time beyond CLOCK_SKEW_MAX yet (the racing-writer rows run with " +
-			"CLOCK_SKEW_MAX=5m to seed another replica's newer observation); chatd's tests hold it",
-		"behaviour.failure-backoff": "the replica rows that list a chat MAX refuses on every replica are still to " +
-			"be built; chatd's backoff tests hold it",
-		"data.backoff-key": "as behaviour.failure-backoff",
 		"behaviour.local-rate-limit": "the POST-flood row of the replica group is still to be built; chatd's " +
 			"TestBackgroundLocalRateLimitIsNotAMaxFailure and a promtool case hold it",
 		"metrics.zero-series": "read by the alert rules, whose promtool tests (make alerts) start from series at zero; " +
@@ -177,6 +170,9 @@ func rowChecks(r Row) []clauseCheck {
 		if !sc.Linked() {
 			add("http.chat.unlinked", item+" max_chat_id null", false)
 		}
+		if c.Value == OriginCacheNow {
+			add("behaviour.clock-skew", item+" served as observed now, not at its future time", true)
+		}
 		if sc.Cache != nil && sc.Cache.Raw != "" && c.Source == SourceDatabase {
 			add("data.cache-undecodable", item+" served from the database over a value that does not decode", false)
 		}
@@ -227,6 +223,10 @@ func rowChecks(r Row) []clauseCheck {
 			}
 		case MetricFallback:
 			add("metrics.fallback", what, m.Reference)
+		case MetricRefreshDropped:
+			if m.Labels["reason"] == DroppedBackoff && m.Delta.Min > 0 {
+				add("behaviour.failure-backoff", what+": later lists do not ask MAX again", true)
+			}
 		case MetricHTTPRequests:
 			add("metrics.http-requests", what, m.Reference)
 		case MetricHTTPDuration + "_count":
@@ -261,6 +261,8 @@ func rowChecks(r Row) []clauseCheck {
 			add("behaviour.failed-refresh-writes-nothing", what+" after a failed refresh", s.Reference)
 		case s.Want == StoreUnchanged && seededInFuture(g.Seed, s.ChatID, s.Store):
 			add("behaviour.writes-newer-only", what+": the store's newer observation kept", s.Reference)
+		case s.Want == StoreRefreshed && seededBeyondSkew(g.Seed, s.ChatID, s.Store):
+			add("behaviour.clock-skew", what+": a future-dated value beyond CLOCK_SKEW_MAX replaced", true)
 		case s.Want == StoreRefreshed:
 			add("behaviour.lazy-refresh", what, s.Reference)
 			if s.Store == StoreRedis {
@@ -271,6 +273,9 @@ func rowChecks(r Row) []clauseCheck {
 			add("data.cache-entry", what+" with TTL "+s.TTL.String(), s.Reference)
 			add("env.cache-ttl", what+" with TTL "+s.TTL.String(), s.Reference)
 		}
+	}
+	if e.CachePings != nil {
+		add("http.health.cache", fmt.Sprintf("Redis PINGs %s over %d measured probes", e.CachePings, r.Request.Repeat), true)
 	}
 	if e.CacheReads != nil {
 		add("behaviour.one-cache-read", fmt.Sprintf("Redis reads %s over %d measured requests", e.CacheReads, r.Request.Repeat), false)
@@ -284,6 +289,11 @@ func rowChecks(r Row) []clauseCheck {
 			add("http.health.max-passive", what+" while health is asked", c.Reference)
 		case c.Count.Max == 0 && g.Cache == CacheFresh && !g.MaxAPI.Active() && g.Redis.Kind == FaultUp:
 			add("env.stale-after", what+" for a chat younger than PARTICIPANTS_STALE_AFTER", c.Reference)
+		case c.Count.Max == 0 && c.MaxChatID != 0 && backedOff(g.Seed, c.MaxChatID):
+			add("data.backoff-key", what+": the backoff another replica wrote under participants:backoff:<id>", true)
+			add("behaviour.failure-backoff", what+": a backoff in Redis holds for every replica", true)
+		case c.Count.Max == 1 && g.MaxAPI.Kind == FaultStatus && g.MaxAPI.Status < 500 && r.Request.Repeat > 1:
+			add("behaviour.failure-backoff", what+" over several lists while MAX refuses the chat", true)
 		case c.Count.Max == 1 && (r.Request.Repeat+r.Request.WarmUp > 1 || kind == "refresh"):
 			add("behaviour.dedup", what+" over several requests", c.Reference)
 		}
@@ -391,4 +401,23 @@ func writeCoverageMarkdown(b *strings.Builder, rep Report) {
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", c.ID, scope, cell, harness, mdCell(c.Unchecked))
 	}
+}
+
+// seededBeyondSkew reports whether the chat's value in the store was seeded further in the
+// future than CLOCK_SKEW_MAX: a replica with a fast clock wrote it.
+func seededBeyondSkew(s Seed, chatID int64, store Store) bool {
+	c, ok := s.Chat(chatID)
+	if !ok {
+		return false
+	}
+	if store == StoreRedis {
+		return c.Cache != nil && -c.Cache.Age > clockSkewMax
+	}
+	return -c.DB.Age > clockSkewMax
+}
+
+// backedOff reports whether the chat linked to MAX id maxChatID was seeded with a backoff.
+func backedOff(s Seed, maxChatID int64) bool {
+	i := slices.IndexFunc(s.Chats, func(c SeedChat) bool { return c.MaxChatID == maxChatID })
+	return i >= 0 && s.Chats[i].BackedOff > 0
 }

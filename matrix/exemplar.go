@@ -27,6 +27,10 @@ func Exemplar(r Row, t0 time.Time) Observation {
 		n := e.CacheReads.Min
 		o.CacheReads = &n
 	}
+	if e.CachePings != nil {
+		n := e.CachePings.Min
+		o.CachePings = &n
+	}
 	o.ErrorCode = e.ErrorCode
 	if e.ErrorCode != "" {
 		o.ErrorMessage = "what went wrong"
@@ -125,6 +129,10 @@ func servedAs(r Row, want []ChatExpectation, t0 time.Time) []ObservedChat {
 		case OriginCache:
 			oc.Count = sc.Cache.Count
 			at, _ := sc.Cache.UpdatedAt(t0)
+			oc.UpdatedAt = &at
+		case OriginCacheNow:
+			oc.Count = sc.Cache.Count
+			at := t0.Add(2 * time.Second)
 			oc.UpdatedAt = &at
 		case OriginMax:
 			oc.Count = sc.MaxCount

@@ -29,7 +29,10 @@ type Expected struct {
 	Stores    []StoreExpectation  `json:"stores"`
 	// CacheReads bounds the Redis read commands (GET, MGET and the like) the service sends
 	// during the measured requests, all of them together: one per request is the contract.
-	CacheReads *Count               `json:"cache_reads,omitempty"`
+	CacheReads *Count `json:"cache_reads,omitempty"`
+	// CachePings bounds the Redis PINGs the service sends during the measured requests: what
+	// a flood of health probes costs Redis.
+	CachePings *Count               `json:"cache_pings,omitempty"`
 	MaxCalls   []MaxCallExpectation `json:"max_calls"`
 	MaxRate    []MaxRateExpectation `json:"max_rate,omitempty"`
 	// MaxPause: after MAX's first 429 the service calls it no more until the Retry-After

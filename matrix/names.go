@@ -13,6 +13,7 @@ const (
 	MetricRefresh        = "participants_refresh_total"
 	MetricRefreshDropped = "participants_refresh_dropped_total"
 	MetricCacheCorrupt   = "participants_cache_corrupt_entries_total"
+	MetricFutureTimes    = "participants_future_timestamps_total"
 	// The Go and process collectors' gauges of the service's own resources.
 	MetricGoroutines = "go_goroutines"
 	MetricOpenFDs    = "process_open_fds"
@@ -33,6 +34,7 @@ const (
 	LevelError       = "ERROR"
 	FallbackCache    = "cache_unavailable"
 	FallbackMax      = "max_api_unavailable"
+	DroppedBackoff   = "failure_backoff"
 	HealthHealthy    = "healthy"
 	HealthDegraded   = "degraded"
 	HealthUnhealthy  = "unhealthy"

@@ -55,6 +55,9 @@ type Observation struct {
 	// CacheReads is how many Redis read commands the service sent during the measured
 	// requests; nil when the row does not ask.
 	CacheReads *int `json:"cache_reads,omitempty"`
+	// CachePings is how many Redis PINGs the service sent during the measured requests, when
+	// the row bounds them.
+	CachePings *int `json:"cache_pings,omitempty"`
 	// Unsettled is set when the observation was taken without waiting for the eventual
 	// expectations (EventualFields): a mismatch waiting cannot change had already decided
 	// the row, so a mismatch in an eventual field may be one that waiting would have met.

@@ -252,6 +252,10 @@ type SeedChat struct {
 	Cache *Stored `json:"cache,omitempty"`
 	// MaxCount is the participant count the fake MAX reports for MaxChatID.
 	MaxCount int `json:"max_count,omitempty"`
+	// BackedOff (reference) seeds a refresh backoff of the chat that lasts this long past the
+	// seeding time (participants:backoff:<id>), as another replica writes it when MAX
+	// refuses the chat; zero seeds none.
+	BackedOff time.Duration `json:"backed_off,omitempty"`
 }
 
 // Linked reports whether the chat has a MAX id, so the service may refresh it.
@@ -331,6 +335,10 @@ const (
 	// OriginDatabaseOrMax is the database row, which a background refresh started by an
 	// earlier request of the same row may already have replaced with the MAX count.
 	OriginDatabaseOrMax Origin = "database-or-max"
+	// OriginCacheNow is the seeded Redis entry's count served as observed now: its seeded
+	// time lies further in the future than CLOCK_SKEW_MAX (a replica whose clock runs ahead
+	// wrote it), so participants_updated_at is the time of serving, not the seeded one.
+	OriginCacheNow Origin = "cache-now"
 )
 
 // Alert names a Prometheus alert of deploy/prometheus/alerts.yml.

@@ -271,3 +271,6 @@ func lastKnownGood(why string) Staleness {
 func notServed(why string) Staleness { return Staleness{Kind: StalenessNotServed, Note: why} }
 
 func alerts(a ...Alert) []Alert { return a }
+
+// bound is a Count for the optional bounds of Expected.
+func bound(c Count) *Count { return &c }

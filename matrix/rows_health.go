@@ -122,5 +122,40 @@ func healthRows() []Row {
 				NotReplayed: c.notReplayed, NotReplayedWhy: c.why},
 		})
 	}
-	return rows
+	return append(rows, probeFloodRow())
+}
+
+// probeFloodRow is an orchestrator or a monitoring system asking for health far more often
+// than the dependencies' state changes.
+func probeFloodRow() Row {
+	const n = 20
+	deps := map[Dependency]string{Postgres: HealthHealthy, Redis: HealthHealthy, MaxAPI: HealthHealthy}
+	return Row{
+		ID: "health.probe-flood", Group: GroupHealth,
+		Title: "/health/detailed asked 20 times back to back, everything up: Redis pinged at most once per HEALTH_CACHE_TTL",
+		Description: "Twenty probes in a row, well within one HEALTH_CACHE_TTL (1s). The health results are reused for the " +
+			"TTL, so Redis sees at most three PINGs however many probes arrive: one for the probes, one more if the TTL " +
+			"ends while they run, and one of the background health check. A service that pings per probe sends twenty: " +
+			"a probe flood would become a load on the dependencies.",
+		Given:   given(up(), up(), up(), CacheFresh),
+		Request: Request{Method: http.MethodGet, Path: contract.PathHealthDetailed, Repeat: n},
+		Expected: Expected{
+			Status:  http.StatusOK,
+			Latency: LatencyBound{P95: singleBound, Max: singleBound},
+			Metrics: []MetricExpectation{
+				metric(MetricFallback, nil, None()),
+				measured(refMetric(MetricHTTPRequests, labels("route", contract.PathHealthDetailed, "status", "200"), Exactly(n))),
+			},
+			Logs:       []LogExpectation{logged(LevelWarn, LogFallback, nil, None())},
+			Stores:     storesAll(StoreUnchanged),
+			CachePings: bound(AtMost(3)),
+			MaxCalls:   []MaxCallExpectation{maxCalls(0, None()), {Endpoint: MaxMe, Count: AtMost(2), Measured: true}},
+			Health:     &HealthExpectation{Status: http.StatusOK, Service: HealthHealthy, Dependencies: deps},
+			Probes: []ProbeExpectation{{Method: http.MethodGet, Path: contract.PathReadyz, Status: http.StatusOK},
+				{Method: http.MethodGet, Path: contract.PathLivez, Status: http.StatusOK}},
+			Within: eventually,
+		},
+		SLA:       SLA{Staleness: notServed("the health endpoint serves no participant data"), Alerts: alerts(AlertNone)},
+		Reference: true,
+	}
 }

@@ -205,5 +205,77 @@ func maxRows() []Row {
 		SLA: SLA{Staleness: lastKnownGood("stale cache entries are served until PARTICIPANTS_CACHE_TTL (24h) ends, " +
 			"then the database's last known good count"), Alerts: alerts(AlertMaxAPIDown, AlertDataStale, AlertFallbackRateHigh)},
 	})
-	return rows
+	return append(rows, backoffRow(), backedOffElsewhereRow())
+}
+
+// backoffRow is a bot removed from its chats: MAX answers 404 for them, which says nothing
+// about MAX's health (no breaker opens), so only the failure backoff keeps every list from
+// asking again.
+func backoffRow() Row {
+	req := list(5)
+	req.Interval = 300 * time.Millisecond
+	return Row{
+		ID: "redis-up.max-404.cache-stale.backoff", Group: GroupMax,
+		Title: "MAX answers 404 for every chat (bot removed), cache stale, five lists: one MAX call per chat, then backed off",
+		Description: "MAX answers 404 not_found for alpha and beta, as when the bot was removed from them. A 404 is about one " +
+			"chat, not MAX, so the breaker stays closed and each list would queue both stale chats again. The first " +
+			"refresh of each chat fails and puts it on PARTICIPANTS_FAILURE_BACKOFF (10m): the four later lists serve the " +
+			"stale cache exactly as it is and count a failure_backoff drop per chat instead of calling MAX. " +
+			"ParticipantsMaxAPIDown ignores not_found, so only the staleness alert fires.",
+		Given:   given(up(), up(), status(http.StatusNotFound), CacheStale),
+		Request: req,
+		Expected: Expected{
+			Status:  http.StatusOK,
+			Chats:   listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
+			Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+			Metrics: []MetricExpectation{
+				metric(MetricMaxErrors, nil, Exactly(2)),
+				refMetric(MetricMaxErrors, labels("reason", "not_found"), Exactly(2)),
+				metric(MetricCacheErrors, nil, None()),
+				metric(MetricFallback, nil, None()),
+				refMetric(MetricRefreshDropped, labels("reason", DroppedBackoff), AtLeast(4)),
+			},
+			Gauges: []GaugeExpectation{gaugeAtLeast(MetricFreshness, nil, staleAfter.Seconds())},
+			Logs: []LogExpectation{
+				logged(LevelError, LogMaxFailed, nil, Exactly(2)),
+				logged(LevelWarn, LogFallback, nil, None()),
+			},
+			Stores:   storesAll(StoreUnchanged),
+			MaxCalls: []MaxCallExpectation{maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, Exactly(1))},
+			Within:   eventually, Hold: hold,
+		},
+		SLA: SLA{Staleness: lastKnownGood("the stale cache entries, as they are, until the backoff ends and MAX answers again"),
+			Alerts: alerts(AlertDataStale)},
+		Reference: true,
+	}
+}
+
+// backedOffElsewhereRow is the backoff shared between replicas: another replica found alpha
+// refused by MAX and wrote its backoff to Redis; this one has never called MAX for alpha.
+func backedOffElsewhereRow() Row {
+	g := given(up(), up(), up(), CacheStale)
+	g.Seed.Chats[0].BackedOff = 10 * time.Minute
+	return Row{
+		ID: "redis-up.max-up.cache-stale.backed-off-elsewhere", Group: GroupMax,
+		Title: "Cache stale, alpha backed off by another replica (its Redis key), MAX up: alpha not refreshed, beta is",
+		Description: "Another replica found alpha refused by MAX and wrote participants:backoff:<id> for the next ten " +
+			"minutes. This replica has never called MAX for alpha, so only the shared key can tell it to skip alpha: it " +
+			"serves alpha's stale cache as it is, counts a failure_backoff drop and makes no MAX call for it, while the " +
+			"stale beta is refreshed as usual. alpha's data stays stale, which ParticipantsDataStale reports.",
+		Given:   g,
+		Request: list(1),
+		Expected: Expected{
+			Status:  http.StatusOK,
+			Chats:   listedChats(SourceCache, OriginCache, SourceCache, OriginCache),
+			Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+			Metrics: append(quietMetrics(), refMetric(MetricRefreshDropped, labels("reason", DroppedBackoff), AtLeast(1))),
+			Logs:    quietLogs(),
+			Stores: storesAll(StoreUnchanged).
+				set(betaID, StoreRedis, StoreRefreshed, false).set(betaID, StoreDatabase, StoreRefreshed, false),
+			MaxCalls: []MaxCallExpectation{maxCalls(alphaMax, None()), maxCalls(betaMax, Exactly(1))},
+			Within:   eventually, Hold: hold,
+		},
+		SLA:       SLA{Staleness: lastKnownGood("the stale entry, as it is, until the backoff ends"), Alerts: alerts(AlertDataStale)},
+		Reference: true,
+	}
 }

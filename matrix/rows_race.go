@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -61,5 +62,39 @@ func raceRows() []Row {
 		},
 		SLA: SLA{Staleness: Staleness{Kind: StalenessBounded, Max: 0, Note: "the newer of MAX's answer and the stores"},
 			Alerts: alerts(AlertNone)},
-	}}
+	}, fastClockRow()}
+}
+
+// fastClockRow is a replica whose clock runs an hour ahead: its observation of alpha, in both
+// stores, lies beyond CLOCK_SKEW_MAX in the future.
+func fastClockRow() Row {
+	ahead := seed(CacheFresh)
+	ahead.Chats[0].DB = Stored{Count: 10, Age: -time.Hour}
+	ahead.Chats[0].Cache = &Stored{Count: 11, Age: -time.Hour}
+	return Row{
+		ID: "redis-up.max-up.cache-from-a-fast-clock", Group: GroupCache,
+		Title: "Cache fresh, alpha stamped an hour ahead by a replica whose clock runs fast: served as observed now, refreshed, replaced",
+		Description: fmt.Sprintf("alpha's database row and Redis entry carry an observation time an hour in the future, far "+
+			"beyond CLOCK_SKEW_MAX (%s): another replica's clock runs ahead. Trusted, alpha would look fresh for an hour and "+
+			"no refresh could replace it. The list serves the cache's count stamped now, counts both future times, and "+
+			"refreshes alpha, whose MAX answer then replaces the future-dated value in both stores. beta is fresh and untouched.",
+			formatDuration(clockSkewMax)),
+		Given:   Given{Postgres: up(), Redis: up(), MaxAPI: up(), Cache: CacheFresh, Seed: ahead},
+		Request: list(1),
+		Expected: Expected{
+			Status:  http.StatusOK,
+			Chats:   listedChats(SourceCache, OriginCacheNow, SourceCache, OriginCache),
+			Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
+			Metrics: append(quietMetrics(),
+				refMetric(MetricFutureTimes, labels("source", "cache"), AtLeast(1)),
+				refMetric(MetricFutureTimes, labels("source", "database"), AtLeast(1))),
+			Logs: quietLogs(),
+			Stores: storesAll(StoreUnchanged).
+				set(alphaID, StoreRedis, StoreRefreshed, false).set(alphaID, StoreDatabase, StoreRefreshed, false),
+			MaxCalls: []MaxCallExpectation{maxCalls(alphaMax, Exactly(1)), maxCalls(betaMax, None())},
+			Within:   eventually, Hold: hold,
+		},
+		SLA:       SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
+		Reference: true,
+	}
 }

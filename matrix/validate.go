@@ -83,9 +83,12 @@ func validateGiven(g Given) []error {
 			fail("seed: chat id %d duplicate or not positive", c.ID)
 		}
 		ids[c.ID] = true
+		if c.BackedOff < 0 {
+			fail("seed: chat %d: a backoff that ended before the row", c.ID)
+		}
 		if !c.Linked() {
-			if c.Cache != nil {
-				fail("seed: chat %d is not linked but has a cache entry", c.ID)
+			if c.Cache != nil || c.BackedOff != 0 {
+				fail("seed: chat %d is not linked but has a cache entry or a backoff", c.ID)
 			}
 			continue
 		}
@@ -144,8 +147,8 @@ func validateExpected(r Row) []error {
 	if (e.Status >= 400 && !isHealthPath(r.Request.Path)) != (e.ErrorCode != "") {
 		fail("expected: an error code goes with exactly the error statuses of non-health requests")
 	}
-	if e.CacheReads != nil && r.Given.Redis.Active() {
-		fail("expected: Redis reads counted while Redis is %s", r.Given.Redis)
+	if (e.CacheReads != nil || e.CachePings != nil) && r.Given.Redis.Active() {
+		fail("expected: Redis commands counted while Redis is %s", r.Given.Redis)
 	}
 	ids, serves := servedChats(r)
 	if serves && e.Status == http.StatusOK {

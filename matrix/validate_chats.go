@@ -52,7 +52,7 @@ func validateChats(what string, r Row, chats []ChatExpectation, ids []int64, fau
 		}
 		switch c.Source {
 		case SourceCache:
-			if c.Value != OriginCache && c.Value != OriginMax {
+			if c.Value != OriginCache && c.Value != OriginCacheNow && c.Value != OriginMax {
 				fail("chat %d: source cache serves the cache's or a refreshed value, not %q", c.ID, c.Value)
 			}
 			if faulted && redisUnreachableKind(r.Given.Redis.Kind) {
@@ -63,7 +63,7 @@ func validateChats(what string, r Row, chats []ChatExpectation, ids []int64, fau
 				fail("chat %d: source api only for a refresh, with the MAX value", c.ID)
 			}
 		case SourceDatabase:
-			if c.Value == OriginCache {
+			if c.Value == OriginCache || c.Value == OriginCacheNow {
 				fail("chat %d: source database cannot serve the cache's value", c.ID)
 			}
 		default:
@@ -71,6 +71,10 @@ func validateChats(what string, r Row, chats []ChatExpectation, ids []int64, fau
 		}
 		if c.Value == OriginCache && (sc.Cache == nil || sc.Cache.Raw != "") {
 			fail("chat %d: value from a cache entry that was never seeded, or does not decode", c.ID)
+		}
+		if c.Value == OriginCacheNow && (sc.Cache == nil || sc.Cache.Raw != "" || -sc.Cache.Age <= clockSkewMax) {
+			fail("chat %d: a value served as observed now needs a cache entry seeded beyond CLOCK_SKEW_MAX (%s) in the future",
+				c.ID, formatDuration(clockSkewMax))
 		}
 		if (c.Value == OriginMax || c.Value == OriginDatabaseOrMax) && !sc.Linked() {
 			fail("chat %d: a MAX value for a chat not linked to MAX", c.ID)

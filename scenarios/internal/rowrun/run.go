@@ -157,7 +157,8 @@ func (rr *rowRun) run(ctx context.Context) {
 	if rr.measured, ok = rr.scrape(ctx, "start of the measured requests"); !ok {
 		return
 	}
-	readsBefore, readsOK := rr.cacheReads(ctx)
+	readsBefore, readsOK := rr.redisCalls(ctx, rr.row.Expected.CacheReads, rr.env.CacheReads, "reads")
+	pingsBefore, pingsOK := rr.redisCalls(ctx, rr.row.Expected.CachePings, rr.env.CachePings, "pings")
 	rr.obs.Phases.Measured = time.Now()
 
 	// 5. Measured requests, then probes.
@@ -174,9 +175,13 @@ func (rr *rowRun) run(ctx context.Context) {
 	if rr.measuredEnd, ok = rr.scrape(ctx, "end of the measured requests"); !ok {
 		return
 	}
-	if readsAfter, ok := rr.cacheReads(ctx); ok && readsOK {
+	if readsAfter, ok := rr.redisCalls(ctx, rr.row.Expected.CacheReads, rr.env.CacheReads, "reads"); ok && readsOK {
 		n := int(readsAfter - readsBefore)
 		rr.obs.CacheReads = &n
+	}
+	if pingsAfter, ok := rr.redisCalls(ctx, rr.row.Expected.CachePings, rr.env.CachePings, "pings"); ok && pingsOK {
+		n := int(pingsAfter - pingsBefore)
+		rr.obs.CachePings = &n
 	}
 	rr.obs.Phases.MeasuredEnd = time.Now()
 	for _, p := range row.Expected.Probes {
@@ -398,14 +403,15 @@ func (rr *rowRun) secretsFound(metricsBody []byte) []string {
 	return out
 }
 
-// cacheReads counts the Redis read commands so far, when the row asks for them.
-func (rr *rowRun) cacheReads(ctx context.Context) (int64, bool) {
-	if rr.row.Expected.CacheReads == nil {
+// redisCalls counts Redis commands of one kind so far (count reads them), when the row
+// bounds them (want is set).
+func (rr *rowRun) redisCalls(ctx context.Context, want *matrix.Count, count func(context.Context) (int64, error), what string) (int64, bool) {
+	if want == nil {
 		return 0, false
 	}
-	n, err := rr.env.CacheReads(ctx)
+	n, err := count(ctx)
 	if err != nil {
-		rr.fail("count Redis reads: %v", err)
+		rr.fail("count Redis %s: %v", what, err)
 		return 0, false
 	}
 	return n, true

@@ -13,20 +13,23 @@ import (
 // what remains of cacheTTL after its age, as if the service had written it.
 func SeedOptions(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) []chaos.ResetOption {
 	d := seedData(s, seededAt, cacheTTL)
-	return []chaos.ResetOption{chaos.WithChats(d.rows...), chaos.WithCache(d.entries...), chaos.WithMaxChats(d.chats...)}
+	return []chaos.ResetOption{chaos.WithChats(d.rows...), chaos.WithCache(d.entries...), chaos.WithMaxChats(d.chats...),
+		chaos.WithBackoffs(d.backoffs...)}
 }
 
 // seeded is what a reset writes for a seed.
 type seeded struct {
-	rows    []chaos.ChatRow
-	entries []chaos.CacheEntry
-	chats   []maxapi.Chat
+	rows     []chaos.ChatRow
+	entries  []chaos.CacheEntry
+	chats    []maxapi.Chat
+	backoffs []chaos.Backoff
 }
 
 func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded {
 	var rows []chaos.ChatRow
 	var entries []chaos.CacheEntry
 	var chats []maxapi.Chat
+	var backoffs []chaos.Backoff
 	for _, c := range s.Chats {
 		row := chaos.ChatRow{ID: c.ID, Name: c.Name, MaxChatID: c.MaxChatID, Count: c.DB.Count}
 		if at, ok := c.DB.UpdatedAt(seededAt); ok {
@@ -41,6 +44,9 @@ func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded 
 		if c.Linked() {
 			chats = append(chats, maxapi.Chat{ID: c.MaxChatID, Title: c.Name, ParticipantsCount: c.MaxCount})
 		}
+		if c.BackedOff > 0 {
+			backoffs = append(backoffs, chaos.Backoff{ChatID: c.ID, Until: seededAt.Add(c.BackedOff)})
+		}
 	}
-	return seeded{rows: rows, entries: entries, chats: chats}
+	return seeded{rows: rows, entries: entries, chats: chats, backoffs: backoffs}
 }
