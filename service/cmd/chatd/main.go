@@ -182,6 +182,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Workers:         cfg.RefreshWorkers,
 		QueueSize:       cfg.RefreshQueueSize,
 		RateLimit:       cfg.MaxAPIRateLimit,
+		Quota:           cache.Quota(),
+		Replicas:        cfg.Replicas,
 		MaxTimeout:      cfg.MaxAPITimeout,
 		BreakerFailures: cfg.MaxAPIBreakerFailures,
 		BreakerCooldown: cfg.MaxAPIBreakerCooldown,

@@ -37,6 +37,7 @@ var DurationBounds = map[string]Range[time.Duration]{
 // something (a breaker that needs a million failures never opens).
 var IntBounds = map[string]Range[int]{
 	EnvRefreshWorkers:          {1, 64},
+	EnvReplicas:                {1, 100},
 	EnvDatabaseMaxConns:        {1, 1000},
 	EnvRefreshQueueSize:        {1, 100_000},
 	EnvMaxAPIBreakerFailures:   {1, 1000},

@@ -58,6 +58,7 @@ const (
 	EnvRefreshWorkers          = "REFRESH_WORKERS"
 	EnvRefreshQueueSize        = "REFRESH_QUEUE_SIZE"
 	EnvMaxAPIRateLimit         = "MAX_API_RATE_LIMIT"
+	EnvReplicas                = "REPLICAS"
 	EnvMaxAPIBreakerFailures   = "MAX_API_BREAKER_FAILURES"
 	EnvMaxAPIBreakerCooldown   = "MAX_API_BREAKER_COOLDOWN"
 	EnvRedisBreakerFailures    = "REDIS_BREAKER_FAILURES"
@@ -112,8 +113,12 @@ type Config struct {
 
 	RefreshWorkers   int
 	RefreshQueueSize int
-	// MaxAPIRateLimit is in requests per second.
+	// MaxAPIRateLimit is in requests per second, for the whole deployment: replicas share
+	// it through Redis.
 	MaxAPIRateLimit float64
+	// Replicas is the expected number of replicas; while Redis cannot be asked, each keeps
+	// to MaxAPIRateLimit / Replicas.
+	Replicas int
 
 	MaxAPIBreakerFailures   int
 	MaxAPIBreakerCooldown   time.Duration
@@ -167,6 +172,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RefreshWorkers:   p.integer(EnvRefreshWorkers, 4),
 		RefreshQueueSize: p.integer(EnvRefreshQueueSize, 1024),
 		MaxAPIRateLimit:  p.rate(EnvMaxAPIRateLimit, 20),
+		Replicas:         p.integer(EnvReplicas, 1),
 
 		MaxAPIBreakerFailures:   p.integer(EnvMaxAPIBreakerFailures, 5),
 		MaxAPIBreakerCooldown:   p.duration(EnvMaxAPIBreakerCooldown, 10*time.Second),
@@ -220,6 +226,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("refresh_workers", c.RefreshWorkers),
 		slog.Int("refresh_queue_size", c.RefreshQueueSize),
 		slog.Float64("max_api_rate_limit", c.MaxAPIRateLimit),
+		slog.Int("replicas", c.Replicas),
 	)
 }
 

@@ -52,6 +52,7 @@ type Metrics struct {
 	BreakerState     *prometheus.GaugeVec     // dependency
 	RefreshTotal     *prometheus.CounterVec   // result
 	RefreshDropped   *prometheus.CounterVec   // reason
+	QuotaLocal       prometheus.Counter
 	RefreshQueueLen  prometheus.Gauge
 	RefreshQueueCap  prometheus.Gauge
 	MaxAPIDuration   prometheus.Histogram
@@ -122,6 +123,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "participants_refresh_dropped_total",
 			Help: "Refreshes not made, by reason: background refreshes not queued or dropped from the queue, requested refreshes refused by the local rate limit, and refreshes skipped while a chat is backed off.",
 		}, []string{"reason"}),
+		QuotaLocal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "participants_rate_limit_local_total",
+			Help: "MAX calls let through by this replica's share of MAX_API_RATE_LIMIT (MAX_API_RATE_LIMIT / REPLICAS) because the limit shared through Redis could not be asked.",
+		}),
 		RefreshQueueLen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "participants_refresh_queue_length",
 			Help: "Background refreshes waiting in the queue.",
@@ -157,7 +162,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.CacheErrors, m.CacheCorrupt, m.FutureTimestamps, m.MaxAPIErrors, m.FallbackUsage, m.DataFreshness,
 		m.HTTPRequests, m.HTTPDuration, m.DependencyUp, m.BreakerState,
-		m.RefreshTotal, m.RefreshDropped, m.RefreshQueueLen, m.RefreshQueueCap,
+		m.RefreshTotal, m.RefreshDropped, m.QuotaLocal, m.RefreshQueueLen, m.RefreshQueueCap,
 		m.MaxAPIDuration, m.CacheDuration, m.DatabaseDuration, m.DatabaseErrors, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -54,9 +54,15 @@ type Config struct {
 	Workers int
 	// QueueSize bounds the background refresh queue; a full queue drops refreshes.
 	QueueSize int
-	// RateLimit is the most MAX calls per second the service makes, background and
-	// synchronous together. MAX allows 30.
+	// RateLimit is the most MAX calls per second the whole deployment makes, background and
+	// synchronous together, every replica included. MAX allows 30 per bot token.
 	RateLimit float64
+	// Quota shares RateLimit and MAX's Retry-After pauses between replicas (through Redis).
+	// Nil, or while it cannot be asked, each replica keeps to RateLimit / Replicas alone.
+	Quota Quota
+	// Replicas is the number of replicas expected to share the token; it only sizes the
+	// local share used without Quota.
+	Replicas int
 	// MaxTimeout is the deadline of one MAX call and, separately, of the writes that
 	// follow a successful one.
 	MaxTimeout time.Duration
@@ -120,6 +126,9 @@ func (c Config) Validate() error {
 	if c.RateLimit <= 0 || c.RateLimit > maxRateLimit {
 		errs = append(errs, fmt.Errorf("setting RateLimit = %v must be in (0, %d]", c.RateLimit, maxRateLimit))
 	}
+	if c.Replicas < 0 {
+		errs = append(errs, fmt.Errorf("setting Replicas = %d must be at least 1", c.Replicas))
+	}
 	if c.MaxTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("setting MaxTimeout = %v must be positive", c.MaxTimeout))
 	}
@@ -164,6 +173,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTimeout <= 0 {
 		c.MaxTimeout = d.MaxTimeout
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
 	}
 	if c.BreakerFailures <= 0 {
 		c.BreakerFailures = d.BreakerFailures

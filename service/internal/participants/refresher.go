@@ -137,6 +137,7 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Partici
 	if err := s.waitLimiter(ctx); err != nil {
 		return chat.Participants{}, err
 	}
+	s.syncPause(ctx)
 	n, err := s.breaker.Execute(func() (int, error) {
 		if s.paused() {
 			return 0, errPaused
@@ -205,32 +206,6 @@ func (s *Service) countMaxFailure(ctx context.Context, c chat.Chat, reason strin
 	s.m.RefreshTotal.WithLabelValues(metrics.ResultFailure).Inc()
 }
 
-// waitLimiter waits for the rate limiter's permission to call MAX. A wait longer than one
-// call's deadline means callers pile up faster than MAX may be called: the call is
-// refused rather than queued without bound.
-func (s *Service) waitLimiter(ctx context.Context) error {
-	now := s.clock.Now()
-	r := s.limiter.ReserveN(now, 1)
-	if !r.OK() {
-		return localRateLimit("no reservation possible")
-	}
-	d := r.DelayFrom(now)
-	if d <= 0 {
-		return nil
-	}
-	if d > s.cfg.MaxTimeout {
-		r.CancelAt(now)
-		return localRateLimit(fmt.Sprintf("wait %v over the call deadline", d))
-	}
-	select {
-	case <-ctx.Done():
-		r.CancelAt(s.clock.Now())
-		return fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
-	case <-s.clock.After(d):
-		return nil
-	}
-}
-
 // pause stops MAX calls for d (MAX's Retry-After; capped, with a default when absent).
 func (s *Service) pause(ctx context.Context, d time.Duration) {
 	if d <= 0 {
@@ -238,15 +213,26 @@ func (s *Service) pause(ctx context.Context, d time.Duration) {
 	}
 	d = min(d, maxPause)
 	until := s.clock.Now().Add(d)
+	if s.extendPause(until) {
+		s.log.WarnContext(ctx, msgPaused, "dependency", metrics.DepMaxAPI, "pause", d.String())
+	}
+	// Every replica shares the token, so every replica pauses. The cache adapter counts
+	// and logs its own failures; this replica's pause holds anyway.
+	if s.cfg.Quota != nil {
+		_ = s.cfg.Quota.Pause(ctx, until, d)
+	}
+}
+
+// extendPause pauses MAX calls until until unless a longer pause is in force, and reports
+// whether it changed anything.
+func (s *Service) extendPause(until time.Time) bool {
 	s.mu.Lock()
-	extend := until.After(s.pausedUntil)
-	if extend {
-		s.pausedUntil = until
+	defer s.mu.Unlock()
+	if !until.After(s.pausedUntil) {
+		return false
 	}
-	s.mu.Unlock()
-	if extend {
-		s.log.WarnContext(ctx, "MAX API calls paused", "dependency", metrics.DepMaxAPI, "pause", d.String())
-	}
+	s.pausedUntil = until
+	return true
 }
 
 func (s *Service) paused() bool {

@@ -21,6 +21,8 @@ import (
 )
 
 type env struct {
+	url   string // the cache's, through the proxy if any
+	opts  Options
 	cache *Cache
 	raw   *redis.Client // straight to the server, never through a proxy
 	m     *metrics.Metrics
@@ -65,7 +67,7 @@ func newEnv(t *testing.T, proxy *testdb.Proxy, opts Options) *env {
 		t.Fatalf("new cache: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &env{cache: c, raw: raw, m: opts.Metrics, logs: logs}
+	return &env{url: url, opts: opts, cache: c, raw: raw, m: opts.Metrics, logs: logs}
 }
 
 // counts looks ids up and returns the counts only.

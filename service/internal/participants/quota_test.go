@@ -1,0 +1,208 @@
+package participants_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/faultline/faultline/service/internal/chat"
+	"github.com/faultline/faultline/service/internal/metrics"
+	"github.com/faultline/faultline/service/internal/participants"
+)
+
+// fakeQuota is the shared MAX quota of other replicas: it grants, or answers a wait, or
+// fails as Redis would, and keeps the pauses stored.
+type fakeQuota struct {
+	mu          sync.Mutex
+	err         error
+	waits       []time.Duration // answered in turn; granted once they run out
+	takes       int
+	rates       []float64
+	pausedUntil time.Time
+}
+
+func (q *fakeQuota) Take(_ context.Context, rate float64) (time.Duration, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return 0, q.err
+	}
+	q.takes++
+	q.rates = append(q.rates, rate)
+	if len(q.waits) == 0 {
+		return 0, nil
+	}
+	w := q.waits[0]
+	q.waits = q.waits[1:]
+	return w, nil
+}
+
+func (q *fakeQuota) PausedUntil(context.Context) (time.Time, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pausedUntil, q.err
+}
+
+func (q *fakeQuota) Pause(_ context.Context, until time.Time, _ time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	if until.After(q.pausedUntil) {
+		q.pausedUntil = until
+	}
+	return nil
+}
+
+func (q *fakeQuota) set(f func(q *fakeQuota)) { q.mu.Lock(); f(q); q.mu.Unlock() }
+
+func (q *fakeQuota) Takes() int { q.mu.Lock(); defer q.mu.Unlock(); return q.takes }
+
+func withQuota(q *fakeQuota, rate float64, replicas int) func(*participants.Config) {
+	return func(c *participants.Config) { c.Quota, c.RateLimit, c.Replicas = q, rate, replicas }
+}
+
+func TestSharedQuotaAsksForTheDeploymentsRate(t *testing.T) {
+	q := &fakeQuota{}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	got, err := e.svc.Refresh(t.Context(), 1)
+	if err != nil || got.Participants.Count != 30 {
+		t.Fatalf("Refresh = %+v, %v; want MAX's 30", got.Participants, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	// The whole deployment's budget is asked for, not this replica's third of it.
+	if len(q.rates) != 1 || q.rates[0] != 20 {
+		t.Errorf("quota asked at %v, want once at 20", q.rates)
+	}
+}
+
+func TestSharedQuotaWaitIsKept(t *testing.T) {
+	q := &fakeQuota{waits: []time.Duration{300 * time.Millisecond}}
+	e := newEnv(t, withQuota(q, 20, 1))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	done := make(chan chat.Chat, 1)
+	go func() {
+		c, _ := e.svc.Refresh(context.Background(), 1)
+		done <- c
+	}()
+	eventually(t, func() bool { return e.clock.Waiters() == 1 }, "the refresh waits for the quota")
+	e.clock.Advance(299 * time.Millisecond)
+	if e.max.Calls() != 0 {
+		t.Fatal("MAX called before the quota had room")
+	}
+	e.clock.Advance(time.Millisecond)
+	select {
+	case c := <-done:
+		if c.Participants.Count != 30 || e.max.Calls() != 1 || q.Takes() != 2 {
+			t.Errorf("after the wait: count %d, MAX calls %d, quota asked %d times; want 30, 1, 2",
+				c.Participants.Count, e.max.Calls(), q.Takes())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refresh did not end after the wait")
+	}
+}
+
+func TestSharedQuotaWithNoRoomIsALocalRefusalNotAMaxError(t *testing.T) {
+	// Other replicas use the whole budget: the wait is longer than a call's deadline.
+	q := &fakeQuota{waits: []time.Duration{5 * time.Second}}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	got, err := e.svc.Refresh(t.Context(), 1)
+	if err != nil || got.Participants.Source != chat.SourceDatabase || got.Participants.Count != 10 {
+		t.Fatalf("Refresh = %+v, %v; want the stored 10 from the database", got.Participants, err)
+	}
+	if e.max.Calls() != 0 {
+		t.Errorf("MAX calls = %d, want 0", e.max.Calls())
+	}
+	if n := e.dropped(metrics.ReasonLocalRateLimit); n != 1 {
+		t.Errorf("refreshes dropped{local_rate_limit} = %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(e.m.MaxAPIErrors.WithLabelValues("circuit_open")); n != 0 {
+		t.Errorf("max errors{circuit_open} = %v, want 0: a full quota is not MAX failing", n)
+	}
+}
+
+func TestQuotaUnavailableFallsBackToTheReplicasShare(t *testing.T) {
+	q := &fakeQuota{err: errors.New("redis: connection refused")}
+	// 12 calls a second among 3 replicas: 4 each, one every 250 ms. A second call at the
+	// same instant would wait 250 ms, beyond the 200 ms deadline: refused. At the whole
+	// budget it would wait 83 ms and be let through.
+	e := newEnv(t, withQuota(q, 12, 3), func(c *participants.Config) { c.MaxTimeout = 200 * time.Millisecond })
+	e.store.Put(linked(1, -101, 10, dbAt), linked(2, -102, 20, dbAt))
+	e.max.SetCount(-101, 11)
+	e.max.SetCount(-102, 21)
+	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 11 {
+		t.Fatalf("first Refresh = %+v, %v; want MAX's 11", got.Participants, err)
+	}
+	// A service that waited here (for the whole budget's 83 ms) would wait on the test's
+	// clock for ever: the deadline turns that into a failure.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if got, err := e.svc.Refresh(ctx, 2); err != nil || got.Participants.Count != 20 {
+		t.Fatalf("second Refresh = %+v, %v; want the stored 20 (refused by the local share)", got.Participants, err)
+	}
+	if n := testutil.ToFloat64(e.m.QuotaLocal); n != 2 {
+		t.Errorf("participants_rate_limit_local_total = %v, want 2", n)
+	}
+	if n := e.dropped(metrics.ReasonLocalRateLimit); n != 1 {
+		t.Errorf("refreshes dropped{local_rate_limit} = %v, want 1", n)
+	}
+	requireLog(t, e.logs, slog.LevelWarn, "Shared MAX rate limit unavailable, using this replica's share",
+		map[string]string{"share": "4", "replicas": "3", "dependency": "redis"})
+
+	// Redis is back: the shared quota is asked again, and the change is logged once.
+	q.set(func(q *fakeQuota) { q.err = nil })
+	e.clock.Advance(time.Second)
+	if got, err := e.svc.Refresh(t.Context(), 2); err != nil || got.Participants.Count != 21 {
+		t.Fatalf("Refresh after Redis is back = %+v, %v; want MAX's 21", got.Participants, err)
+	}
+	requireLog(t, e.logs, slog.LevelInfo, "Shared MAX rate limit available again", map[string]string{"dependency": "redis"})
+	if q.Takes() != 1 {
+		t.Errorf("quota takes after Redis is back = %d, want 1", q.Takes())
+	}
+}
+
+func TestRetryAfterPauseIsSharedWithEveryReplica(t *testing.T) {
+	q := &fakeQuota{}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.Fail(&maxError{reason: "rate_limited", retryAfter: 5 * time.Second})
+	if _, err := e.svc.Refresh(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	q.mu.Lock()
+	until := q.pausedUntil
+	q.mu.Unlock()
+	if want := t0.Add(5 * time.Second); !until.Equal(want) {
+		t.Errorf("shared pause until %v, want %v", until, want)
+	}
+}
+
+func TestPauseOfAnotherReplicaIsKept(t *testing.T) {
+	q := &fakeQuota{pausedUntil: t0.Add(5 * time.Second)}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	got, err := e.svc.Refresh(t.Context(), 1)
+	if err != nil || got.Participants.Count != 10 {
+		t.Fatalf("Refresh during another replica's pause = %+v, %v; want the stored 10", got.Participants, err)
+	}
+	if e.max.Calls() != 0 {
+		t.Fatalf("MAX called during another replica's pause")
+	}
+	// The pause is this replica's too now, until it ends.
+	e.clock.Advance(5 * time.Second)
+	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 30 {
+		t.Errorf("Refresh after the pause = %+v, %v; want MAX's 30", got.Participants, err)
+	}
+}
