@@ -19,6 +19,7 @@ type resetConfig struct {
 	cache    []CacheEntry
 	maxChats []maxapi.Chat
 	backoffs []Backoff
+	quota    SharedQuota
 }
 
 // WithSUTEnv starts the SUT with these KEY=VALUE settings on top of the contract's, for
@@ -41,6 +42,12 @@ func WithCache(entries ...CacheEntry) ResetOption {
 // as another replica would have written them.
 func WithBackoffs(b ...Backoff) ResetOption {
 	return func(c *resetConfig) { c.backoffs = append(c.backoffs, b...) }
+}
+
+// WithSharedQuota seeds the MAX quota and pause that other replicas of the reference
+// service share through Redis, after Redis is flushed.
+func WithSharedQuota(q SharedQuota) ResetOption {
+	return func(c *resetConfig) { c.quota = q }
 }
 
 // WithMaxChats puts these chats into the fake MAX after it is reset.
@@ -96,7 +103,7 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 			return fmt.Errorf("reset: seed fake MAX: %w", err)
 		}
 	}
-	if err := e.resetData(ctx, rc.chats, rc.cache, rc.backoffs); err != nil {
+	if err := e.resetData(ctx, rc.chats, rc.cache, rc.backoffs, rc.quota); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
 	if err := e.startSUT(ctx, rc.sutEnv); err != nil {

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -159,6 +161,36 @@ var _ = Describe("Environment", Label("env"), func() {
 		Expect(env.RestartSUT(ctx)).To(Succeed())
 		Expect(env.SUTPid()).NotTo(Equal(pid))
 		Expect(sutEnviron(env)).To(ContainElement("PARTICIPANTS_STALE_AFTER=2h"), "a restart keeps the settings")
+	})
+
+	It("seeds what other replicas of the reference service share in Redis, in the format they read", func() {
+		ctx := bg()
+		now := time.Now()
+		Expect(env.Reset(ctx,
+			chaos.WithChats(chaos.ChatRow{ID: 1, Name: "a", MaxChatID: -1, Count: 1}),
+			chaos.WithBackoffs(chaos.Backoff{ChatID: 1, Until: now.Add(time.Minute)}),
+			chaos.WithSharedQuota(chaos.SharedQuota{QuotaSpentUntil: now.Add(10 * time.Second), PausedUntil: now.Add(30 * time.Second)}),
+		)).To(Succeed())
+
+		By("a spent budget: redis_rate, as chatd asks it, has no room for about ten seconds")
+		res, err := redis_rate.NewLimiter(env.Redis()).Allow(ctx, strings.TrimPrefix(chaos.QuotaKey, "rate:"),
+			redis_rate.Limit{Rate: 20, Period: time.Second, Burst: 1})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Allowed).To(BeZero())
+		Expect(res.RetryAfter).To(BeNumerically("~", 10*time.Second, time.Second))
+
+		By("the pause's end in Unix milliseconds, expiring with it")
+		v, err := env.Redis().Get(ctx, chaos.PauseKey).Result()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(v).To(Equal(strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10)))
+		ttl, err := env.Redis().PTTL(ctx, chaos.PauseKey).Result()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ttl).To(BeNumerically("~", 30*time.Second, 2*time.Second))
+
+		By("a backoff as an RFC 3339 time")
+		v, err = env.Redis().Get(ctx, chaos.BackoffKey(1)).Result()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(time.Parse(time.RFC3339Nano, v)).To(BeTemporally("~", now.Add(time.Minute), time.Millisecond))
 	})
 
 	It("measures reset durations", func() {

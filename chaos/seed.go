@@ -42,6 +42,25 @@ func CacheKey(chatID int64) string { return "participants:" + strconv.FormatInt(
 // BackoffKey is the reference service's Redis key for a chat whose refreshes are backed off.
 func BackoffKey(chatID int64) string { return "participants:backoff:" + strconv.FormatInt(chatID, 10) }
 
+// QuotaKey is where the reference service's replicas keep the GCRA state of their shared
+// MAX rate limit (go-redis/redis_rate's key for participants:max-quota).
+const QuotaKey = "rate:participants:max-quota"
+
+// PauseKey is where the reference service's replicas keep the end of a pause MAX imposed
+// with a 429, in Unix milliseconds.
+const PauseKey = "participants:max-pause"
+
+// gcraEpoch is redis_rate's epoch: its times are seconds since then.
+var gcraEpoch = time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// SharedQuota is the state other replicas of the reference service left in Redis: a MAX
+// budget spent until QuotaSpentUntil, and a 429's pause until PausedUntil. Zero times
+// write nothing.
+type SharedQuota struct {
+	QuotaSpentUntil time.Time
+	PausedUntil     time.Time
+}
+
 // Backoff is a refresh backoff as a replica of the reference service writes it: the RFC 3339
 // time it ends, under BackoffKey, expiring then.
 type Backoff struct {
@@ -54,7 +73,7 @@ const seedTimeout = 10 * time.Second
 
 // resetData empties Redis and the chats table, then seeds them. The harness leaves the
 // schema to the SUT's migrations; it only knows the contract's table and key.
-func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry, backoffs []Backoff) error {
+func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry, backoffs []Backoff, quota SharedQuota) error {
 	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
 	defer cancel()
 	if err := e.Redis().FlushAll(ctx).Err(); err != nil {
@@ -69,6 +88,9 @@ func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry
 	if err := e.seedCache(ctx, cache); err != nil {
 		return err
 	}
+	if err := e.seedQuota(ctx, quota); err != nil {
+		return err
+	}
 	for _, b := range backoffs {
 		ttl := time.Until(b.Until)
 		if ttl <= 0 {
@@ -76,6 +98,23 @@ func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry
 		}
 		if err := e.Redis().Set(ctx, BackoffKey(b.ChatID), b.Until.UTC().Format(time.RFC3339Nano), ttl).Err(); err != nil {
 			return fmt.Errorf("seed backoff of chat %d: %w", b.ChatID, err)
+		}
+	}
+	return nil
+}
+
+// seedQuota writes the shared quota's keys as the reference service's replicas do.
+func (e *Env) seedQuota(ctx context.Context, q SharedQuota) error {
+	if t := q.QuotaSpentUntil; !t.IsZero() {
+		tat := strconv.FormatFloat(t.Sub(gcraEpoch).Seconds(), 'f', 6, 64)
+		if err := e.Redis().Set(ctx, QuotaKey, tat, max(time.Until(t), time.Second)).Err(); err != nil {
+			return fmt.Errorf("seed the shared MAX quota: %w", err)
+		}
+	}
+	if t := q.PausedUntil; !t.IsZero() {
+		ms := strconv.FormatInt(t.UnixMilli(), 10)
+		if err := e.Redis().Set(ctx, PauseKey, ms, max(time.Until(t), time.Millisecond)).Err(); err != nil {
+			return fmt.Errorf("seed the shared MAX pause: %w", err)
 		}
 	}
 	return nil

@@ -86,8 +86,9 @@ func Unchecked() map[string]string {
 			"TestTokenIsTrimmed, TestLoadRejects); the harness always passes a clean token",
 		"http.database-saturation": "no row saturates the pool yet; chatd's tests against a real PostgreSQL " +
 			"hold it (TestPoolExhaustionDoesNotOpenTheBreaker, TestStatementTimeoutDoesNotOpenTheBreaker)",
-		"behaviour.local-rate-limit": "the POST-flood row of the replica group is still to be built; chatd's " +
-			"TestBackgroundLocalRateLimitIsNotAMaxFailure and a promtool case hold it",
+		"behaviour.quota-fallback": "the replica's share (MAX_API_RATE_LIMIT / REPLICAS) differs from the whole " +
+			"budget only with several replicas and Redis down, and the harness starts one replica; chatd's " +
+			"TestQuotaUnavailableFallsBackToTheReplicasShare holds it",
 		"metrics.zero-series": "read by the alert rules, whose promtool tests (make alerts) start from series at zero; " +
 			"no row scrapes a service before its first event",
 		"metrics.reference": "the reference service's extra metrics are read by its alerts, which the alert " +
@@ -224,6 +225,9 @@ func rowChecks(r Row) []clauseCheck {
 		case MetricFallback:
 			add("metrics.fallback", what, m.Reference)
 		case MetricRefreshDropped:
+			if m.Labels["reason"] == DroppedLocalRateLimit && m.Delta.Min > 0 {
+				add("behaviour.local-rate-limit", what+": refused by the rate limit, not a MAX failure", true)
+			}
 			if m.Labels["reason"] == DroppedBackoff && m.Delta.Min > 0 {
 				add("behaviour.failure-backoff", what+": later lists do not ask MAX again", true)
 			}
@@ -300,6 +304,14 @@ func rowChecks(r Row) []clauseCheck {
 		if c.Count.Min > 0 && c.Status == 0 && !g.MaxAPI.Active() {
 			add("env.max-token", what+": the fake MAX answers only the token sent verbatim", c.Reference)
 		}
+	}
+	if spent, paused := quotaSeeded(g.Seed); spent || paused {
+		what := "the MAX budget spent by other replicas"
+		if paused {
+			what = "a 429 pause another replica stored"
+		}
+		add("behaviour.shared-quota", "no MAX call under "+what, true)
+		add("data.quota-keys", what+", seeded under its key", true)
 	}
 	for _, mr := range e.MaxRate {
 		add("behaviour.bounded-refreshes", "MAX calls per second "+mr.PerSecond.String(), mr.Reference)

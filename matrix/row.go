@@ -228,6 +228,12 @@ func (g Given) Summary() string {
 // so the count served proves which source it came from.
 type Seed struct {
 	Chats []SeedChat `json:"chats"`
+	// QuotaSpent (reference) seeds the MAX budget the replicas share as spent by others for
+	// this long past the seeding time; zero seeds none.
+	QuotaSpent time.Duration `json:"quota_spent,omitempty"`
+	// MaxPaused (reference) seeds a pause of MAX calls another replica stored after a 429,
+	// lasting this long past the seeding time; zero seeds none.
+	MaxPaused time.Duration `json:"max_paused,omitempty"`
 }
 
 // Chat returns the seeded chat with the id.

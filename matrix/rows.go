@@ -61,6 +61,7 @@ func Rows() []Row {
 	rows = append(rows, redisRows()...)
 	rows = append(rows, refreshRows()...)
 	rows = append(rows, raceRows()...)
+	rows = append(rows, quotaRows()...)
 	rows = append(rows, postgresRows()...)
 	rows = append(rows, healthRows()...)
 	rows = append(rows, recoveryRows()...)

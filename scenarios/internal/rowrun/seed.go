@@ -14,7 +14,7 @@ import (
 func SeedOptions(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) []chaos.ResetOption {
 	d := seedData(s, seededAt, cacheTTL)
 	return []chaos.ResetOption{chaos.WithChats(d.rows...), chaos.WithCache(d.entries...), chaos.WithMaxChats(d.chats...),
-		chaos.WithBackoffs(d.backoffs...)}
+		chaos.WithBackoffs(d.backoffs...), chaos.WithSharedQuota(d.quota)}
 }
 
 // seeded is what a reset writes for a seed.
@@ -23,6 +23,7 @@ type seeded struct {
 	entries  []chaos.CacheEntry
 	chats    []maxapi.Chat
 	backoffs []chaos.Backoff
+	quota    chaos.SharedQuota
 }
 
 func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded {
@@ -48,5 +49,12 @@ func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded 
 			backoffs = append(backoffs, chaos.Backoff{ChatID: c.ID, Until: seededAt.Add(c.BackedOff)})
 		}
 	}
-	return seeded{rows: rows, entries: entries, chats: chats, backoffs: backoffs}
+	var quota chaos.SharedQuota
+	if s.QuotaSpent > 0 {
+		quota.QuotaSpentUntil = seededAt.Add(s.QuotaSpent)
+	}
+	if s.MaxPaused > 0 {
+		quota.PausedUntil = seededAt.Add(s.MaxPaused)
+	}
+	return seeded{rows: rows, entries: entries, chats: chats, backoffs: backoffs, quota: quota}
 }
