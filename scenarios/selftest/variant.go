@@ -283,11 +283,12 @@ func Variants() []Variant {
 			Name:   "max-no-rate-limit",
 			Breaks: "the MAX rate limiter does not limit, so background refreshes call MAX as fast as the workers go",
 			Why: "Only the row with sixty chats due at once can outrun MAX's 30 calls a second (the fake MAX refuses " +
-				"the excess with 429); three chats stay below any limit.",
+				"the excess with 429), and only the row whose budget other replicas have spent needs a limit to refuse " +
+				"a call; three chats stay below any limit.",
 			Patch:  "max-no-rate-limit.patch",
-			Reject: []string{"redis-up.max-up.cache-cold.many-chats"},
+			Reject: []string{"redis-up.max-up.cache-cold.many-chats", "refresh.quota-spent-elsewhere"},
 			Watch:  []string{"redis-up.max-up.cache-cold", "redis-up.max-up.cache-stale", "recovery.max-429"},
-			Fields: []matrix.Field{matrix.FieldMaxCalls},
+			Fields: []matrix.Field{matrix.FieldChats, matrix.FieldMaxCalls},
 		},
 		{
 			Name:   "limit-not-validated",
@@ -366,6 +367,50 @@ func Variants() []Variant {
 			Reject: []string{"refresh.newer-in-stores", "redis-up.max-up.cache-cold.newer-in-database"},
 			Watch:  []string{"refresh.max-up", "redis-up.max-up.cache-cold", "redis-up.max-up.cache-stale"},
 			Fields: []matrix.Field{matrix.FieldStores},
+		},
+		{
+			Name: "per-process-quota",
+			Breaks: "each replica limits its MAX calls and keeps MAX's Retry-After pause in its own memory, as chatd did " +
+				"before replicas shared one quota: three replicas spend three budgets on one bot token",
+			Why: "The rows that seed what the other replicas left in Redis (a spent budget, a stored 429 pause) see it " +
+				"(§behaviour.shared-quota): one replica alone never exceeds its own limit.",
+			Patch:  "per-process-quota.patch",
+			Reject: []string{"refresh.quota-spent-elsewhere", "redis-up.max-paused-elsewhere.cache-stale"},
+			Watch:  []string{"refresh.max-up", "redis-up.max-429.cache-stale", "redis-up.max-up.cache-cold.many-chats"},
+			// The POST answers MAX's count (chats), which decides the row at once.
+			Fields: []matrix.Field{matrix.FieldChats, matrix.FieldMaxCalls},
+		},
+		{
+			Name:   "no-failure-backoff",
+			Breaks: "a chat MAX refuses (404, bot removed) is not backed off: every list asks MAX for it again",
+			Why: "Only the row that lists chats MAX answers 404 for, several times, sees the repeated calls " +
+				"(§behaviour.failure-backoff); a 404 opens no breaker, so nothing else holds them back.",
+			Patch:  "no-failure-backoff.patch",
+			Reject: []string{"redis-up.max-404.cache-stale.backoff"},
+			Watch:  []string{"refresh.max-404", "redis-up.max-up.cache-stale.backed-off-elsewhere"},
+			Fields: []matrix.Field{matrix.FieldMaxCalls},
+		},
+		{
+			Name: "health-pings-per-probe",
+			Breaks: "/health/detailed and /readyz ping the database and Redis on every probe: a probe flood becomes a " +
+				"load on the dependencies",
+			Why: "Only the row that sends twenty probes in a row counts Redis's PINGs (§http.health.cache); the other " +
+				"health rows send ten probes and read the answers, which stay the same.",
+			Patch:  "health-pings-per-probe.patch",
+			Reject: []string{"health.probe-flood"},
+			Watch:  []string{"health.all-up", "health.redis-down"},
+			Fields: []matrix.Field{matrix.FieldStores},
+		},
+		{
+			Name: "future-trusted",
+			Breaks: "an observation time beyond CLOCK_SKEW_MAX in the future is trusted: served as fresh with its future " +
+				"time, and never refreshed until the clock catches up",
+			Why: "Only the row that seeds a replica's observation an hour ahead sees it (§behaviour.clock-skew); the " +
+				"racing-writer rows stay within CLOCK_SKEW_MAX, where a future time is trusted.",
+			Patch:  "future-trusted.patch",
+			Reject: []string{"redis-up.max-up.cache-from-a-fast-clock"},
+			Watch:  []string{"refresh.newer-in-stores", "redis-up.max-up.cache-cold.newer-in-database"},
+			Fields: []matrix.Field{matrix.FieldChats, matrix.FieldMaxCalls},
 		},
 	}
 }
