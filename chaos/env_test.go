@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -172,18 +171,19 @@ var _ = Describe("Environment", Label("env"), func() {
 			chaos.WithSharedQuota(chaos.SharedQuota{QuotaSpentUntil: now.Add(10 * time.Second), PausedUntil: now.Add(30 * time.Second)}),
 		)).To(Succeed())
 
-		By("a spent budget: redis_rate, as chatd asks it, has no room for about ten seconds")
-		res, err := redis_rate.NewLimiter(env.Redis()).Allow(ctx, strings.TrimPrefix(chaos.QuotaKey, "rate:"),
-			redis_rate.Limit{Rate: 20, Period: time.Second, Burst: 1})
+		By("a spent budget: the next call's time in Unix microseconds, expiring then")
+		v, err := env.Redis().Get(ctx, chaos.QuotaKey).Result()
 		Expect(err).NotTo(HaveOccurred())
-		Expect(res.Allowed).To(BeZero())
-		Expect(res.RetryAfter).To(BeNumerically("~", 10*time.Second, time.Second))
+		Expect(v).To(Equal(strconv.FormatInt(now.Add(10*time.Second).UnixMicro(), 10)))
+		ttl, err := env.Redis().PTTL(ctx, chaos.QuotaKey).Result()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ttl).To(BeNumerically("~", 10*time.Second, 2*time.Second))
 
 		By("the pause's end in Unix milliseconds, expiring with it")
-		v, err := env.Redis().Get(ctx, chaos.PauseKey).Result()
+		v, err = env.Redis().Get(ctx, chaos.PauseKey).Result()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(v).To(Equal(strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10)))
-		ttl, err := env.Redis().PTTL(ctx, chaos.PauseKey).Result()
+		ttl, err = env.Redis().PTTL(ctx, chaos.PauseKey).Result()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ttl).To(BeNumerically("~", 30*time.Second, 2*time.Second))
 

@@ -42,16 +42,13 @@ func CacheKey(chatID int64) string { return "participants:" + strconv.FormatInt(
 // BackoffKey is the reference service's Redis key for a chat whose refreshes are backed off.
 func BackoffKey(chatID int64) string { return "participants:backoff:" + strconv.FormatInt(chatID, 10) }
 
-// QuotaKey is where the reference service's replicas keep the GCRA state of their shared
-// MAX rate limit (go-redis/redis_rate's key for participants:max-quota).
-const QuotaKey = "rate:participants:max-quota"
+// QuotaKey is where the reference service's replicas keep their shared MAX budget: the
+// time the next call may be made, in Unix microseconds.
+const QuotaKey = "participants:max-quota"
 
 // PauseKey is where the reference service's replicas keep the end of a pause MAX imposed
 // with a 429, in Unix milliseconds.
 const PauseKey = "participants:max-pause"
-
-// gcraEpoch is redis_rate's epoch: its times are seconds since then.
-var gcraEpoch = time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // SharedQuota is the state other replicas of the reference service left in Redis: a MAX
 // budget spent until QuotaSpentUntil, and a 429's pause until PausedUntil. Zero times
@@ -106,8 +103,8 @@ func (e *Env) resetData(ctx context.Context, chats []ChatRow, cache []CacheEntry
 // seedQuota writes the shared quota's keys as the reference service's replicas do.
 func (e *Env) seedQuota(ctx context.Context, q SharedQuota) error {
 	if t := q.QuotaSpentUntil; !t.IsZero() {
-		tat := strconv.FormatFloat(t.Sub(gcraEpoch).Seconds(), 'f', 6, 64)
-		if err := e.Redis().Set(ctx, QuotaKey, tat, max(time.Until(t), time.Second)).Err(); err != nil {
+		next := strconv.FormatInt(t.UnixMicro(), 10)
+		if err := e.Redis().Set(ctx, QuotaKey, next, max(time.Until(t), time.Millisecond)).Err(); err != nil {
 			return fmt.Errorf("seed the shared MAX quota: %w", err)
 		}
 	}

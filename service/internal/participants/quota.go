@@ -11,9 +11,10 @@ import (
 // Quota is MAX's rate limit and its Retry-After pauses, shared by every replica that uses
 // the same bot token (the reference implementation keeps both in Redis).
 type Quota interface {
-	// Take asks for one MAX call now at rate calls per second: zero means granted, a
-	// positive wait is how long until one could be (nothing is taken then).
-	Take(ctx context.Context, rate float64) (wait time.Duration, err error)
+	// Reserve takes the next MAX call of a budget of rate calls per second if it can be
+	// made within maxWait: ok with how long to wait for it, or not ok (nothing taken) with
+	// how long the wait would have been. Callers get their calls in the order they asked.
+	Reserve(ctx context.Context, rate float64, maxWait time.Duration) (wait time.Duration, ok bool, err error)
 	// PausedUntil returns the end of the pause MAX imposed on any replica (zero when none).
 	PausedUntil(ctx context.Context) (time.Time, error)
 	// Pause stops every replica's MAX calls until until, d from now.
@@ -34,25 +35,24 @@ func (s *Service) waitLimiter(ctx context.Context) error {
 	if s.cfg.Quota == nil {
 		return s.waitLocal(ctx)
 	}
-	deadline := s.clock.Now().Add(s.cfg.MaxTimeout)
-	for {
-		wait, err := s.cfg.Quota.Take(ctx, s.cfg.RateLimit)
-		if err != nil {
-			s.quotaUnavailable(ctx, err)
-			return s.waitLocal(ctx)
-		}
-		s.quotaAvailable(ctx)
-		if wait <= 0 {
-			return nil
-		}
-		if s.clock.Now().Add(wait).After(deadline) {
-			return localRateLimit(fmt.Sprintf("shared quota: wait %v over the call deadline", wait))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
-		case <-s.clock.After(wait):
-		}
+	wait, ok, err := s.cfg.Quota.Reserve(ctx, s.cfg.RateLimit, s.cfg.MaxTimeout)
+	if err != nil {
+		s.quotaUnavailable(ctx, err)
+		return s.waitLocal(ctx)
+	}
+	s.quotaAvailable(ctx)
+	if !ok {
+		return localRateLimit(fmt.Sprintf("shared quota: wait %v over the call deadline", wait))
+	}
+	if wait <= 0 {
+		return nil
+	}
+	// The slot is taken: a caller that gives up now leaves it unused, never to another.
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
+	case <-s.clock.After(wait):
+		return nil
 	}
 }
 

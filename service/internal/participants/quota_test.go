@@ -15,8 +15,9 @@ import (
 	"github.com/faultline/faultline/service/internal/participants"
 )
 
-// fakeQuota is the shared MAX quota of other replicas: it grants, or answers a wait, or
-// fails as Redis would, and keeps the pauses stored.
+// fakeQuota is the shared MAX quota of other replicas: it grants a slot now, or one after
+// the next of its waits (refused beyond the caller's patience), or fails as Redis would, and
+// keeps the pauses stored.
 type fakeQuota struct {
 	mu          sync.Mutex
 	err         error
@@ -26,20 +27,20 @@ type fakeQuota struct {
 	pausedUntil time.Time
 }
 
-func (q *fakeQuota) Take(_ context.Context, rate float64) (time.Duration, error) {
+func (q *fakeQuota) Reserve(_ context.Context, rate float64, maxWait time.Duration) (time.Duration, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {
-		return 0, q.err
+		return 0, false, q.err
 	}
 	q.takes++
 	q.rates = append(q.rates, rate)
 	if len(q.waits) == 0 {
-		return 0, nil
+		return 0, true, nil
 	}
 	w := q.waits[0]
 	q.waits = q.waits[1:]
-	return w, nil
+	return w, w <= maxWait, nil
 }
 
 func (q *fakeQuota) PausedUntil(context.Context) (time.Time, error) {
@@ -103,8 +104,9 @@ func TestSharedQuotaWaitIsKept(t *testing.T) {
 	e.clock.Advance(time.Millisecond)
 	select {
 	case c := <-done:
-		if c.Participants.Count != 30 || e.max.Calls() != 1 || q.Takes() != 2 {
-			t.Errorf("after the wait: count %d, MAX calls %d, quota asked %d times; want 30, 1, 2",
+		// The slot was reserved: the quota is not asked again after the wait.
+		if c.Participants.Count != 30 || e.max.Calls() != 1 || q.Takes() != 1 {
+			t.Errorf("after the wait: count %d, MAX calls %d, quota asked %d times; want 30, 1, 1",
 				c.Participants.Count, e.max.Calls(), q.Takes())
 		}
 	case <-time.After(5 * time.Second):

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -19,8 +18,8 @@ const (
 	OpQuotaRead  = "quota_read"
 )
 
-// QuotaKey names the GCRA state of the MAX rate limit that every replica shares;
-// redis_rate stores it under "rate:" + QuotaKey.
+// QuotaKey holds the MAX budget every replica shares: the time the next call may be made
+// (GCRA's theoretical arrival time), in Unix microseconds on Redis's clock.
 const QuotaKey = KeyPrefix + "max-quota"
 
 // PauseKey holds the end of the pause MAX imposed with a 429 (Unix milliseconds), so that
@@ -28,45 +27,51 @@ const QuotaKey = KeyPrefix + "max-quota"
 const PauseKey = KeyPrefix + "max-pause"
 
 // Quota is MAX's rate limit and its Retry-After pauses shared through Redis, with the
-// cache's deadline, breaker and failure accounting. The rate limit is GCRA
-// (github.com/go-redis/redis_rate) on Redis's own clock, so replicas' clocks do not matter;
-// its burst is one call, so calls are spaced evenly and no second of any window holds more
-// than the rate (plus the one call on its edge).
-type Quota struct {
-	c       *Cache
-	limiter *redis_rate.Limiter
-}
+// cache's deadline, breaker and failure accounting.
+type Quota struct{ c *Cache }
 
 // Quota returns the MAX quota shared through this cache's Redis.
-func (c *Cache) Quota() *Quota {
-	return &Quota{c: c, limiter: redis_rate.NewLimiter(c.client)}
-}
+func (c *Cache) Quota() *Quota { return &Quota{c: c} }
 
-// limitOf turns calls per second into redis_rate's whole calls per period, exact to a
-// thousandth of a call per second.
-func limitOf(perSecond float64) redis_rate.Limit {
-	return redis_rate.Limit{Rate: int(math.Round(perSecond * 1000)), Period: 1000 * time.Second, Burst: 1}
-}
+// reserve is GCRA with a burst of one call, as a reservation: the caller is given the next
+// free slot if it begins within ARGV[2] microseconds, and the slot after it is what the
+// next caller gets. Calls are spaced ARGV[1] microseconds apart whichever replica makes
+// them, in the order they asked, on Redis's clock (replicas' clocks do not matter). It
+// returns {1, wait} for a slot taken, {0, wait} for one too far ahead (nothing is taken).
+var reserve = redis.NewScript(`
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call("GET", KEYS[1]) or "0") or 0
+if tat < now then tat = now end
+local wait = tat - now
+if wait > tonumber(ARGV[2]) then return {0, wait} end
+local next = tat + interval
+redis.call("SET", KEYS[1], string.format("%d", next), "PX", math.ceil((next - now) / 1000))
+return {1, wait}
+`)
 
-// Take asks for one MAX call now at rate calls per second: zero when granted, otherwise
-// how long until one could be (nothing is taken then).
-func (q *Quota) Take(ctx context.Context, rate float64) (time.Duration, error) {
-	if rate <= 0 || rate*1000 > math.MaxInt32 {
-		return 0, fmt.Errorf("take a MAX call from the shared quota: rate %v out of range", rate)
+// Reserve takes the next MAX call of the shared budget of rate calls per second if it can
+// be made within maxWait: ok with how long to wait for it, or not ok (nothing taken) with
+// how long the wait would have been.
+func (q *Quota) Reserve(ctx context.Context, rate float64, maxWait time.Duration) (wait time.Duration, ok bool, err error) {
+	if rate <= 0 || math.IsInf(rate, 0) || math.IsNaN(rate) {
+		return 0, false, fmt.Errorf("reserve a MAX call: rate %v out of range", rate)
 	}
-	var res *redis_rate.Result
-	err := q.c.call(ctx, OpQuotaTake, func(ctx context.Context) error {
+	interval := max(int64(math.Round(1e6/rate)), 1)
+	var res []int64
+	err = q.c.call(ctx, OpQuotaTake, func(ctx context.Context) error {
 		var err error
-		res, err = q.limiter.Allow(ctx, QuotaKey, limitOf(rate))
+		res, err = reserve.Run(ctx, q.c.client, []string{QuotaKey}, interval, max(maxWait.Microseconds(), 0)).Int64Slice()
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("take a MAX call from the shared quota: %w", err)
+		return 0, false, fmt.Errorf("reserve a MAX call from the shared quota: %w", err)
 	}
-	if res.Allowed > 0 {
-		return 0, nil
+	if len(res) != 2 {
+		return 0, false, fmt.Errorf("reserve a MAX call from the shared quota: unexpected answer %v", res)
 	}
-	return max(res.RetryAfter, time.Millisecond), nil
+	return time.Duration(res[1]) * time.Microsecond, res[0] == 1, nil
 }
 
 // extendPause sets KEYS[1] to ARGV[1] (Unix milliseconds) for ARGV[2] milliseconds unless

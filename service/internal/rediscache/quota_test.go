@@ -28,45 +28,66 @@ func TestQuotaIsSharedByReplicas(t *testing.T) {
 	e := newEnv(t, nil, Options{})
 	a, b := e.cache.Quota(), e.replica(t).Quota()
 	ctx := t.Context()
-	// One call a second with a burst of one: the first replica's call leaves no room for
-	// the second's for about a second, however close together they ask.
+	// One call a second: the first replica's call takes the slot now, so the other
+	// replica's next slot is about a second away, however close together they ask.
 	const rate = 1.0
-	if wait, err := a.Take(ctx, rate); err != nil || wait != 0 {
-		t.Fatalf("first Take = %v, %v; want granted", wait, err)
+	if wait, ok, err := a.Reserve(ctx, rate, time.Second); err != nil || !ok || wait != 0 {
+		t.Fatalf("first Reserve = %v, %v, %v; want granted at once", wait, ok, err)
 	}
-	wait, err := b.Take(ctx, rate)
-	if err != nil {
-		t.Fatal(err)
+	// Too far ahead for half a second's patience: refused, and nothing taken.
+	wait, ok, err := b.Reserve(ctx, rate, 500*time.Millisecond)
+	if err != nil || ok || wait <= 500*time.Millisecond || wait > time.Second {
+		t.Fatalf("the other replica's Reserve within 500ms = %v, %v, %v; want refused, a wait in (500ms, 1s]", wait, ok, err)
 	}
-	if wait <= 0 || wait > time.Second {
-		t.Fatalf("the other replica's Take right after: wait %v, want in (0, 1s]", wait)
+	wait, ok, err = b.Reserve(ctx, rate, 2*time.Second)
+	if err != nil || !ok || wait <= 500*time.Millisecond || wait > time.Second {
+		t.Fatalf("the other replica's Reserve within 2s = %v, %v, %v; want the slot in (500ms, 1s]", wait, ok, err)
 	}
-	// A refused Take takes nothing: asking again still finds the first call's interval.
-	if again, err := b.Take(ctx, rate); err != nil || again <= 0 || again > wait {
-		t.Errorf("second refused Take = %v, %v; want a wait in (0, %v]", again, err, wait)
+	// That slot is taken: the next one is a second later.
+	wait, ok, err = a.Reserve(ctx, rate, 3*time.Second)
+	if err != nil || !ok || wait <= 1500*time.Millisecond || wait > 2*time.Second {
+		t.Errorf("third Reserve = %v, %v, %v; want the slot after, in (1.5s, 2s]", wait, ok, err)
 	}
-	if n, err := e.raw.Exists(ctx, "rate:"+QuotaKey).Result(); err != nil || n != 1 {
-		t.Errorf("quota key rate:%s exists = %d, %v", QuotaKey, n, err)
+	ttl, err := e.raw.PTTL(ctx, QuotaKey).Result()
+	if err != nil || ttl <= 2*time.Second || ttl > 3*time.Second {
+		t.Errorf("quota key %s expires in %v (%v); want when its last slot ends, in (2s, 3s]", QuotaKey, ttl, err)
 	}
 }
 
-func TestQuotaSpacesCallsAtTheRate(t *testing.T) {
+func TestQuotaGivesSlotsInTheOrderAsked(t *testing.T) {
 	e := newEnv(t, nil, Options{})
 	q := e.cache.Quota()
 	ctx := t.Context()
-	if _, err := q.Take(ctx, 20); err != nil {
-		t.Fatal(err)
+	next := func() int64 {
+		t.Helper()
+		v, err := e.raw.Get(ctx, QuotaKey).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	wait, err := q.Take(ctx, 20)
-	if err != nil {
-		t.Fatal(err)
+	// One call a second (slow enough that no ask falls behind its slot). The first call goes
+	// at once; each later caller gets the slot a second after the previous one's.
+	var first int64
+	for i := range 5 {
+		wait, ok, err := q.Reserve(ctx, 1, 10*time.Second)
+		if err != nil || !ok {
+			t.Fatalf("Reserve %d = %v, %v, %v", i, wait, ok, err)
+		}
+		if lo, hi := time.Duration(i-1)*time.Second, time.Duration(i)*time.Second; wait > hi || (i > 0 && wait <= lo) {
+			t.Errorf("Reserve %d waits %v, want in (%v, %v]", i, wait, lo, hi)
+		}
+		if i == 0 {
+			first = next()
+		}
 	}
-	// 20 a second is one every 50 ms, less what passed between the two calls.
-	if wait <= 0 || wait > 50*time.Millisecond {
-		t.Errorf("wait after a call at 20/s = %v, want in (0, 50ms]", wait)
+	// On Redis's clock the five slots are exactly a second apart: the next free one is
+	// four seconds after the one the first call left.
+	if got := next() - first; got != 4_000_000 {
+		t.Errorf("next free slot %d µs after the first call's, want 4000000", got)
 	}
-	if _, err := q.Take(ctx, 0); err == nil {
-		t.Error("Take at rate 0 succeeded; want an error")
+	if _, _, err := q.Reserve(ctx, 0, time.Second); err == nil {
+		t.Error("Reserve at rate 0 succeeded; want an error")
 	}
 }
 
@@ -110,7 +131,7 @@ func TestQuotaFailsFastWhileRedisIsDown(t *testing.T) {
 	proxy.Refuse()
 	ctx := context.Background()
 	start := time.Now()
-	_, err := q.Take(ctx, 20)
+	_, _, err := q.Reserve(ctx, 20, time.Second)
 	assertFailedWithin(t, err, time.Since(start), time.Second)
 	start = time.Now()
 	_, err = q.PausedUntil(ctx)
