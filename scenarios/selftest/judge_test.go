@@ -75,6 +75,16 @@ func TestJudge(t *testing.T) {
 			t.Errorf("details %q", o.Details)
 		}
 	})
+	t.Run("a row the bug may fail by timing is neither required nor refused", func(t *testing.T) {
+		m := v
+		m.MayReject = []string{"health.all-up"}
+		for _, failed := range [][]string{{"health.redis-down", "health.redis-blackhole", "health.all-up"},
+			{"health.redis-down", "health.redis-blackhole"}} {
+			if o := Judge(m, ran, report(results(failed...), matrix.FieldHealth), cat); !o.OK() {
+				t.Errorf("rejected %v: verdict %q", failed, o.Verdict())
+			}
+		}
+	})
 	t.Run("rejected for another reason", func(t *testing.T) {
 		o := Judge(v, ran, report(results("health.redis-down", "health.redis-blackhole"), matrix.FieldLatency), cat)
 		if o.OK() || len(o.OffField) != 2 {

@@ -47,6 +47,12 @@ func TestVariantsAreWellFormed(t *testing.T) {
 		checkRows(t, v.Name+" Reject", v.Reject, ids)
 		checkRows(t, v.Name+" Watch", v.Watch, ids)
 		checkRows(t, v.Name+" Differs", v.Differs, ids)
+		checkRows(t, v.Name+" MayReject", v.MayReject, ids)
+		for _, id := range v.MayReject {
+			if slices.Contains(v.Reject, id) {
+				t.Errorf("variant %s: row %s is both required and allowed to be rejected", v.Name, id)
+			}
+		}
 		for _, id := range v.Watch {
 			if slices.Contains(v.Reject, id) || slices.Contains(v.Differs, id) {
 				t.Errorf("variant %s: row %s is both watched and rejected or differing", v.Name, id)
