@@ -84,8 +84,9 @@ func Unchecked() map[string]string {
 			"the default, fallback, which the Redis rows check",
 		"env.max-token-trimmed": "start-up validation of the reference service (config unit tests " +
 			"TestTokenIsTrimmed, TestLoadRejects); the harness always passes a clean token",
-		"http.database-saturation": "no row saturates the pool yet; chatd's tests against a real PostgreSQL " +
-			"hold it (TestPoolExhaustionDoesNotOpenTheBreaker, TestStatementTimeoutDoesNotOpenTheBreaker)",
+		"http.database-saturation": "saturating the pool takes more requests at once than DATABASE_MAX_CONNS, and " +
+			"a row sends its requests one after another so that each observation is its own; chatd's tests against " +
+			"a real PostgreSQL hold it (TestPoolExhaustionDoesNotOpenTheBreaker, TestStatementTimeoutDoesNotOpenTheBreaker)",
 		"behaviour.quota-fallback": "the replica's share (MAX_API_RATE_LIMIT / REPLICAS) differs from the whole " +
 			"budget only with several replicas and Redis down, and the harness starts one replica; chatd's " +
 			"TestQuotaUnavailableFallsBackToTheReplicasShare holds it",
