@@ -25,6 +25,7 @@ type fakeQuota struct {
 	takes       int
 	rates       []float64
 	pausedUntil time.Time
+	pauseReads  int
 }
 
 func (q *fakeQuota) Reserve(_ context.Context, rate float64, maxWait time.Duration) (time.Duration, bool, error) {
@@ -46,6 +47,7 @@ func (q *fakeQuota) Reserve(_ context.Context, rate float64, maxWait time.Durati
 func (q *fakeQuota) PausedUntil(context.Context) (time.Time, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.pauseReads++
 	return q.pausedUntil, q.err
 }
 
@@ -161,6 +163,14 @@ func TestQuotaUnavailableFallsBackToTheReplicasShare(t *testing.T) {
 	}
 	requireLog(t, e.logs, slog.LevelWarn, "Shared MAX rate limit unavailable, using this replica's share",
 		map[string]string{"share": "4", "replicas": "3", "dependency": "redis"})
+	// Redis did not answer for the budget: it is not asked for the pause as well, which would
+	// cost each refresh another REDIS_TIMEOUT while Redis hangs.
+	q.mu.Lock()
+	reads := q.pauseReads
+	q.mu.Unlock()
+	if reads != 0 {
+		t.Errorf("shared pause read %d times while the quota failed, want 0", reads)
+	}
 
 	// Redis is back: the shared quota is asked again, and the change is logged once.
 	q.set(func(q *fakeQuota) { q.err = nil })

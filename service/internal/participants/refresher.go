@@ -137,7 +137,11 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Partici
 	if err := s.waitLimiter(ctx); err != nil {
 		return chat.Participants{}, err
 	}
-	s.syncPause(ctx)
+	// Asking Redis for the shared pause right after it failed to answer for the budget
+	// would only cost another REDIS_TIMEOUT.
+	if !s.quotaDown.Load() {
+		s.syncPause(ctx)
+	}
 	n, err := s.breaker.Execute(func() (int, error) {
 		if s.paused() {
 			return 0, errPaused
