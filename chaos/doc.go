@@ -6,6 +6,9 @@
 // MaxAPI) on loopback, and the SUT as a child process configured by the contract's
 // environment to reach every dependency only through its proxy. The harness keeps direct
 // clients of its own (DB, Redis) for seeding and inspection that bypass the faults.
+// StartReplicas runs more SUT processes beside the first, sharing its proxies and data;
+// Clients probes each, KillReplica kills one, and Metrics adds their metrics up as an
+// alerting query would (Combine).
 //
 // One Env serves a whole suite; Reset makes it fresh between scenarios in well under a
 // second, so a scenario reads:

@@ -55,9 +55,10 @@ const (
 )
 
 // Env is a running environment: Postgres and Redis in containers, the fake MAX in process,
-// an embedded Toxiproxy in front of each, and the SUT as a child process talking to them
-// only through the proxies. One Env serves a whole suite; Reset makes it fresh between
-// scenarios. All methods are safe for concurrent use.
+// an embedded Toxiproxy in front of each, and the SUT as a child process (or several
+// replicas, see StartReplicas) talking to them only through the proxies. One Env serves a
+// whole suite; Reset makes it fresh between scenarios. All methods are safe for concurrent
+// use.
 type Env struct {
 	cfg  config
 	log  *slog.Logger
@@ -84,6 +85,8 @@ type Env struct {
 	db         *pgxpool.Pool
 	rdb        *redis.Client
 	sut        *sutProcess
+	replicas   []*replica    // the current run's extra replicas, replica 1 first
+	slots      []replicaSlot // the ports and clients of replicas 1, 2..., kept for the life of the Env
 	runs       int
 	overrides  []string
 	baseline   Snapshot
@@ -287,6 +290,9 @@ func (e *Env) start(ctx context.Context) error {
 	}
 	e.timings.Migrate = time.Since(tm)
 
+	// Registered before the stop, so it runs after it: no replica still listens on a port
+	// another environment could then reserve.
+	e.onClose(e.releaseReplicaPorts)
 	e.onClose(func(context.Context) error { return e.stopSUT() })
 	if err := e.startSUT(ctx, nil); err != nil {
 		return err

@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +15,7 @@ import (
 // URL is the SUT's base URL.
 func (e *Env) URL() string { return e.client.URL() }
 
-// Client returns the probe client for the SUT.
+// Client returns the probe client for the SUT's primary replica.
 func (e *Env) Client() *Client { return e.client }
 
 // Max is the fake MAX API: its state, faults and journal.
@@ -103,15 +102,6 @@ func (e *Env) allLogs() Logs { return Logs{buf: e.logs} }
 
 // LogMark is the current end of the log, for Logs().Since(mark).
 func (e *Env) LogMark() LogMark { return e.logs.mark() }
-
-// Metrics scrapes the SUT's /metrics.
-func (e *Env) Metrics(ctx context.Context) (Snapshot, error) {
-	m := e.client.Metrics(ctx)
-	if m.Err != nil || m.Status != http.StatusOK {
-		return Snapshot{}, fmt.Errorf("scrape metrics: %s", m.Response)
-	}
-	return m.Snapshot, nil
-}
 
 // Baseline is the metrics snapshot taken right after the last Reset (or Start).
 func (e *Env) Baseline() Snapshot {

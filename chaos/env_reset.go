@@ -58,7 +58,8 @@ func WithMaxChats(chats ...maxapi.Chat) ResetOption {
 // Reset makes the environment fresh for the next scenario: every fault is removed
 // (toxics, disabled proxies, stopped or paused containers, fake MAX faults), Redis is
 // flushed, the chats table is emptied and seeded, and the SUT is restarted with the given
-// settings, so its breakers, queues and metrics start from zero. It then takes the log and
+// settings, so its breakers, queues and metrics start from zero; extra replicas are
+// stopped, and the SUT starts again as the primary alone. It then takes the log and
 // metrics baselines that Logs and Baseline count from.
 //
 // Reset also reports an unclean exit of the previous SUT run (after resetting anyway):

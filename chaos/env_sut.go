@@ -76,7 +76,7 @@ func (e *Env) startSUT(ctx context.Context, overrides []string) error {
 		e.mu.Lock()
 		e.sut = nil
 		e.mu.Unlock()
-		return fmt.Errorf("%w\nlast SUT output:\n%s", err, e.allLogs().Where(func(r Record) bool { return r.Run == run }).Tail(20))
+		return fmt.Errorf("%w\nlast SUT output:\n%s", err, e.runTail(run))
 	}
 	e.mu.Lock()
 	e.timings.SUTStart = time.Since(t0)
@@ -84,20 +84,21 @@ func (e *Env) startSUT(ctx context.Context, overrides []string) error {
 	return nil
 }
 
-// stopSUT stops the running SUT, if any, and reports an unclean exit.
+// stopSUT stops the running SUT, if any: the extra replicas together, then the primary.
+// It reports every unclean exit but those KillReplica caused.
 func (e *Env) stopSUT() error {
 	e.mu.Lock()
 	p := e.sut
-	e.sut = nil
+	replicas := e.replicas
+	e.sut, e.replicas = nil, nil
 	e.mu.Unlock()
-	if p == nil {
-		return nil
+	errs := []error{e.stopReplicas(replicas)}
+	if p != nil {
+		if err := p.stop(e.cfg.stopTimeout); err != nil {
+			errs = append(errs, fmt.Errorf("run %d: %w\nlast SUT output:\n%s", p.run, err, e.runTail(p.run)))
+		}
 	}
-	if err := p.stop(e.cfg.stopTimeout); err != nil {
-		return fmt.Errorf("run %d: %w\nlast SUT output:\n%s", p.run, err,
-			e.allLogs().Where(func(r Record) bool { return r.Run == p.run }).Tail(20))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (e *Env) takeBaseline(ctx context.Context) error {
@@ -122,14 +123,12 @@ func (e *Env) SUTEnv() []string {
 	return e.childEnv(overrides)
 }
 
-// SUTPid is the process id of the running SUT, 0 when it is not running.
+// SUTPid is the process id of the running SUT's primary replica, 0 when it is not
+// running. ReplicaPids lists the others.
 func (e *Env) SUTPid() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.sut == nil || e.sut.exited() {
-		return 0
-	}
-	return e.sut.cmd.Process.Pid
+	return pidOf(e.sut)
 }
 
 // SUT describes the service under test for reports: the command given (CHAOS_SUT_CMD or
@@ -146,7 +145,8 @@ func (e *Env) SUT() string {
 
 // RestartSUT stops the SUT with SIGTERM (checking that it exits cleanly) and starts it
 // again with the given KEY=VALUE overrides, or with the current run's overrides when none
-// are given. Its in-memory state starts from zero; the baselines are not retaken.
+// are given. Its in-memory state starts from zero; the baselines are not retaken. Extra
+// replicas are stopped with it and not started again: the SUT runs as the primary alone.
 func (e *Env) RestartSUT(ctx context.Context, overrides ...string) error {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
@@ -166,8 +166,9 @@ func (e *Env) restartSUT(ctx context.Context, overrides []string) error {
 	return stopErr
 }
 
-// StopSUT stops the SUT with SIGTERM and reports an exit that is not clean (status 0
-// within the stop timeout).
+// StopSUT stops the SUT with SIGTERM, its extra replicas first, and reports an exit that
+// is not clean (status 0 within the stop timeout), except a replica's that KillReplica
+// caused. Afterwards Clients holds the primary's client alone.
 func (e *Env) StopSUT() error {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()

@@ -140,6 +140,72 @@ func Delta(before, after Snapshot) Snapshot {
 // Delta returns s minus before; see the function Delta.
 func (s Snapshot) Delta(before Snapshot) Snapshot { return Delta(before, s) }
 
+// Combine merges the snapshots of several replicas as an alerting query aggregates them
+// across instances: series of the same name and labels are summed when they are
+// cumulative (the name ends in _total, _count, _sum or _bucket, as counters and the parts
+// of histograms and summaries do), and for every other series (gauges) the largest value
+// is kept. A series present in some snapshots only is taken from those. The result's Time
+// is the latest of theirs.
+func Combine(snaps ...Snapshot) Snapshot {
+	type keyed struct {
+		key string
+		smp Sample
+	}
+	byName := make(map[string][]keyed)
+	index := make(map[string]map[string]int) // name, series key -> position in byName[name]
+	var out Snapshot
+	for _, s := range snaps {
+		if s.Time.After(out.Time) {
+			out.Time = s.Time
+		}
+		for name, samples := range s.series {
+			sum := cumulative(name)
+			at := index[name]
+			if at == nil {
+				at = make(map[string]int, len(samples))
+				index[name] = at
+			}
+			for _, smp := range samples {
+				key := seriesKey(smp.Labels)
+				i, ok := at[key]
+				if !ok {
+					at[key] = len(byName[name])
+					byName[name] = append(byName[name], keyed{key, Sample{Name: name, Labels: smp.Labels, Value: smp.Value}})
+					continue
+				}
+				acc := &byName[name][i].smp
+				if sum {
+					acc.Value += smp.Value
+				} else {
+					acc.Value = max(acc.Value, smp.Value)
+				}
+			}
+		}
+	}
+	out.series = make(map[string][]Sample, len(byName))
+	for name, ks := range byName {
+		// Sorted by key, as ParseMetrics leaves them.
+		slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+		samples := make([]Sample, len(ks))
+		for i, k := range ks {
+			samples[i] = k.smp
+		}
+		out.series[name] = samples
+	}
+	return out
+}
+
+// cumulative reports whether a series of this name accumulates over the life of the
+// process, so that the replicas' values add up.
+func cumulative(name string) bool {
+	for _, suffix := range []string{"_total", "_count", "_sum", "_bucket"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
 // String prints the non-zero series, one per line, for failure messages and reports.
 func (s Snapshot) String() string {
 	var sb strings.Builder
