@@ -20,6 +20,9 @@ const (
 	// ReasonFailureBackoff is a refresh skipped because MAX recently answered that it does
 	// not know the chat, or refused the request for it (PARTICIPANTS_FAILURE_BACKOFF).
 	ReasonFailureBackoff = "failure_backoff"
+	// ReasonRefreshedElsewhere is a background refresh skipped because another replica
+	// refreshes the chat or just stored a count of it.
+	ReasonRefreshedElsewhere = "refreshed_elsewhere"
 
 	// Dependencies.
 	DepDatabase = "database"
@@ -173,7 +176,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ReasonCacheUnavailable, ReasonMaxAPIUnavailable} {
 		m.FallbackUsage.WithLabelValues(r)
 	}
-	for _, r := range []string{ReasonQueueFull, ReasonMaxAPIUnavailable, ReasonLocalRateLimit, ReasonFailureBackoff} {
+	for _, r := range []string{ReasonQueueFull, ReasonMaxAPIUnavailable, ReasonLocalRateLimit, ReasonFailureBackoff, ReasonRefreshedElsewhere} {
 		m.RefreshDropped.WithLabelValues(r)
 	}
 	for _, src := range []string{"cache", "database"} {

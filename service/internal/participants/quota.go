@@ -5,21 +5,32 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/faultline/faultline/service/internal/chat"
 	"github.com/faultline/faultline/service/internal/metrics"
 )
 
 // Quota is MAX's rate limit and its Retry-After pauses, shared by every replica that uses
-// the same bot token (the reference implementation keeps both in Redis).
+// the same bot token (the reference implementation keeps both in Redis). It also keeps the
+// replicas from refreshing one chat twice: a background refresh claims its chat.
 type Quota interface {
-	// Reserve takes the next MAX call of a budget of rate calls per second if it can be
-	// made within maxWait: ok with how long to wait for it, or not ok (nothing taken) with
-	// how long the wait would have been. Callers get their calls in the order they asked.
-	Reserve(ctx context.Context, rate float64, maxWait time.Duration) (wait time.Duration, ok bool, err error)
-	// PausedUntil returns the end of the pause MAX imposed on any replica (zero when none).
-	PausedUntil(ctx context.Context) (time.Time, error)
+	// Reserve takes the next MAX call of the shared budget if it can be made within
+	// c.MaxWait, and answers the pause MAX imposed on any replica. Callers get their calls
+	// in the order they asked. A call with a claim is refused (Taken, nothing reserved)
+	// while another replica's refresh of its chat is under way or when the cache holds a
+	// count of the chat observed since c.FreshSince; otherwise the claim is taken with the
+	// slot.
+	Reserve(ctx context.Context, c chat.QuotaCall) (chat.Reservation, error)
+	// Release lifts the claim on chat id after a refresh that did not store a count, so
+	// another replica may try it.
+	Release(ctx context.Context, id int64) error
 	// Pause stops every replica's MAX calls until until, d from now.
 	Pause(ctx context.Context, until time.Time, d time.Duration) error
 }
+
+// claimFor is how long a background refresh holds its chat: the wait for a slot, the MAX
+// call and the writes, each bounded by MAX_API_TIMEOUT. A replica that dies mid-refresh
+// holds it no longer than that.
+func (s *Service) claimFor() time.Duration { return 3 * s.cfg.MaxTimeout }
 
 const (
 	msgPaused      = "MAX API calls paused"
@@ -27,32 +38,50 @@ const (
 	msgQuotaShared = "Shared MAX rate limit available again"
 )
 
-// waitLimiter waits for permission to call MAX: from the shared quota, or from this
+// waitLimiter waits for permission to call MAX for c: from the shared quota, or from this
 // replica's share (RateLimit / Replicas) while the quota cannot be asked. A wait longer
 // than one call's deadline means callers pile up faster than MAX may be called: the call
-// is refused (local_rate_limit) rather than queued without bound.
-func (s *Service) waitLimiter(ctx context.Context) error {
+// is refused (local_rate_limit) rather than queued without bound. A background refresh
+// (claim) is refused with errTaken when another replica refreshes the chat or just did.
+// It reports whether the chat was claimed.
+func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (claimed bool, err error) {
 	if s.cfg.Quota == nil {
-		return s.waitLocal(ctx)
+		return false, s.waitLocal(ctx)
 	}
-	wait, ok, err := s.cfg.Quota.Reserve(ctx, s.cfg.RateLimit, s.cfg.MaxTimeout)
+	call := chat.QuotaCall{Rate: s.cfg.RateLimit, MaxWait: s.cfg.MaxTimeout}
+	if claim {
+		now := s.clock.Now()
+		call.ChatID, call.ClaimFor = c.ID, s.claimFor()
+		call.FreshSince, call.FreshUntil = now.Add(-s.cfg.StaleAfter), now.Add(s.cfg.ClockSkewMax)
+	}
+	r, err := s.cfg.Quota.Reserve(ctx, call)
 	if err != nil {
 		s.quotaUnavailable(ctx, err)
-		return s.waitLocal(ctx)
+		return false, s.waitLocal(ctx)
 	}
 	s.quotaAvailable(ctx)
-	if !ok {
-		return localRateLimit(fmt.Sprintf("shared quota: wait %v over the call deadline", wait))
-	}
-	if wait <= 0 {
-		return nil
+	s.syncPause(ctx, r.PausedUntil)
+	switch {
+	case r.Taken:
+		return false, errTaken
+	case !r.OK:
+		return false, localRateLimit(fmt.Sprintf("shared quota: wait %v over the call deadline", r.Wait))
+	case r.Wait <= 0:
+		return claim, nil
 	}
 	// The slot is taken: a caller that gives up now leaves it unused, never to another.
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
-	case <-s.clock.After(wait):
-		return nil
+		return claim, fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
+	case <-s.clock.After(r.Wait):
+		return claim, nil
+	}
+}
+
+// release lifts this replica's claim on c after a refresh that stored nothing.
+func (s *Service) release(ctx context.Context, c chat.Chat) {
+	if err := s.cfg.Quota.Release(ctx, c.ID); err != nil {
+		s.log.DebugContext(ctx, "Refresh claim not released", "chat_id", c.ID, "error", err.Error())
 	}
 }
 
@@ -101,12 +130,8 @@ func (s *Service) quotaAvailable(ctx context.Context) {
 
 // syncPause takes a pause another replica stored (MAX answered it 429): the call about to
 // be made would break it.
-func (s *Service) syncPause(ctx context.Context) {
-	if s.cfg.Quota == nil {
-		return
-	}
-	until, err := s.cfg.Quota.PausedUntil(ctx)
-	if err != nil || !until.After(s.clock.Now()) {
+func (s *Service) syncPause(ctx context.Context, until time.Time) {
+	if !until.After(s.clock.Now()) {
 		return
 	}
 	// A pause further ahead than any MAX may impose comes from a clock running ahead.

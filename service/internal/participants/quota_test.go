@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,30 +26,46 @@ type fakeQuota struct {
 	takes       int
 	rates       []float64
 	pausedUntil time.Time
-	pauseReads  int
+	claims      map[int64]bool // chats claimed by a background refresh and not released
+	claimed     []int64        // every claim taken, in order
+	released    []int64
 }
 
-func (q *fakeQuota) Reserve(_ context.Context, rate float64, maxWait time.Duration) (time.Duration, bool, error) {
+func (q *fakeQuota) Reserve(_ context.Context, c chat.QuotaCall) (chat.Reservation, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {
-		return 0, false, q.err
+		return chat.Reservation{}, q.err
+	}
+	r := chat.Reservation{PausedUntil: q.pausedUntil}
+	if c.ChatID != 0 && q.claims[c.ChatID] {
+		r.Taken = true
+		return r, nil
 	}
 	q.takes++
-	q.rates = append(q.rates, rate)
-	if len(q.waits) == 0 {
-		return 0, true, nil
+	q.rates = append(q.rates, c.Rate)
+	r.OK = true
+	if len(q.waits) > 0 {
+		r.Wait = q.waits[0]
+		q.waits = q.waits[1:]
+		r.OK = r.Wait <= c.MaxWait
 	}
-	w := q.waits[0]
-	q.waits = q.waits[1:]
-	return w, w <= maxWait, nil
+	if r.OK && c.ChatID != 0 {
+		if q.claims == nil {
+			q.claims = map[int64]bool{}
+		}
+		q.claims[c.ChatID] = true
+		q.claimed = append(q.claimed, c.ChatID)
+	}
+	return r, nil
 }
 
-func (q *fakeQuota) PausedUntil(context.Context) (time.Time, error) {
+func (q *fakeQuota) Release(_ context.Context, id int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.pauseReads++
-	return q.pausedUntil, q.err
+	delete(q.claims, id)
+	q.released = append(q.released, id)
+	return q.err
 }
 
 func (q *fakeQuota) Pause(_ context.Context, until time.Time, _ time.Duration) error {
@@ -163,14 +180,6 @@ func TestQuotaUnavailableFallsBackToTheReplicasShare(t *testing.T) {
 	}
 	requireLog(t, e.logs, slog.LevelWarn, "Shared MAX rate limit unavailable, using this replica's share",
 		map[string]string{"share": "4", "replicas": "3", "dependency": "redis"})
-	// Redis did not answer for the budget: it is not asked for the pause as well, which would
-	// cost each refresh another REDIS_TIMEOUT while Redis hangs.
-	q.mu.Lock()
-	reads := q.pauseReads
-	q.mu.Unlock()
-	if reads != 0 {
-		t.Errorf("shared pause read %d times while the quota failed, want 0", reads)
-	}
 
 	// Redis is back: the shared quota is asked again, and the change is logged once.
 	q.set(func(q *fakeQuota) { q.err = nil })
@@ -216,5 +225,77 @@ func TestPauseOfAnotherReplicaIsKept(t *testing.T) {
 	e.clock.Advance(5 * time.Second)
 	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 30 {
 		t.Errorf("Refresh after the pause = %+v, %v; want MAX's 30", got.Participants, err)
+	}
+}
+
+func TestBackgroundRefreshLeavesAChatAnotherReplicaClaimed(t *testing.T) {
+	// Chat 1 is claimed by another replica (it refreshes it now, or just stored it); chat 2
+	// is not.
+	q := &fakeQuota{claims: map[int64]bool{1: true}}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt), linked(2, -102, 20, dbAt))
+	e.max.SetCount(-101, 11)
+	e.max.SetCount(-102, 21)
+	e.run(t)
+	list(t, e)
+	eventually(t, func() bool { return e.refreshes("success") == 1 && e.svc.Pending() == 0 }, "the refreshes end")
+	if n := e.dropped(metrics.ReasonRefreshedElsewhere); n != 1 {
+		t.Errorf("dropped{refreshed_elsewhere} = %v, want 1", n)
+	}
+	if n := e.max.Calls(); n != 1 {
+		t.Errorf("MAX calls = %d, want 1 (chat 2 only)", n)
+	}
+	q.mu.Lock()
+	claimed, released := slices.Clone(q.claimed), slices.Clone(q.released)
+	q.mu.Unlock()
+	if !slices.Equal(claimed, []int64{2}) || len(released) != 0 {
+		t.Errorf("claimed %v, released %v; want chat 2 claimed and kept (its count is stored)", claimed, released)
+	}
+	// A client's refresh request is answered whatever the other replicas do.
+	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 11 {
+		t.Errorf("Refresh of the claimed chat = %+v, %v; want MAX's 11", got.Participants, err)
+	}
+}
+
+func TestFailedBackgroundRefreshReleasesItsClaim(t *testing.T) {
+	q := &fakeQuota{}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.Fail(&maxError{reason: "timeout"})
+	e.run(t)
+	list(t, e)
+	eventually(t, func() bool { return e.refreshes("failure") == 1 && e.svc.Pending() == 0 }, "the refresh fails")
+	q.mu.Lock()
+	claimed, released, held := slices.Clone(q.claimed), slices.Clone(q.released), q.claims[1]
+	q.mu.Unlock()
+	if !slices.Equal(claimed, []int64{1}) || !slices.Equal(released, []int64{1}) || held {
+		t.Errorf("claimed %v, released %v, still held %v; want chat 1 claimed, then released", claimed, released, held)
+	}
+}
+
+func TestQueuedRefreshWaitsOutAPauseLearnedWithItsReservation(t *testing.T) {
+	// Another replica was answered 429: the pause is in Redis, and this replica learns of
+	// it only when its queued refresh reserves a call.
+	q := &fakeQuota{pausedUntil: t0.Add(5 * time.Second)}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	e.run(t)
+	list(t, e)
+	eventually(t, func() bool { return e.clock.Waiters() == 1 }, "the refresh waits for the pause")
+	if n := e.max.Calls(); n != 0 {
+		t.Fatalf("MAX called %d times during the pause, want 0", n)
+	}
+	// The job was not dropped: once the pause ends it is refreshed.
+	e.clock.Advance(5 * time.Second)
+	eventually(t, func() bool { return e.refreshes("success") == 1 }, "the refresh lands after the pause")
+	if n := e.dropped(metrics.ReasonMaxAPIUnavailable); n != 0 {
+		t.Errorf("dropped{max_api_unavailable} = %v, want 0", n)
+	}
+	q.mu.Lock()
+	released := slices.Clone(q.released)
+	q.mu.Unlock()
+	if !slices.Equal(released, []int64{1}) {
+		t.Errorf("claims released %v; want the claim of the paused attempt released once", released)
 	}
 }

@@ -67,17 +67,24 @@ func (s *Service) work(ctx context.Context) {
 }
 
 // process refreshes one queued chat. A Retry-After pause holds the worker rather than
-// dropping the job, so the queue resumes when MAX allows it; an open breaker drops it.
+// dropping the job, so the queue resumes when MAX allows it, also when the pause is learned
+// (from another replica) only as the job asks for its call; an open breaker drops it.
 func (s *Service) process(ctx context.Context, j job) {
-	if err := s.waitPause(ctx); err != nil {
-		return
+	var err error
+	for range pausedRetries {
+		if err := s.waitPause(ctx); err != nil {
+			return
+		}
+		// A refresh of the same chat may have started a backoff while this one was queued.
+		if s.backedOff(j.id, s.clock.Now()) {
+			s.m.RefreshDropped.WithLabelValues(metrics.ReasonFailureBackoff).Inc()
+			return
+		}
+		_, err = s.refreshShared(ctx, chat.Chat{ID: j.id, MaxChatID: j.maxChatID}, true)
+		if !errors.Is(err, errPaused) {
+			break
+		}
 	}
-	// A refresh of the same chat may have started a backoff while this one was queued.
-	if s.backedOff(j.id, s.clock.Now()) {
-		s.m.RefreshDropped.WithLabelValues(metrics.ReasonFailureBackoff).Inc()
-		return
-	}
-	_, err := s.refreshShared(ctx, chat.Chat{ID: j.id, MaxChatID: j.maxChatID})
 	var f *refreshError
 	if !errors.As(err, &f) {
 		return
@@ -87,20 +94,27 @@ func (s *Service) process(ctx context.Context, j job) {
 		s.m.RefreshDropped.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Inc()
 	case reasonLocalRateLimit:
 		s.m.RefreshDropped.WithLabelValues(metrics.ReasonLocalRateLimit).Inc()
+	case reasonRefreshedElsewhere:
+		s.m.RefreshDropped.WithLabelValues(metrics.ReasonRefreshedElsewhere).Inc()
 	}
 }
+
+// pausedRetries bounds how often a queued refresh waits out a pause that began after it
+// was taken from the queue: replicas answered 429 again and again give up on it.
+const pausedRetries = 3
 
 // refreshShared refreshes c once for every concurrent caller: a synchronous refresh and
 // a background one of the same chat share one MAX call and one write. The shared work
 // runs detached from any single caller, so a caller that gives up does not cancel it
-// for the others; Run's end does.
-func (s *Service) refreshShared(ctx context.Context, c chat.Chat) (chat.Participants, error) {
+// for the others; Run's end does. A background refresh claims the chat from the other
+// replicas (claim); the caller that starts the work decides.
+func (s *Service) refreshShared(ctx context.Context, c chat.Chat, claim bool) (chat.Participants, error) {
 	ch := s.flight.DoChan(key(c.ID), func() (any, error) {
 		if !s.startTask() {
 			return chat.Participants{}, errStopped
 		}
 		defer s.tasks.Done()
-		return s.refreshOnce(ctx, c)
+		return s.refreshOnce(ctx, c, claim)
 	})
 	select {
 	case r := <-ch:
@@ -123,24 +137,29 @@ func (s *Service) startTask() bool {
 }
 
 // refreshOnce asks MAX for c's count and, on success, writes the database and then the
-// cache. It counts and logs MAX failures, but not refusals (reasons circuit_open and
-// local_rate_limit), which its callers account for in their own terms.
-func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Participants, error) {
+// cache. It counts and logs MAX failures, but not refusals (reasons circuit_open,
+// local_rate_limit and refreshed_elsewhere), which its callers account for in their own
+// terms. With claim, the chat is claimed from the other replicas, and a refresh that
+// stores nothing releases it.
+func (s *Service) refreshOnce(parent context.Context, c chat.Chat, claim bool) (_ chat.Participants, err error) {
 	// Keep the caller's values (request id) for logs, but not its cancellation.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	defer cancel()
 	defer context.AfterFunc(s.base, cancel)()
 
-	if why := s.maxUnavailable(); why != "" {
-		return chat.Participants{}, shortCircuit(why)
-	}
-	if err := s.waitLimiter(ctx); err != nil {
+	if err := s.maxUnavailable(); err != nil {
 		return chat.Participants{}, err
 	}
-	// Asking Redis for the shared pause right after it failed to answer for the budget
-	// would only cost another REDIS_TIMEOUT.
-	if !s.quotaDown.Load() {
-		s.syncPause(ctx)
+	claimed, err := s.waitLimiter(ctx, c, claim)
+	if claimed {
+		defer func() {
+			if err != nil {
+				s.release(ctx, c)
+			}
+		}()
+	}
+	if err != nil {
+		return chat.Participants{}, err
 	}
 	n, err := s.breaker.Execute(func() (int, error) {
 		if s.paused() {
@@ -159,7 +178,7 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat) (chat.Partici
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 		return chat.Participants{}, shortCircuit("circuit breaker open")
 	case errors.Is(err, errPaused):
-		return chat.Participants{}, shortCircuit(err.Error())
+		return chat.Participants{}, s.pausedError()
 	case errors.Is(err, chat.ErrShortCircuited):
 		return chat.Participants{}, &refreshError{reason: reasonCircuitOpen, err: err}
 	case ctx.Err() != nil:

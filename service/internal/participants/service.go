@@ -62,12 +62,14 @@ const (
 	// reasonLocalRateLimit is a refresh the service's own rate limiter refused: MAX was
 	// not asked, so it is neither a MAX failure nor a sign of MAX's health.
 	reasonLocalRateLimit = metrics.ReasonLocalRateLimit
-	reasonMalformed      = "malformed"
-	reasonTimeout        = "timeout"
-	reasonConnection     = "connection"
-	reasonRateLimited    = "rate_limited"
-	reasonNotFound       = "not_found"
-	reasonClientError    = "client_error"
+	// reasonRefreshedElsewhere is a background refresh another replica made or is making.
+	reasonRefreshedElsewhere = metrics.ReasonRefreshedElsewhere
+	reasonMalformed          = "malformed"
+	reasonTimeout            = "timeout"
+	reasonConnection         = "connection"
+	reasonRateLimited        = "rate_limited"
+	reasonNotFound           = "not_found"
+	reasonClientError        = "client_error"
 
 	sourceMixed = "mixed"
 )
@@ -204,7 +206,7 @@ func (s *Service) Refresh(ctx context.Context, id int64) (chat.Chat, error) {
 	if !c.Linked() {
 		return chat.Chat{}, chat.Errorf(chat.ECONFLICT, "chat %d is not linked to a MAX chat", id)
 	}
-	p, err := s.refreshShared(ctx, c)
+	p, err := s.refreshShared(ctx, c, false)
 	if err == nil {
 		// The database may hold a newer observation than MAX's answer (another replica
 		// refreshed later, a slow answer lost the race): it was kept, and it is served.
@@ -317,14 +319,14 @@ func (s *Service) scheduleRefresh(ctx context.Context, stale []chat.Chat) {
 	if len(stale) == 0 {
 		return
 	}
-	if why := s.maxUnavailable(); why != "" {
+	if why := s.maxUnavailable(); why != nil {
 		s.m.RefreshDropped.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Add(float64(len(stale)))
 		s.m.FallbackUsage.WithLabelValues(metrics.ReasonMaxAPIUnavailable).Inc()
 		s.log.WarnContext(ctx, msgFallback,
 			"reason", metrics.ReasonMaxAPIUnavailable,
 			"chat_count", len(stale),
 			"fallback_source", servedFrom(stale),
-			"error", "MAX API short-circuited: "+why)
+			"error", why.Error())
 		return
 	}
 	for _, c := range stale {
@@ -394,19 +396,26 @@ func oldestAge(chats []chat.Chat, now time.Time) time.Duration {
 	return oldest
 }
 
-// maxUnavailable says why MAX calls are being refused without trying, or "" when they
-// are not.
-func (s *Service) maxUnavailable() string {
+// maxUnavailable refuses MAX calls without trying while they are paused after a 429 or the
+// breaker is open; nil when they are not.
+func (s *Service) maxUnavailable() *refreshError {
+	if s.paused() {
+		return s.pausedError()
+	}
+	if s.breaker.State() == gobreaker.StateOpen {
+		return shortCircuit("circuit breaker open")
+	}
+	return nil
+}
+
+// pausedError refuses a MAX call during a Retry-After pause; it wraps errPaused, so a queued
+// refresh can wait the pause out and try again.
+func (s *Service) pausedError() *refreshError {
 	s.mu.Lock()
 	until := s.pausedUntil
 	s.mu.Unlock()
-	if s.clock.Now().Before(until) {
-		return "paused after a 429 until " + until.UTC().Format(time.RFC3339)
-	}
-	if s.breaker.State() == gobreaker.StateOpen {
-		return "circuit breaker open"
-	}
-	return ""
+	return &refreshError{reason: reasonCircuitOpen, err: fmt.Errorf("%w until %s: %w", errPaused,
+		until.UTC().Format(time.RFC3339), chat.ErrShortCircuited)}
 }
 
 // refreshError is a refresh that MAX did not answer usefully, or that was refused without
@@ -427,6 +436,10 @@ func shortCircuit(why string) *refreshError {
 
 // errLocalRateLimit is the cause of a refresh refused by the service's own MAX rate limit.
 var errLocalRateLimit = errors.New("local MAX rate limit")
+
+// errTaken refuses a background refresh of a chat another replica refreshes or just did.
+var errTaken = &refreshError{reason: reasonRefreshedElsewhere,
+	err: errors.New("another replica refreshes the chat or just did")}
 
 func localRateLimit(why string) *refreshError {
 	return &refreshError{reason: reasonLocalRateLimit, err: fmt.Errorf("%w: %s", errLocalRateLimit, why)}
