@@ -215,8 +215,9 @@ func (c *comparison) chats() {
 	for _, want := range e.Chats {
 		srcs := c.obs.Sources[want.ID]
 		for _, s := range srcs {
-			if s != want.Source {
-				c.add(FieldChats, fmt.Sprintf("chat %d sources over all responses", want.ID), string(want.Source), joinSources(srcs), false)
+			if s != want.Source && !slices.Contains(want.Later, s) {
+				c.add(FieldChats, fmt.Sprintf("chat %d sources over all responses", want.ID),
+					joinSources(append([]Source{want.Source}, want.Later...)), joinSources(srcs), false)
 				break
 			}
 		}

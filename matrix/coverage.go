@@ -87,9 +87,6 @@ func Unchecked() map[string]string {
 		"http.database-saturation": "saturating the pool takes more requests at once than DATABASE_MAX_CONNS, and " +
 			"a row sends its requests one after another so that each observation is its own; chatd's tests against " +
 			"a real PostgreSQL hold it (TestPoolExhaustionDoesNotOpenTheBreaker, TestStatementTimeoutDoesNotOpenTheBreaker)",
-		"behaviour.quota-fallback": "the replica's share (MAX_API_RATE_LIMIT / REPLICAS) differs from the whole " +
-			"budget only with several replicas and Redis down, and the harness starts one replica; chatd's " +
-			"TestQuotaUnavailableFallsBackToTheReplicasShare holds it",
 		"metrics.zero-series": "read by the alert rules, whose promtool tests (make alerts) start from series at zero; " +
 			"no row scrapes a service before its first event",
 		"metrics.reference": "the reference service's extra metrics are read by its alerts, which the alert " +
@@ -313,6 +310,24 @@ func rowChecks(r Row) []clauseCheck {
 		}
 		add("behaviour.shared-quota", "no MAX call under "+what, true)
 		add("data.quota-keys", what+", seeded under its key", true)
+	}
+	if g.Replicas > 1 {
+		replicas := fmt.Sprintf("%d replicas", g.Replicas)
+		if len(e.MaxRate) > 0 && g.Redis.Kind == FaultUp {
+			add("behaviour.shared-quota", "MAX calls per second of "+replicas+" together", true)
+		}
+		if len(e.MaxRate) > 0 && redisUnreachableKind(g.Redis.Kind) {
+			add("behaviour.quota-fallback", "MAX calls per second of "+replicas+" on their own shares, Redis "+
+				g.Redis.String(), true)
+		}
+		if e.MaxPause != nil {
+			add("behaviour.shared-quota", "no call by any of "+replicas+" during a 429's pause", true)
+		}
+		for _, c := range e.MaxCalls {
+			if c.MaxChatID == 0 && c.Status == 0 && c.Count.Max == len(g.Seed.Chats) && g.Redis.Kind == FaultUp {
+				add("behaviour.refresh-claim", "one MAX call per chat listed by every one of "+replicas, true)
+			}
+		}
 	}
 	for _, mr := range e.MaxRate {
 		add("behaviour.bounded-refreshes", "MAX calls per second "+mr.PerSecond.String(), mr.Reference)

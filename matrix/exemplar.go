@@ -63,6 +63,12 @@ func Exemplar(r Row, t0 time.Time) Observation {
 	o.Gauges = synthGauges(e.Gauges)
 	o.Logs = synthLogs(e.Logs, o.Phases)
 	o.MaxCalls = synthCalls(r, o.Phases)
+	// Many calls a tenth of a second apart outlast the usual window: it lasts until after them.
+	for _, c := range o.MaxCalls {
+		if !c.At.Before(o.Phases.End) {
+			o.Phases.End = c.At.Add(time.Second)
+		}
+	}
 	for _, res := range e.Resources {
 		o.Resources = append(o.Resources, ResourceDelta{Name: res.Name, Start: 12, End: 12})
 	}

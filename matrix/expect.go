@@ -58,6 +58,10 @@ type ChatExpectation struct {
 	ID     int64  `json:"id"`
 	Source Source `json:"source"`
 	Value  Origin `json:"value"`
+	// Later are the other sources later responses may show: where a refresh can land
+	// between two requests (several replicas listing the same stale chats), the chat is
+	// served from the refreshed stores afterwards. The first response shows Source.
+	Later []Source `json:"later,omitempty"`
 }
 
 // HeaderExpectation is a response header of the first measured response.

@@ -14,6 +14,7 @@ const (
 	MetricRefreshDropped = "participants_refresh_dropped_total"
 	MetricCacheCorrupt   = "participants_cache_corrupt_entries_total"
 	MetricFutureTimes    = "participants_future_timestamps_total"
+	metricQuotaLocal     = "participants_rate_limit_local_total"
 	// The Go and process collectors' gauges of the service's own resources.
 	MetricGoroutines = "go_goroutines"
 	MetricOpenFDs    = "process_open_fds"
@@ -28,6 +29,7 @@ const (
 	LogBreaker            = "Circuit breaker state changed"
 	LogRefreshed          = "Participants refreshed"
 	LogHTTPRequest        = "HTTP request"
+	logQuotaLocal         = "Shared MAX rate limit unavailable, using this replica's share"
 	LevelDebug            = "DEBUG"
 	LevelInfo             = "INFO"
 	LevelWarn             = "WARN"

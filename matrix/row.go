@@ -41,11 +41,13 @@ const (
 	GroupHealth   Group = "health"   // /health/detailed per dependency state
 	GroupRecovery Group = "recovery" // a fault lifted, normal behaviour back
 	GroupAPI      Group = "api"      // the HTTP API itself: pages, bad input, unknown routes
+	GroupReplicas Group = "replicas" // several replicas sharing one MAX quota
 )
 
 // Groups returns every group in report order.
 func Groups() []Group {
-	return []Group{GroupCache, GroupMax, GroupRedis, GroupRefresh, GroupPostgres, GroupHealth, GroupRecovery, GroupAPI}
+	return []Group{GroupCache, GroupMax, GroupRedis, GroupRefresh, GroupPostgres, GroupHealth, GroupRecovery, GroupAPI,
+		GroupReplicas}
 }
 
 // Dependency names one dependency of the service (package contract): labels and reports use
@@ -143,13 +145,27 @@ type Fault struct {
 	Status int `json:"status,omitempty"`
 	// RetryAfter is the Retry-After of FaultRateLimited; zero sends no header.
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
+	// Times limits a MAX fault to the first Times calls of GET /chats/{chatId}; zero
+	// applies it to every call of every endpoint.
+	Times int `json:"times,omitempty"`
 }
 
 // Active reports whether the fault does anything (the dependency is not simply up).
 func (f Fault) Active() bool { return f.Kind != "" && f.Kind != FaultUp }
 
-// String renders the fault with its parameters, e.g. "latency(500ms)" or "status(503)".
+// String renders the fault with its parameters, e.g. "latency(500ms)" or "status(503)",
+// and "once" or "xN" for a fault limited to the first calls.
 func (f Fault) String() string {
+	switch {
+	case f.Times == 1:
+		return f.kindString() + " once"
+	case f.Times > 1:
+		return fmt.Sprintf("%s x%d", f.kindString(), f.Times)
+	}
+	return f.kindString()
+}
+
+func (f Fault) kindString() string {
 	switch f.Kind {
 	case "":
 		return string(FaultUp)
@@ -186,6 +202,10 @@ type Given struct {
 	MaxAPI   Fault      `json:"max_api"`
 	Cache    CacheState `json:"cache"`
 	Seed     Seed       `json:"seed"`
+	// Replicas is how many processes of the service run (zero or one: one). They share
+	// the dependencies and their faults, are told the count in REPLICAS, and the row's
+	// requests go to them in turn; their metrics are added up (gauges: the highest).
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // Fault returns the fault of dependency d.
@@ -220,6 +240,9 @@ func (g Given) Summary() string {
 		parts = append(parts, fmt.Sprintf("%s %s", d, g.Fault(d)))
 	}
 	parts = append(parts, "cache "+string(g.Cache))
+	if g.Replicas > 1 {
+		parts = append(parts, fmt.Sprintf("%d replicas", g.Replicas))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -262,6 +285,9 @@ type SeedChat struct {
 	// seeding time (participants:backoff:<id>), as another replica writes it when MAX
 	// refuses the chat; zero seeds none.
 	BackedOff time.Duration `json:"backed_off,omitempty"`
+	// Removed is a chat the bot was removed from: the fake MAX does not know it and answers
+	// its calls 404 not_found.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // Linked reports whether the chat has a MAX id, so the service may refresh it.
@@ -288,7 +314,8 @@ func (s Stored) UpdatedAt(seededAt time.Time) (t time.Time, ok bool) {
 	return seededAt.Add(-s.Age), true
 }
 
-// Request is what a row sends to the service.
+// Request is what a row sends to the service: to its one process, or to each replica in
+// turn (Given.Replicas).
 type Request struct {
 	Method string `json:"method"`
 	// Path includes the query, e.g. "/chats/all" or "/chats/1/participants/refresh".

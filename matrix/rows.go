@@ -62,6 +62,7 @@ func Rows() []Row {
 	rows = append(rows, refreshRows()...)
 	rows = append(rows, raceRows()...)
 	rows = append(rows, quotaRows()...)
+	rows = append(rows, replicaRows()...)
 	rows = append(rows, postgresRows()...)
 	rows = append(rows, healthRows()...)
 	rows = append(rows, recoveryRows()...)

@@ -70,6 +70,7 @@ func TestLabelsAreValidGinkgoLabelsFromTheVocabulary(t *testing.T) {
 func TestVocabularyIsFrozen(t *testing.T) {
 	want := []string{
 		"group:cache", "group:max", "group:redis", "group:refresh", "group:postgres", "group:health", "group:recovery", "group:api",
+		"group:replicas",
 		"dep:postgres", "dep:redis", "dep:max_api",
 		"fault:none", "fault:down", "fault:blackhole", "fault:latency", "fault:reset", "fault:restarted-empty", "fault:paused",
 		"fault:status", "fault:rate-limited", "fault:unauthorized", "fault:slow", "fault:hang", "fault:malformed",

@@ -73,6 +73,12 @@ func validateGiven(g Given) []error {
 		if f.Kind == FaultStatus && (f.Status < 400 || f.Status > 599) {
 			fail("given %s: status fault needs an error status, got %d", d, f.Status)
 		}
+		if f.Times < 0 || (f.Times > 0 && (d != MaxAPI || !f.Active())) {
+			fail("given %s: only a MAX fault answers a number of calls, got %d", d, f.Times)
+		}
+	}
+	if g.Replicas < 0 || g.Replicas > maxReplicas {
+		fail("given: %d replicas, want 1 to %d", g.Replicas, maxReplicas)
 	}
 	if len(g.Seed.Chats) == 0 {
 		fail("given: empty seed")
@@ -87,7 +93,7 @@ func validateGiven(g Given) []error {
 			fail("seed: chat %d: a backoff that ended before the row", c.ID)
 		}
 		if !c.Linked() {
-			if c.Cache != nil || c.BackedOff != 0 {
+			if c.Cache != nil || c.BackedOff != 0 || c.Removed {
 				fail("seed: chat %d is not linked but has a cache entry or a backoff", c.ID)
 			}
 			continue
@@ -307,7 +313,7 @@ func validateStores(r Row) []error {
 			if !sc.Linked() {
 				fail("chat %d is not linked, so it cannot be refreshed", s.ChatID)
 			}
-			if s.Want == StoreRefreshed && r.Expected.Recovery == nil && maxFailing(r.Given.MaxAPI.Kind) {
+			if s.Want == StoreRefreshed && r.Expected.Recovery == nil && (maxFailing(r.Given.MaxAPI) || sc.Removed) {
 				fail("chat %d refreshed while MAX is %s", s.ChatID, r.Given.MaxAPI)
 			}
 		case StoreAbsent:
@@ -325,7 +331,10 @@ func validateStores(r Row) []error {
 }
 
 // maxFailing reports whether MAX answers no chat request successfully under the fault.
-func maxFailing(k FaultKind) bool { return k != "" && k != FaultUp }
+func maxFailing(f Fault) bool { return f.Active() && f.Times == 0 }
+
+// maxReplicas bounds Given.Replicas: each is a process on the harness's machine.
+const maxReplicas = 5
 
 func validateSLA(r Row) []error {
 	var errs []error

@@ -194,7 +194,11 @@ var _ = ReportAfterEach(func(r SpecReport) {
 var _ = Describe("Behaviour matrix", func() {
 	var entries []TableEntry
 	for _, row := range matrix.Rows() {
-		entries = append(entries, Entry(row.ID, Label(matrix.Labels(row)...), SpecTimeout(3*time.Minute), row))
+		args := []any{Label(matrix.Labels(row)...), SpecTimeout(3 * time.Minute), row}
+		if row.Serial() != "" {
+			args = append(args, Serial)
+		}
+		entries = append(entries, Entry(row.ID, args...))
 	}
 	DescribeTable("row", func(ctx SpecContext, row matrix.Row) {
 		obs := suite.runner.Run(ctx, row)

@@ -31,7 +31,8 @@ type AlertReplay struct {
 }
 
 // replayAlerts applies the row's fault in the replay's environment, from a fresh reset,
-// while sampling. Between two samples the
+// while sampling. A row with several replicas is replayed on one of them, told the count:
+// the rules are evaluated per instance, as Prometheus does. Between two samples the
 // row's request and a GET /health/detailed are sent, as production traffic and a health
 // probe would; they run beside the sampling, which keeps its cadence however slow they are
 // (at most one of each in flight).
@@ -42,7 +43,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 		return nil, err
 	}
 	env := a.Env
-	if err := env.Reset(ctx, SeedOptions(row.Given.Seed, time.Now().UTC(), r.cfg.CacheTTL)...); err != nil {
+	if err := env.Reset(ctx, ResetOptions(row.Given, time.Now().UTC(), r.cfg.CacheTTL)...); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
 	tick := time.NewTicker(a.Interval)

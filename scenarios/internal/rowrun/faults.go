@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/faultline/faultline/matrix"
 )
 
@@ -81,6 +82,13 @@ func PlanFaults(g matrix.Given) (Plan, error) {
 			return Plan{}, fmt.Errorf("no chaos fault for %s of %s", f, d)
 		}
 		s := build(d, f)
+		if f.Times > 0 {
+			mf, ok := s.fault.(chaos.MaxFault)
+			if !ok {
+				return Plan{}, fmt.Errorf("%s of %s cannot be limited to a number of calls", f, d)
+			}
+			s.fault = mf.OnEndpoint(maxapi.EndpointChat).Times(f.Times)
+		}
 		switch {
 		case s.passing:
 			p.Passing = append(p.Passing, s.fault)

@@ -56,7 +56,7 @@ func (r *Runner) LastReset() time.Duration {
 
 // reset resets the environment with the row's seed and records how long that took.
 func (r *Runner) reset(ctx context.Context, row matrix.Row, seededAt time.Time) error {
-	err := r.env.Reset(ctx, SeedOptions(row.Given.Seed, seededAt, r.cfg.CacheTTL)...)
+	err := r.env.Reset(ctx, ResetOptions(row.Given, seededAt, r.cfg.CacheTTL)...)
 	if err == nil {
 		r.resets = append(r.resets, r.env.Timings().Reset)
 	}
@@ -112,6 +112,30 @@ type rowRun struct {
 	bodies [][]byte
 	// undo lifts the held faults; undoFreezing lifts those that keep stores unreadable.
 	undo, undoFreezing chaos.UndoFunc
+	// clients are the service's replicas, the first one (the only one, mostly) first.
+	clients []*chaos.Client
+}
+
+// client is the replica the i-th request of a kind goes to: each in turn.
+func (rr *rowRun) client(i int) *chaos.Client {
+	if len(rr.clients) == 0 {
+		return rr.env.Client()
+	}
+	return rr.clients[i%len(rr.clients)]
+}
+
+// metrics reads the service's metrics: the one process's page, or every replica's added
+// up (chaos.Combine); body is the first replica's page, for the secrets check.
+func (rr *rowRun) metrics(ctx context.Context) (snap chaos.Snapshot, body []byte, err error) {
+	m := rr.env.Client().Metrics(ctx)
+	if m.Err != nil || m.Status != 200 {
+		return chaos.Snapshot{}, nil, fmt.Errorf("%s", m.Response)
+	}
+	if len(rr.clients) <= 1 {
+		return m.Snapshot, m.Body, nil
+	}
+	all, err := rr.env.Metrics(ctx)
+	return all, m.Body, err
 }
 
 func (rr *rowRun) fail(format string, args ...any) {
@@ -133,6 +157,13 @@ func (rr *rowRun) run(ctx context.Context) {
 		return
 	}
 	rr.obs.SeededAt = seededAt
+	if n := row.Given.Replicas; n > 1 {
+		if err := env.StartReplicas(ctx, n-1); err != nil {
+			rr.fail("start %d more replicas: %v", n-1, err)
+			return
+		}
+	}
+	rr.clients = env.Clients()
 
 	// 3. Faults, then the row window starts.
 	if !rr.applyFaults(ctx, plan) {
@@ -147,8 +178,8 @@ func (rr *rowRun) run(ctx context.Context) {
 	// 4. Warm-up.
 	req := row.Request
 	var warmUp []time.Duration
-	for range req.WarmUp {
-		warmUp = append(warmUp, send(ctx, env.Client(), req).latency)
+	for i := range req.WarmUp {
+		warmUp = append(warmUp, send(ctx, rr.client(i), req).latency)
 		if !sleep(ctx, req.WarmUpInterval) {
 			return
 		}
@@ -167,7 +198,7 @@ func (rr *rowRun) run(ctx context.Context) {
 		if i > 0 && !sleep(ctx, req.Interval) {
 			return
 		}
-		a := send(ctx, env.Client(), req)
+		a := send(ctx, rr.client(i), req)
 		rr.record(i, a)
 		latencies = append(latencies, a.latency)
 	}
@@ -324,16 +355,16 @@ func (rr *rowRun) observeUntilSettled(ctx context.Context) {
 func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
 	obs := rr.obs
 	obs.Failures = slices.Clone(rr.obs.Failures)
-	m := rr.env.Client().Metrics(ctx)
-	if m.Err != nil || m.Status != 200 {
-		return obs, fmt.Errorf("scrape metrics: %s", m.Response)
+	snap, body, err := rr.metrics(ctx)
+	if err != nil {
+		return obs, fmt.Errorf("scrape metrics: %w", err)
 	}
 	expected := rr.row.Expected
 	names := metricNames(expected.Metrics)
-	obs.Metrics = append(counterDeltas(m.Snapshot.Delta(rr.start), names, false),
+	obs.Metrics = append(counterDeltas(snap.Delta(rr.start), names, false),
 		counterDeltas(rr.measuredEnd.Delta(rr.measured), names, true)...)
-	obs.Gauges = gauges(m.Snapshot, append(gaugeNames(expected.Gauges), standardGauges...))
-	obs.Resources = resources(rr.start, m.Snapshot, expected.Resources)
+	obs.Gauges = gauges(snap, append(gaugeNames(expected.Gauges), standardGauges...))
+	obs.Resources = resources(rr.start, snap, expected.Resources)
 	obs.Logs = logEvents(rr.env.Logs())
 	obs.MaxCalls = maxCalls(rr.env.Max().Journal())
 	obs.Stores = rr.stores(ctx)
@@ -345,7 +376,7 @@ func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
 		obs.Health = healthObservation(h)
 		rr.bodies = append(rr.bodies, h.Body)
 	}
-	obs.SecretsFound = rr.secretsFound(m.Body)
+	obs.SecretsFound = rr.secretsFound(body)
 	obs.Phases.End = time.Now()
 	return obs, nil
 }
@@ -419,12 +450,12 @@ func (rr *rowRun) redisCalls(ctx context.Context, want *matrix.Count, count func
 
 // scrape reads the metrics, recording a failure when it cannot.
 func (rr *rowRun) scrape(ctx context.Context, when string) (chaos.Snapshot, bool) {
-	m := rr.env.Client().Metrics(ctx)
-	if m.Err != nil || m.Status != 200 {
-		rr.fail("scrape metrics at the %s: %s", when, m.Response)
+	snap, _, err := rr.metrics(ctx)
+	if err != nil {
+		rr.fail("scrape metrics at the %s: %v", when, err)
 		return chaos.Snapshot{}, false
 	}
-	return m.Snapshot, true
+	return snap, true
 }
 
 // sleep waits d, or until ctx is done; it reports whether ctx is still live. It paces

@@ -1,12 +1,23 @@
 package rowrun
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/chaos"
 	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/faultline/faultline/matrix"
 )
+
+// ResetOptions are what a reset for the row's world needs: its seed (SeedOptions) and, for
+// several replicas, their count in REPLICAS.
+func ResetOptions(g matrix.Given, seededAt time.Time, cacheTTL time.Duration) []chaos.ResetOption {
+	opts := SeedOptions(g.Seed, seededAt, cacheTTL)
+	if g.Replicas > 1 {
+		opts = append(opts, chaos.WithSUTEnv("REPLICAS="+strconv.Itoa(g.Replicas)))
+	}
+	return opts
+}
 
 // SeedOptions turns a row's seed into the data a reset writes: the chats table, the Redis
 // entries and the fake MAX chats, with ages relative to seededAt. A cache entry lives for
@@ -42,7 +53,7 @@ func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded 
 			entries = append(entries, chaos.CacheEntry{ChatID: c.ID, Count: c.Cache.Count, UpdatedAt: at,
 				TTL: max(cacheTTL-c.Cache.Age, time.Minute), Raw: c.Cache.Raw})
 		}
-		if c.Linked() {
+		if c.Linked() && !c.Removed {
 			chats = append(chats, maxapi.Chat{ID: c.MaxChatID, Title: c.Name, ParticipantsCount: c.MaxCount})
 		}
 		if c.BackedOff > 0 {
