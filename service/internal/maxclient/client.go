@@ -324,7 +324,7 @@ func (c *Client) statusError(op string, resp *http.Response) error {
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
 		reason = ReasonRateLimited
-	case s == http.StatusUnauthorized, s == http.StatusForbidden:
+	case s == http.StatusUnauthorized:
 		reason = ReasonUnauthorized
 	case s == http.StatusNotFound:
 		reason = ReasonNotFound

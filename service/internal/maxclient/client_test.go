@@ -164,7 +164,7 @@ func TestGetChatFailures(t *testing.T) {
 		{name: "503", handler: reply(503, errBody), reason: ReasonServerError, status: 503},
 		{name: "401", handler: reply(401, `{"code":"verify.token","message":"Invalid access_token"}`),
 			reason: ReasonUnauthorized, status: 401},
-		{name: "403", handler: reply(403, `{"code":"access.denied","message":"no"}`), reason: ReasonUnauthorized, status: 403},
+		{name: "403", handler: reply(403, `{"code":"access.denied","message":"no"}`), reason: ReasonClientError, status: 403},
 		{name: "404", handler: reply(404, `{"code":"not.found","message":"Chat not found"}`), reason: ReasonNotFound, status: 404},
 		{name: "400", handler: reply(400, `{"code":"proto.payload","message":"bad"}`), reason: ReasonClientError, status: 400},
 		{name: "redirect not followed", handler: func(w http.ResponseWriter, r *http.Request) {

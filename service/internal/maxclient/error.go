@@ -16,11 +16,12 @@ const (
 	ReasonConnection = "connection"
 	// ReasonRateLimited is a 429 answer.
 	ReasonRateLimited = "rate_limited"
-	// ReasonUnauthorized is a 401 or 403 answer: the token is not accepted.
+	// ReasonUnauthorized is a 401 answer: the token is not accepted.
 	ReasonUnauthorized = "unauthorized"
 	// ReasonNotFound is a 404 answer: MAX does not know the chat (or the bot is not in it).
 	ReasonNotFound = "not_found"
-	// ReasonClientError is any other 4xx answer.
+	// ReasonClientError is any other 4xx answer, 403 included: MAX's schema answers 403 for
+	// a resource the bot may not access (a chat it was removed from), not for a bad token.
 	ReasonClientError = "client_error"
 	// ReasonServerError is a 5xx answer, or a status MAX does not document.
 	ReasonServerError = "server_error"
