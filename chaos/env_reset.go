@@ -20,6 +20,7 @@ type resetConfig struct {
 	maxChats []maxapi.Chat
 	backoffs []Backoff
 	quota    SharedQuota
+	maxFault []maxapi.Fault
 }
 
 // WithSUTEnv starts the SUT with these KEY=VALUE settings on top of the contract's, for
@@ -48,6 +49,12 @@ func WithBackoffs(b ...Backoff) ResetOption {
 // service share through Redis, after Redis is flushed.
 func WithSharedQuota(q SharedQuota) ResetOption {
 	return func(c *resetConfig) { c.quota = q }
+}
+
+// WithMaxFaults installs these faults of the fake MAX after it is reset, as part of the
+// world a scenario starts from (a chat MAX refuses), not as a fault Inject lifts.
+func WithMaxFaults(faults ...maxapi.Fault) ResetOption {
+	return func(c *resetConfig) { c.maxFault = append(c.maxFault, faults...) }
 }
 
 // WithMaxChats puts these chats into the fake MAX after it is reset.
@@ -102,6 +109,11 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 	for _, c := range rc.maxChats {
 		if err := e.max.PutChat(c); err != nil {
 			return fmt.Errorf("reset: seed fake MAX: %w", err)
+		}
+	}
+	for _, f := range rc.maxFault {
+		if _, err := e.max.AddFault(f); err != nil {
+			return fmt.Errorf("reset: fake MAX fault: %w", err)
 		}
 	}
 	if err := e.resetData(ctx, rc.chats, rc.cache, rc.backoffs, rc.quota); err != nil {

@@ -80,6 +80,10 @@ func TestCompareCatchesEachField(t *testing.T) {
 		{"source changes between responses", "redis-down.max-up.cache-fresh", FieldChats, "chat 1 sources over all responses", func(o *Observation) {
 			o.Sources[1] = []Source{SourceDatabase, SourceCache}
 		}},
+		{"a later source the row does not allow", "replicas.max-404-chat.cache-stale.backoff", FieldChats,
+			"chat 101 sources over all responses", func(o *Observation) {
+				o.Sources[101] = []Source{SourceCache, SourceAPI}
+			}},
 		{"chat missing", "redis-up.max-up.cache-fresh", FieldChats, "chat 3", func(o *Observation) { o.Chats = o.Chats[:2] }},
 		{"chat not expected", "refresh.max-up", FieldChats, "chat 2", func(o *Observation) {
 			o.Chats = append(o.Chats, ObservedChat{ID: 2, Source: SourceDatabase, Count: 20})
@@ -478,5 +482,14 @@ func TestChatNameMaxChatIDOrderAndUTC(t *testing.T) {
 		if len(ms) != 1 || ms[0].String() != "chats: "+tc.want || ms[0].Reference {
 			t.Errorf("%s: got %v, want one contract mismatch %q", name, ms, tc.want)
 		}
+	}
+}
+
+func TestLaterSourcesAreAllowedAfterTheFirstResponse(t *testing.T) {
+	r, _ := Lookup(Rows(), "replicas.max-404-chat.cache-stale.backoff")
+	o := perfect(r)
+	o.Sources[101] = []Source{SourceCache, SourceDatabase}
+	if ms := Compare(r, o, ModeReference); len(ms) != 0 {
+		t.Errorf("a source the row allows later mismatches: %v", ms)
 	}
 }

@@ -206,6 +206,10 @@ type Given struct {
 	// the dependencies and their faults, are told the count in REPLICAS, and the row's
 	// requests go to them in turn; their metrics are added up (gauges: the highest).
 	Replicas int `json:"replicas,omitempty"`
+	// KilledAfter kills the last replica (SIGKILL: no shutdown, refreshes cut off where they
+	// are) once MAX has answered this many chat calls during the row; later requests go to
+	// the others. Zero kills none.
+	KilledAfter int `json:"killed_after,omitempty"`
 }
 
 // Fault returns the fault of dependency d.
@@ -242,6 +246,9 @@ func (g Given) Summary() string {
 	parts = append(parts, "cache "+string(g.Cache))
 	if g.Replicas > 1 {
 		parts = append(parts, fmt.Sprintf("%d replicas", g.Replicas))
+	}
+	if g.KilledAfter > 0 {
+		parts = append(parts, fmt.Sprintf("one killed after %d MAX calls", g.KilledAfter))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -285,9 +292,10 @@ type SeedChat struct {
 	// seeding time (participants:backoff:<id>), as another replica writes it when MAX
 	// refuses the chat; zero seeds none.
 	BackedOff time.Duration `json:"backed_off,omitempty"`
-	// Removed is a chat the bot was removed from: the fake MAX does not know it and answers
-	// its calls 404 not_found.
-	Removed bool `json:"removed,omitempty"`
+	// MaxStatus is what MAX answers the chat's calls instead of its data, as for a chat the
+	// bot was removed from: 403, or 404 (the fake MAX does not know the chat at all); zero
+	// answers normally.
+	MaxStatus int `json:"max_status,omitempty"`
 }
 
 // Linked reports whether the chat has a MAX id, so the service may refresh it.

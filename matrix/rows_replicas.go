@@ -38,7 +38,8 @@ func (r Row) Serial() string {
 }
 
 func replicaRows() []Row {
-	return []Row{replicasManyStale(), replicasRedisDown(), replicasRateLimitedOnce(), replicasBotRemoved(), replicasRefreshFlood()}
+	return []Row{replicasManyStale(), replicasRedisDown(), replicasRateLimitedOnce(), replicasBotRemoved(), replicasRefreshFlood(),
+		replicasOneKilled()}
 }
 
 // replicaSeed seeds n linked chats: cached an hour ago (stale, well within the cache TTL),
@@ -149,6 +150,7 @@ func replicasRedisDown() Row {
 			Latency: LatencyBound{P95: replicaListBound, Max: replicaListBound},
 			Metrics: []MetricExpectation{
 				metric(MetricMaxErrors, nil, None()),
+				metric(MetricFallback, labels("reason", FallbackCache), Exactly(replicaCount)),
 				refMetric(metricQuotaLocal, nil, AtLeast(replicaDownCalls)),
 			},
 			Logs: []LogExpectation{
@@ -176,26 +178,29 @@ const replicaRetryAfter = 5 * time.Second
 func replicasRateLimitedOnce() Row {
 	g := given(up(), up(), Fault{Kind: FaultRateLimited, RetryAfter: replicaRetryAfter, Times: 1}, CacheStale)
 	g.Replicas = replicaCount
-	// Lists every second, in turn: the ones after the pause queue the chat MAX refused.
-	req := listOnEach()
-	req.Repeat, req.Interval = 7, time.Second
+	// A call that went out before the pause may land between the lists.
 	chats := listedChats(SourceCache, OriginCache, SourceCache, OriginCache)
 	for i := range chats[:2] {
 		chats[i].Later = []Source{SourceDatabase}
 	}
+	// Each chat's refresh may be the one answered 429 (dropped, until a later list queues it
+	// again) or the one held by the pause.
+	stores := storesAll(StoreUnchanged).
+		set(alphaID, StoreRedis, StoreUnchangedOrRefreshed, false).set(alphaID, StoreDatabase, StoreUnchangedOrRefreshed, false).
+		set(betaID, StoreRedis, StoreUnchangedOrRefreshed, false).set(betaID, StoreDatabase, StoreUnchangedOrRefreshed, false)
 	return Row{
 		ID: "replicas.max-429-once.cache-stale", Group: GroupReplicas,
 		Title: fmt.Sprintf("%d replicas, MAX answers one call 429 with Retry-After 5s: no replica calls MAX for 5 s",
 			replicaCount),
-		Description: "The replicas list the stale chats in turn, every second, and queue alpha and beta. MAX " +
-			"answers the first chat call, whichever replica made it, 429 with Retry-After 5, and answers normally " +
-			"after. The replica answered stores the pause in Redis, and the others read it with their next " +
-			"reservation: no call reaches MAX for five seconds but those already on their way. A refresh that learns " +
-			"of the pause as it reserves its call waits it out instead of being dropped, and a list after the pause " +
-			"queues the chat MAX refused again: both are refreshed once the pause ends. As for one replica answered " +
+		Description: "Each replica lists the stale chats once and queues alpha and beta. MAX answers the first chat " +
+			"call, whichever replica made it, 429 with Retry-After 5, and answers normally after. The replica answered " +
+			"stores the pause in Redis, and the others read it with their next reservation: no call reaches MAX for " +
+			"five seconds but those already on their way. The chat answered 429 waits for the next list; the other " +
+			"chat's refresh, claimed and reserved but not yet made when the pause began, waits it out and is " +
+			"refreshed once it ends, instead of being dropped and left to no replica. As for one replica answered " +
 			"429, the stale data served meanwhile is a fallback.",
 		Given:   g,
-		Request: req,
+		Request: listOnEach(),
 		Expected: Expected{
 			Status:  http.StatusOK,
 			Chats:   chats,
@@ -204,14 +209,15 @@ func replicasRateLimitedOnce() Row {
 				metric(MetricMaxErrors, nil, Exactly(1)),
 				refMetric(MetricMaxErrors, labels("reason", "rate_limited"), Exactly(1)),
 				metric(MetricCacheErrors, nil, None()),
+				refMetric(MetricRefresh, labels("result", "success"), AtLeast(1)),
 			},
 			Logs:     []LogExpectation{logged(LevelError, LogMaxFailed, nil, Exactly(1))},
-			Stores:   linkedRefreshed(),
+			Stores:   stores,
 			MaxCalls: []MaxCallExpectation{{Endpoint: MaxChat, Status: http.StatusTooManyRequests, Count: Exactly(1)}},
 			MaxPause: &MaxPauseExpectation{RetryAfter: replicaRetryAfter, InFlight: pauseInFlight, Reference: true},
 			Within:   eventually, Hold: hold,
 		},
-		SLA: SLA{Staleness: lastKnownGood("the stale cache entries, until the pause ends and the refreshes run"),
+		SLA: SLA{Staleness: lastKnownGood("the stale cache entries, until the pause ends and the held refresh runs"),
 			Alerts: alerts(AlertMaxAPIDown, AlertDataStale, AlertFallbackRateHigh)},
 		Reference: true,
 	}
@@ -222,7 +228,7 @@ const replicaLists = 3 * replicaCount
 
 func replicasBotRemoved() Row {
 	seed := replicaSeed(3)
-	seed.Chats[0].Removed, seed.Chats[1].Removed = true, true
+	seed.Chats[0].MaxStatus, seed.Chats[1].MaxStatus = http.StatusForbidden, http.StatusNotFound
 	// Cached three hours ago (the database older still): a count that old is what the
 	// staleness alert is for.
 	for i := range seed.Chats {
@@ -235,10 +241,10 @@ func replicasBotRemoved() Row {
 	req.Repeat, req.Interval = replicaLists, 300*time.Millisecond
 	return Row{
 		ID: "replicas.max-404-chat.cache-stale.backoff", Group: GroupReplicas,
-		Title: fmt.Sprintf("%d replicas, the bot removed from two of three chats (404), %d lists: one MAX call per removed chat in all",
+		Title: fmt.Sprintf("%d replicas, the bot removed from two of three chats (403, 404), %d lists: one MAX call per removed chat in all",
 			replicaCount, replicaLists),
-		Description: fmt.Sprintf("MAX answers 404 not_found for two chats the bot was removed from, and the third "+
-			"normally. The %d lists go to the %d replicas in turn. The first refresh of a removed chat, by whichever "+
+		Description: fmt.Sprintf("MAX answers 403 for one chat and 404 not_found for another, as for chats the bot "+
+			"was removed from, and the third normally. The %d lists go to the %d replicas in turn. The first refresh of a removed chat, by whichever "+
 			"replica, puts it on PARTICIPANTS_FAILURE_BACKOFF in Redis, so no replica calls MAX for it again within "+
 			"the backoff: one call per removed chat in all, their stale cache served as it is, while the third chat "+
 			"is refreshed.", replicaLists, replicaCount),
@@ -250,7 +256,8 @@ func replicasBotRemoved() Row {
 			Latency: LatencyBound{P95: noWaitBound, Max: noWaitBound},
 			Metrics: []MetricExpectation{
 				metric(MetricMaxErrors, nil, Exactly(len(removed))),
-				refMetric(MetricMaxErrors, labels("reason", "not_found"), Exactly(len(removed))),
+				refMetric(MetricMaxErrors, labels("reason", "client_error"), Exactly(1)),
+				refMetric(MetricMaxErrors, labels("reason", "not_found"), Exactly(1)),
 				metric(MetricCacheErrors, nil, None()),
 				refMetric(MetricRefresh, labels("result", "success"), Exactly(1)),
 			},
@@ -302,6 +309,58 @@ func replicasRefreshFlood() Row {
 			},
 			MaxRate: []MaxRateExpectation{{PerSecond: AtMost(maxRateCeiling), Reference: true}},
 			Within:  eventually, Hold: hold,
+		},
+		SLA:       SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
+		Reference: true,
+	}
+}
+
+// killChats is how many stale chats the kill row refreshes: long enough at the reference
+// budget that a replica dies with refreshes in flight and most chats still to do.
+const killChats = 150
+
+// killAfterCalls is how many MAX calls the kill row lets the replicas make before it kills
+// one: a second and a half in.
+const killAfterCalls = 30
+
+// killWithin is the deadline for refreshing every chat of the kill row: their time at the
+// reference budget with 30% to spare and five seconds, and the three MAX_API_TIMEOUTs the
+// killed replica's claims outlive it.
+var killWithin = time.Duration(float64(killChats)/referenceRate*1.3*float64(time.Second)) + 5*time.Second + 3*maxTimeout
+
+func replicasOneKilled() Row {
+	seed := replicaSeed(killChats)
+	chats, stores := everyChat(seed, SourceCache, OriginCache, []Source{SourceDatabase}, StoreRefreshed, StoreRefreshed)
+	g := replicasGiven(up(), seed)
+	g.KilledAfter = killAfterCalls
+	req := listOnEach()
+	req.Repeat, req.Interval = 10, time.Second
+	return Row{
+		ID: "replicas.one-killed.max-up.many-chats", Group: GroupReplicas,
+		Title: fmt.Sprintf("%d replicas refreshing %d stale chats, one killed (SIGKILL) mid-refresh: the others refresh every chat",
+			replicaCount, killChats),
+		Description: fmt.Sprintf("The replicas list %d stale chats, one list a second in turn, and share their "+
+			"refreshes through their claims. After %d MAX calls one replica is killed with SIGKILL: no shutdown, its "+
+			"refreshes cut off wherever they are, its claims left in Redis; later lists go to the others. A claim "+
+			"expires three MAX_API_TIMEOUTs after it was taken, so the next lists queue the dead replica's chats "+
+			"again, and every chat is refreshed, each with MAX's count and a time from the row, within %s. Nothing "+
+			"older overwrites it afterwards, and MAX is called at most %d times a second throughout.",
+			killChats, killAfterCalls, formatDuration(killWithin), maxRateCeiling),
+		Given:   g,
+		Request: req,
+		Expected: Expected{
+			Status:  http.StatusOK,
+			Chats:   chats,
+			Latency: LatencyBound{P95: replicaListBound, Max: replicaListBound},
+			Metrics: []MetricExpectation{metric(MetricMaxErrors, nil, None()), metric(MetricCacheErrors, nil, None())},
+			Logs:    quietLogs(),
+			Stores:  stores,
+			MaxCalls: []MaxCallExpectation{
+				{Endpoint: MaxChat, Status: http.StatusTooManyRequests, Count: None()},
+				{Endpoint: MaxChat, Count: AtLeast(killChats)},
+			},
+			MaxRate: []MaxRateExpectation{{PerSecond: AtMost(maxRateCeiling), Reference: true}},
+			Within:  killWithin, Hold: hold,
 		},
 		SLA:       SLA{Staleness: freshWithin(), Alerts: alerts(AlertNone)},
 		Reference: true,

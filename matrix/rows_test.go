@@ -225,6 +225,27 @@ func TestValidateCatchesBrokenRows(t *testing.T) {
 		"id with a slash":    func() []Row { r := base("redis-up.max-up.cache-fresh"); r.ID = "redis/up"; return []Row{r} },
 		"id with upper case": func() []Row { r := base("redis-up.max-up.cache-fresh"); r.ID = "Redis-up"; return []Row{r} },
 		"no title":           func() []Row { r := base("redis-up.max-up.cache-fresh"); r.Title = ""; return []Row{r} },
+		"a Redis fault limited to a number of calls": func() []Row {
+			r := base("redis-down.max-up.cache-fresh")
+			r.Given.Redis.Times = 1
+			return []Row{r}
+		},
+		"too many replicas": func() []Row {
+			r := base("replicas.max-404-chat.cache-stale.backoff")
+			r.Given.Replicas = 50
+			return []Row{r}
+		},
+		"a chat MAX refuses with 401": func() []Row {
+			r := base("replicas.max-404-chat.cache-stale.backoff")
+			r.Given.Seed.Chats[0].MaxStatus = 401
+			return []Row{r}
+		},
+		"a removed chat expected refreshed": func() []Row {
+			r := base("replicas.max-404-chat.cache-stale.backoff")
+			id := r.Given.Seed.Chats[0].ID
+			r.Expected.Stores = storeSet(r.Expected.Stores).set(id, StoreDatabase, StoreRefreshed, false)
+			return []Row{r}
+		},
 		"no latency bound": func() []Row {
 			r := base("redis-up.max-up.cache-fresh")
 			r.Expected.Latency = LatencyBound{}
@@ -374,5 +395,32 @@ func TestAlertsAreTheRuleFilesAlerts(t *testing.T) {
 	}
 	if !slices.Equal(known, inFile) {
 		t.Errorf("Alerts() = %v\nalerts.yml has %v", known, inFile)
+	}
+}
+
+func TestOnlyReplicaRowsRunAlone(t *testing.T) {
+	var serial []string
+	for _, r := range Rows() {
+		if r.Serial() != "" {
+			serial = append(serial, r.ID)
+			if r.Group != GroupReplicas {
+				t.Errorf("row %s runs alone but is not a replicas row", r.ID)
+			}
+		}
+	}
+	if len(serial) != len(replicaRows()) {
+		t.Errorf("rows that run alone: %v; want the %d replicas rows", serial, len(replicaRows()))
+	}
+}
+
+func TestFaultStringNamesALimitedFault(t *testing.T) {
+	for f, want := range map[Fault]string{
+		{Kind: FaultRateLimited, RetryAfter: 5 * time.Second, Times: 1}: "rate-limited(retry-after 5s) once",
+		{Kind: FaultStatus, Status: 503, Times: 3}:                      "status(503) x3",
+		{Kind: FaultStatus, Status: 503}:                                "status(503)",
+	} {
+		if got := f.String(); got != want {
+			t.Errorf("%+v: %q, want %q", f, got, want)
+		}
 	}
 }

@@ -80,6 +80,9 @@ func validateGiven(g Given) []error {
 	if g.Replicas < 0 || g.Replicas > maxReplicas {
 		fail("given: %d replicas, want 1 to %d", g.Replicas, maxReplicas)
 	}
+	if g.KilledAfter < 0 || (g.KilledAfter > 0 && g.Replicas < 2) {
+		fail("given: a replica killed after %d calls needs another to go on", g.KilledAfter)
+	}
 	if len(g.Seed.Chats) == 0 {
 		fail("given: empty seed")
 	}
@@ -92,8 +95,11 @@ func validateGiven(g Given) []error {
 		if c.BackedOff < 0 {
 			fail("seed: chat %d: a backoff that ended before the row", c.ID)
 		}
+		if s := c.MaxStatus; s != 0 && (s < 400 || s > 499 || s == 401 || s == 429) {
+			fail("seed: chat %d: MAX refuses a chat with 403, 404 or another 4xx about it, not %d", c.ID, s)
+		}
 		if !c.Linked() {
-			if c.Cache != nil || c.BackedOff != 0 || c.Removed {
+			if c.Cache != nil || c.BackedOff != 0 || c.MaxStatus != 0 {
 				fail("seed: chat %d is not linked but has a cache entry or a backoff", c.ID)
 			}
 			continue
@@ -313,7 +319,7 @@ func validateStores(r Row) []error {
 			if !sc.Linked() {
 				fail("chat %d is not linked, so it cannot be refreshed", s.ChatID)
 			}
-			if s.Want == StoreRefreshed && r.Expected.Recovery == nil && (maxFailing(r.Given.MaxAPI) || sc.Removed) {
+			if s.Want == StoreRefreshed && r.Expected.Recovery == nil && (maxFailing(r.Given.MaxAPI) || sc.MaxStatus != 0) {
 				fail("chat %d refreshed while MAX is %s", s.ChatID, r.Given.MaxAPI)
 			}
 		case StoreAbsent:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/faultline/faultline/matrix"
 )
 
@@ -122,5 +123,19 @@ func TestPlanFaultsKeepsDependencyOrder(t *testing.T) {
 	want := []string{"down(postgres)", "down(redis)", "down(max_api)"}
 	if !slices.Equal(names, want) {
 		t.Errorf("got %v, want %v", names, want)
+	}
+}
+
+func TestPlanFaultsLimitsAMaxFaultToItsFirstChatCalls(t *testing.T) {
+	p, err := PlanFaults(matrix.Given{MaxAPI: matrix.Fault{Kind: matrix.FaultRateLimited, RetryAfter: 5 * time.Second, Times: 1}})
+	if err != nil || len(p.Held) != 1 {
+		t.Fatalf("plan %+v, %v", p, err)
+	}
+	mf, ok := p.Held[0].(chaos.MaxFault)
+	if !ok {
+		t.Fatalf("held %T, want a MAX fault", p.Held[0])
+	}
+	if f := mf.Fault(); f.Times != 1 || f.Endpoint != maxapi.EndpointChat || f.Status != 429 {
+		t.Errorf("fault %+v, want 429 on the first chat call only", f)
 	}
 }

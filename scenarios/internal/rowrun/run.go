@@ -112,16 +112,59 @@ type rowRun struct {
 	bodies [][]byte
 	// undo lifts the held faults; undoFreezing lifts those that keep stores unreadable.
 	undo, undoFreezing chaos.UndoFunc
-	// clients are the service's replicas, the first one (the only one, mostly) first.
-	clients []*chaos.Client
+	// clients are the service's replicas, the first one (the only one, mostly) first; the
+	// killer goroutine drops a killed one and records how the kill went (clientsMu).
+	clientsMu sync.Mutex
+	clients   []*chaos.Client
+	killed    bool
+	killErr   error
 }
 
-// client is the replica the i-th request of a kind goes to: each in turn.
+// client is the replica the i-th request of a kind goes to: each live one in turn.
 func (rr *rowRun) client(i int) *chaos.Client {
+	rr.clientsMu.Lock()
+	defer rr.clientsMu.Unlock()
 	if len(rr.clients) == 0 {
 		return rr.env.Client()
 	}
 	return rr.clients[i%len(rr.clients)]
+}
+
+// replicas is how many replicas the row's requests go to.
+func (rr *rowRun) replicas() int {
+	rr.clientsMu.Lock()
+	defer rr.clientsMu.Unlock()
+	return len(rr.clients)
+}
+
+// killAfter kills the last replica once MAX has answered calls chat calls, watching the fake's
+// journal beside the row; the returned function stops the watch and waits for it.
+func (rr *rowRun) killAfter(ctx context.Context, calls int) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	since := time.Now()
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			n := 0
+			for _, c := range rr.env.Max().Journal() {
+				if c.Endpoint == maxapi.EndpointChat && c.Done && !c.Time.Before(since) {
+					n++
+				}
+			}
+			if n >= calls {
+				rr.clientsMu.Lock()
+				defer rr.clientsMu.Unlock()
+				last := len(rr.clients) - 1
+				rr.clients = rr.clients[:last]
+				rr.killed, rr.killErr = true, rr.env.KillReplica(last)
+				return
+			}
+			if !sleep(ctx, 10*time.Millisecond) {
+				return
+			}
+		}
+	})
+	return func() { cancel(); wg.Wait() }
 }
 
 // metrics reads the service's metrics: the one process's page, or every replica's added
@@ -131,7 +174,7 @@ func (rr *rowRun) metrics(ctx context.Context) (snap chaos.Snapshot, body []byte
 	if m.Err != nil || m.Status != 200 {
 		return chaos.Snapshot{}, nil, fmt.Errorf("%s", m.Response)
 	}
-	if len(rr.clients) <= 1 {
+	if rr.replicas() <= 1 {
 		return m.Snapshot, m.Body, nil
 	}
 	all, err := rr.env.Metrics(ctx)
@@ -164,6 +207,18 @@ func (rr *rowRun) run(ctx context.Context) {
 		}
 	}
 	rr.clients = env.Clients()
+	if n := row.Given.KilledAfter; n > 0 {
+		stop := rr.killAfter(ctx, n)
+		defer func() {
+			stop()
+			switch {
+			case rr.killErr != nil:
+				rr.fail("kill a replica: %v", rr.killErr)
+			case !rr.killed:
+				rr.fail("no replica killed: MAX answered fewer than %d chat calls", n)
+			}
+		}()
+	}
 
 	// 3. Faults, then the row window starts.
 	if !rr.applyFaults(ctx, plan) {

@@ -25,7 +25,7 @@ func ResetOptions(g matrix.Given, seededAt time.Time, cacheTTL time.Duration) []
 func SeedOptions(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) []chaos.ResetOption {
 	d := seedData(s, seededAt, cacheTTL)
 	return []chaos.ResetOption{chaos.WithChats(d.rows...), chaos.WithCache(d.entries...), chaos.WithMaxChats(d.chats...),
-		chaos.WithBackoffs(d.backoffs...), chaos.WithSharedQuota(d.quota)}
+		chaos.WithBackoffs(d.backoffs...), chaos.WithSharedQuota(d.quota), chaos.WithMaxFaults(d.faults...)}
 }
 
 // seeded is what a reset writes for a seed.
@@ -35,6 +35,7 @@ type seeded struct {
 	chats    []maxapi.Chat
 	backoffs []chaos.Backoff
 	quota    chaos.SharedQuota
+	faults   []maxapi.Fault
 }
 
 func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded {
@@ -42,6 +43,7 @@ func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded 
 	var entries []chaos.CacheEntry
 	var chats []maxapi.Chat
 	var backoffs []chaos.Backoff
+	var faults []maxapi.Fault
 	for _, c := range s.Chats {
 		row := chaos.ChatRow{ID: c.ID, Name: c.Name, MaxChatID: c.MaxChatID, Count: c.DB.Count}
 		if at, ok := c.DB.UpdatedAt(seededAt); ok {
@@ -53,7 +55,10 @@ func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded 
 			entries = append(entries, chaos.CacheEntry{ChatID: c.ID, Count: c.Cache.Count, UpdatedAt: at,
 				TTL: max(cacheTTL-c.Cache.Age, time.Minute), Raw: c.Cache.Raw})
 		}
-		if c.Linked() && !c.Removed {
+		if c.MaxStatus != 0 && c.MaxStatus != 404 {
+			faults = append(faults, maxapi.Status(c.MaxStatus).OnEndpoint(maxapi.EndpointChat).OnChat(c.MaxChatID))
+		}
+		if c.Linked() && c.MaxStatus != 404 {
 			chats = append(chats, maxapi.Chat{ID: c.MaxChatID, Title: c.Name, ParticipantsCount: c.MaxCount})
 		}
 		if c.BackedOff > 0 {
@@ -67,5 +72,5 @@ func seedData(s matrix.Seed, seededAt time.Time, cacheTTL time.Duration) seeded 
 	if s.MaxPaused > 0 {
 		quota.PausedUntil = seededAt.Add(s.MaxPaused)
 	}
-	return seeded{rows: rows, entries: entries, chats: chats, backoffs: backoffs, quota: quota}
+	return seeded{rows: rows, entries: entries, chats: chats, backoffs: backoffs, quota: quota, faults: faults}
 }

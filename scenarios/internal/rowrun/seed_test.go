@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/fakes/maxapi"
 	"github.com/faultline/faultline/matrix"
 )
 
@@ -40,5 +41,20 @@ func TestSeedDataEveryRowSeedsThreeDistinctValues(t *testing.T) {
 				t.Errorf("%s: cache entry %d would never expire or is already gone: %s", r.ID, e.ChatID, e.TTL)
 			}
 		}
+	}
+}
+
+func TestSeedDataMakesMaxRefuseAChat(t *testing.T) {
+	s := matrix.Seed{Chats: []matrix.SeedChat{
+		{ID: 1, Name: "alpha", MaxChatID: -1001, MaxCount: 12, DB: matrix.Stored{Count: 10}, MaxStatus: 404},
+		{ID: 2, Name: "beta", MaxChatID: -1002, MaxCount: 22, DB: matrix.Stored{Count: 20}, MaxStatus: 403},
+		{ID: 3, Name: "gamma", MaxChatID: -1003, MaxCount: 32, DB: matrix.Stored{Count: 30}},
+	}}
+	d := seedData(s, time.Now(), time.Hour)
+	if len(d.rows) != 3 || len(d.chats) != 2 || d.chats[0].ID != -1002 || d.chats[1].ID != -1003 {
+		t.Errorf("rows %d, fake MAX chats %+v; want every row, and MAX knowing beta and gamma", len(d.rows), d.chats)
+	}
+	if len(d.faults) != 1 || d.faults[0].Status != 403 || d.faults[0].ChatID != -1002 || d.faults[0].Endpoint != maxapi.EndpointChat {
+		t.Errorf("fake MAX faults %+v; want 403 for beta's chat calls only", d.faults)
 	}
 }
