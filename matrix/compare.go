@@ -48,11 +48,11 @@ func EventualFields() []Field {
 	return []Field{FieldMetrics, FieldLogs, FieldStores, FieldMaxCalls, FieldResources, FieldHealth}
 }
 
-// Decided reports whether a mismatch is in a field waiting cannot change: the row has failed
-// whatever its eventual expectations do.
+// Decided reports whether a mismatch is in a field waiting cannot change, or is Final: the
+// row has failed whatever its eventual expectations do.
 func Decided(ms []Mismatch) bool {
 	for _, m := range ms {
-		if m.Field != FieldAlerts && !slices.Contains(EventualFields(), m.Field) {
+		if m.Final || (m.Field != FieldAlerts && !slices.Contains(EventualFields(), m.Field)) {
 			return true
 		}
 	}
@@ -99,6 +99,10 @@ type Mismatch struct {
 	Observed string `json:"observed"`
 	// Reference marks an expectation only the reference service promises.
 	Reference bool `json:"reference,omitempty"`
+	// Final marks a mismatch of an eventual field that waiting cannot mend: more events
+	// than allowed of a kind that only accumulates (MAX calls, log lines, counter deltas, a
+	// call inside a pause).
+	Final bool `json:"-"`
 }
 
 // String renders the mismatch on one line.
@@ -169,6 +173,13 @@ type comparison struct {
 
 func (c *comparison) add(f Field, item, expected, observed string, reference bool) {
 	c.out = append(c.out, Mismatch{Field: f, Item: item, Expected: expected, Observed: observed, Reference: reference})
+}
+
+// addOver adds the mismatch of a count that only grows, Final when it is already over its
+// maximum.
+func (c *comparison) addOver(f Field, item string, want Count, n float64, observed string, reference bool) {
+	c.add(f, item, want.String(), observed, reference)
+	c.out[len(c.out)-1].Final = want.Max >= 0 && n > float64(want.Max)
 }
 
 func (c *comparison) run() {

@@ -31,7 +31,7 @@ func (c *comparison) maxCalls() {
 			if m.Measured {
 				item += " (measured)"
 			}
-			c.add(FieldMaxCalls, item, m.Count.String(), strconv.Itoa(n), m.Reference)
+			c.addOver(FieldMaxCalls, item, m.Count, float64(n), strconv.Itoa(n), m.Reference)
 		}
 	}
 	c.maxPause()
@@ -47,7 +47,7 @@ func (c *comparison) maxCalls() {
 	peak := PeakPerSecond(times)
 	for _, r := range c.row.Expected.MaxRate {
 		if !r.PerSecond.Contains(float64(peak)) {
-			c.add(FieldMaxCalls, "GET /chats/{chatId} in any 1s", r.PerSecond.String(), strconv.Itoa(peak), r.Reference)
+			c.addOver(FieldMaxCalls, "GET /chats/{chatId} in any 1s", r.PerSecond, float64(peak), strconv.Itoa(peak), r.Reference)
 		}
 	}
 }
@@ -80,7 +80,7 @@ func (c *comparison) maxPause() {
 		}
 	}
 	if n > 0 {
-		c.add(FieldMaxCalls, item, "0", strconv.Itoa(n), p.Reference)
+		c.addOver(FieldMaxCalls, item, None(), float64(n), strconv.Itoa(n), p.Reference)
 	}
 }
 

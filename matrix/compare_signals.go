@@ -30,7 +30,8 @@ func (c *comparison) metrics() {
 			if m.Measured {
 				item += " (measured)"
 			}
-			c.add(FieldMetrics, item, "delta "+m.Delta.String(), "delta "+formatFloat(sum), m.Reference)
+			c.addOver(FieldMetrics, item, m.Delta, sum, "delta "+formatFloat(sum), m.Reference)
+			c.out[len(c.out)-1].Expected = "delta " + m.Delta.String()
 		}
 	}
 	c.gauges(FieldMetrics, "", c.row.Expected.Gauges, c.obs.Gauges)
@@ -83,7 +84,7 @@ func (c *comparison) logs() {
 			if l.Measured {
 				item += " (measured)"
 			}
-			c.add(FieldLogs, item, l.Count.String(), strconv.Itoa(n), l.Reference)
+			c.addOver(FieldLogs, item, l.Count, float64(n), strconv.Itoa(n), l.Reference)
 		}
 	}
 }

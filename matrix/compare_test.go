@@ -493,3 +493,43 @@ func TestLaterSourcesAreAllowedAfterTheFirstResponse(t *testing.T) {
 		t.Errorf("a source the row allows later mismatches: %v", ms)
 	}
 }
+
+func TestCountsOverTheirMaximumAreDecided(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		row     string
+		mutate  func(*Observation)
+		decided bool
+	}{
+		{"a 429 where none may be", "redis-up.max-up.cache-cold.many-chats", func(o *Observation) {
+			o.MaxCalls = append(o.MaxCalls, MaxCall{Method: "GET", Path: "/chats/-3101", Status: 429, At: o.Phases.Start.Add(time.Second)})
+		}, true},
+		{"more calls than a chat may cost", "redis-up.max-404.cache-stale.backoff", func(o *Observation) {
+			o.MaxCalls = append(o.MaxCalls, MaxCall{Method: "GET", Path: "/chats/-1001", Status: 404, At: o.Phases.Start.Add(time.Second)})
+		}, true},
+		{"an error logged where none may be", "redis-up.max-up.cache-fresh", func(o *Observation) {
+			o.Logs = append(o.Logs, LogEvent{Level: LevelError, Msg: LogMaxFailed, Time: o.Phases.Start.Add(time.Second)})
+		}, true},
+		{"too few calls yet", "redis-up.max-404.cache-stale.backoff", func(o *Observation) {
+			o.MaxCalls = o.MaxCalls[:1]
+		}, false},
+		{"a store not yet refreshed", "redis-up.max-up.cache-stale", func(o *Observation) {
+			o.Stores = o.Stores[:len(o.Stores)-1]
+		}, false},
+	} {
+		r, ok := Lookup(Rows(), tc.row)
+		if !ok {
+			t.Fatalf("no row %s", tc.row)
+		}
+		o := perfect(r)
+		tc.mutate(&o)
+		ms := Compare(r, o, ModeReference)
+		if len(ms) == 0 {
+			t.Errorf("%s: no mismatch", tc.name)
+			continue
+		}
+		if got := Decided(ms); got != tc.decided {
+			t.Errorf("%s: Decided = %v, want %v (%v)", tc.name, got, tc.decided, ms)
+		}
+	}
+}
