@@ -51,6 +51,10 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$
 
 test: setup-test vet lint actionlint unit alerts env-test interrupt-test chaos report-check selftest-sample
 
+# make test's selftest-sample builds every mutant of the service, so its unit tests only
+# check that the mutants' patches still apply (-short); make unit alone builds them too.
+test: UNIT_FLAGS = -short
+
 # scripts/setup.sh installs what the two README commands need (apt-get, as root on Debian
 # or Ubuntu) and prints nothing when it is all there; SETUP=0 skips it.
 SETUP ?= 1
@@ -70,7 +74,7 @@ vet:
 # Docker-free and fast: every package but the two that start containers, and the chaos
 # package's own unit specs.
 unit:
-	$(GO) test -race $(UNIT_PKGS)
+	$(GO) test -race $(UNIT_FLAGS) $(UNIT_PKGS)
 	$(GO) test -race ./chaos -ginkgo.label-filter='!env'
 
 # The chaos package's specs against a real environment, on both backends: containers (Docker)

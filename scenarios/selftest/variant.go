@@ -502,14 +502,45 @@ func Lookup(name string) (Variant, bool) {
 
 // Selection returns the rows a run of v covers, in catalogue order: every row of catalogue
 // in v's scope when all is set, otherwise v's Reject, Watch and Differs rows and the control
-// rows.
+// rows, but of its Reject rows that run alone (Row.Serial) only the quickest: they run one
+// after another at the end of the suite, so a sample that names several pays each in full,
+// and the full run checks the others.
 func Selection(v Variant, catalogue []matrix.Row, all bool) []string {
-	want := join(v.Reject, v.Watch, v.Differs, ControlRows())
+	reject := v.Reject
+	if !all {
+		reject = quickestSerial(v.Reject, catalogue)
+	}
+	want := join(reject, v.Watch, v.Differs, ControlRows())
 	var out []string
 	for _, r := range catalogue {
 		if v.Eligible(r) && (all || slices.Contains(want, r.ID)) {
 			out = append(out, r.ID)
 		}
+	}
+	return out
+}
+
+// quickestSerial keeps the rows of ids that run beside others, and of those that run alone
+// (Row.Serial) the one quickest by matrix/timings.json.
+func quickestSerial(ids []string, catalogue []matrix.Row) []string {
+	timings, err := matrix.MeasuredTimings()
+	if err != nil {
+		return ids
+	}
+	var out []string
+	quickest := ""
+	for _, id := range ids {
+		r, ok := matrix.Lookup(catalogue, id)
+		if !ok || r.Serial() == "" {
+			out = append(out, id)
+			continue
+		}
+		if quickest == "" || timings[id] < timings[quickest] {
+			quickest = id
+		}
+	}
+	if quickest != "" {
+		out = append(out, quickest)
 	}
 	return out
 }

@@ -167,3 +167,29 @@ func TestSelection(t *testing.T) {
 		t.Errorf("contract-only filter names %d rows, want %d", strings.Count(f, "row:"), len(all))
 	}
 }
+
+func TestSampleRunsTheQuickestOfTheExpectedRowsThatRunAlone(t *testing.T) {
+	cat := matrix.Rows()
+	v, ok := Lookup("cache-never-expires")
+	if !ok {
+		t.Fatal("no variant cache-never-expires")
+	}
+	got := Selection(v, cat, false)
+	var serial []string
+	for _, id := range v.Reject {
+		r, _ := matrix.Lookup(cat, id)
+		if r.Serial() == "" && !slices.Contains(got, id) {
+			t.Errorf("sample lacks %s, which runs beside others", id)
+		}
+		if r.Serial() != "" && slices.Contains(got, id) {
+			serial = append(serial, id)
+		}
+	}
+	// Of its four replicas rows the bot-removed one is the quickest (matrix/timings.json).
+	if !slices.Equal(serial, []string{"replicas.max-404-chat.cache-stale.backoff"}) {
+		t.Errorf("sample runs the expected rows that run alone %v; want the quickest only", serial)
+	}
+	if all := Selection(v, cat, true); !slices.Contains(all, "replicas.max-up.cache-stale.many-chats") {
+		t.Error("the full run lacks a replicas row")
+	}
+}
