@@ -213,9 +213,9 @@ selftest:
 	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
 	CHAOS_BACKEND=$(SELFTEST_BACKEND) out/selftest/bin/selftest $(SELFTEST_FLAGS)
 
-# make test runs each variant on its sample: its expected rows, the rows nearest to its
-# change and the control rows, a quarter of the row runs. Every expected row is still
-# required to be rejected; a row outside the sample rejected unexpectedly is what only the
+# make test runs each variant on its sample: its expected rows (of those that run alone,
+# the replicas rows, only the quickest), the rows nearest to its change and the control
+# rows, a quarter of the row runs. Every expected row of the sample is required to be rejected; a row outside the sample rejected unexpectedly is what only the
 # full self-test (make selftest) sees.
 selftest-sample:
 	@$(MAKE) --no-print-directory selftest SELFTEST_FLAGS='-sample $(SELFTEST_FLAGS)'
