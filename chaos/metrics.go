@@ -43,12 +43,6 @@ func ParseMetrics(r io.Reader) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("extract samples: %w", err)
 	}
-	// Each series' key is rendered once: sorting by keys computed in the comparison made
-	// parsing a /metrics page cost several times more than reading it.
-	type keyed struct {
-		key string
-		smp Sample
-	}
 	byName := make(map[string][]keyed)
 	for _, smp := range vec {
 		name := string(smp.Metric[model.MetricNameLabel])
@@ -60,16 +54,7 @@ func ParseMetrics(r io.Reader) (Snapshot, error) {
 		}
 		byName[name] = append(byName[name], keyed{seriesKey(labels), Sample{Name: name, Labels: labels, Value: float64(smp.Value)}})
 	}
-	s := Snapshot{Time: time.Now(), series: make(map[string][]Sample, len(byName))}
-	for name, ks := range byName {
-		slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
-		samples := make([]Sample, len(ks))
-		for i, k := range ks {
-			samples[i] = k.smp
-		}
-		s.series[name] = samples
-	}
-	return s, nil
+	return Snapshot{Time: time.Now(), series: sortedSeries(byName)}, nil
 }
 
 // Value returns the sum of the series called name whose labels include every given pair,
@@ -147,10 +132,6 @@ func (s Snapshot) Delta(before Snapshot) Snapshot { return Delta(before, s) }
 // is kept. A series present in some snapshots only is taken from those. The result's Time
 // is the latest of theirs.
 func Combine(snaps ...Snapshot) Snapshot {
-	type keyed struct {
-		key string
-		smp Sample
-	}
 	byName := make(map[string][]keyed)
 	index := make(map[string]map[string]int) // name, series key -> position in byName[name]
 	var out Snapshot
@@ -182,15 +163,27 @@ func Combine(snaps ...Snapshot) Snapshot {
 			}
 		}
 	}
-	out.series = make(map[string][]Sample, len(byName))
+	out.series = sortedSeries(byName)
+	return out
+}
+
+// keyed is a sample with its series key rendered once: sorting by keys computed in the
+// comparison made parsing a /metrics page cost several times more than reading it.
+type keyed struct {
+	key string
+	smp Sample
+}
+
+// sortedSeries is a snapshot's series: each name's samples in series key order.
+func sortedSeries(byName map[string][]keyed) map[string][]Sample {
+	out := make(map[string][]Sample, len(byName))
 	for name, ks := range byName {
-		// Sorted by key, as ParseMetrics leaves them.
 		slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
 		samples := make([]Sample, len(ks))
 		for i, k := range ks {
 			samples[i] = k.smp
 		}
-		out.series[name] = samples
+		out[name] = samples
 	}
 	return out
 }

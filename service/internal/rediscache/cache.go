@@ -308,25 +308,29 @@ func (c *Cache) ClearBackoff(ctx context.Context, id int64) error {
 	return nil
 }
 
+// entryTimeLua defines entry_time(raw) for the scripts that read a cache entry: its
+// observation time with the fraction padded to nine digits (as paddedTime formats Go times,
+// so the two compare as text), or nil for an entry that does not decode or whose time is not
+// UTC RFC 3339, which is as good as missing.
+const entryTimeLua = `
+local function entry_time(raw)
+  local ok, v = pcall(cjson.decode, raw)
+  if not (ok and type(v) == 'table' and type(v.updated_at) == 'string') then return nil end
+  local dt, frac = string.match(v.updated_at, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
+  if not dt or #frac > 9 then return nil end
+  return dt .. '.' .. frac .. string.rep('0', 9 - #frac)
+end
+`
+
 // setIfNewer writes the entry unless the one stored holds a count observed at the same time
-// or later, in one round trip. Times compare as text once their fraction is padded to nine
-// digits (ARGV[2] and ARGV[4] come padded); an entry that does not decode, or whose time
-// is not UTC RFC 3339, is as good as missing and is overwritten. So is one whose time lies
-// beyond ARGV[4], the write's time plus the clock skew allowance: a replica with a clock
-// ahead wrote it.
-var setIfNewer = redis.NewScript(`
+// or later, in one round trip (ARGV[2] and ARGV[4] come padded). An entry that does not
+// decode is overwritten, and so is one whose time lies beyond ARGV[4], the write's time plus
+// the clock skew allowance: a replica with a clock ahead wrote it.
+var setIfNewer = redis.NewScript(entryTimeLua + `
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local ok, v = pcall(cjson.decode, cur)
-  if ok and type(v) == 'table' and type(v.updated_at) == 'string' then
-    local dt, frac = string.match(v.updated_at, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
-    if dt and #frac <= 9 then
-      local t = dt .. '.' .. frac .. string.rep('0', 9 - #frac)
-      if t >= ARGV[2] and t <= ARGV[4] then
-        return 0
-      end
-    end
-  end
+  local t = entry_time(cur)
+  if t and t >= ARGV[2] and t <= ARGV[4] then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1

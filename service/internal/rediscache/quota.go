@@ -44,26 +44,18 @@ func ClaimKey(id int64) string { return KeyPrefix + "refreshing:" + strconv.Form
 //
 // With ARGV[3] > 0 the call claims a chat: it is refused, nothing taken, while KEYS[3] (the
 // claim) exists or KEYS[4] (the chat's cache entry) holds a time within [ARGV[4], ARGV[5]]
-// (padded as setIfNewer's); otherwise the claim is set for ARGV[3] milliseconds with the
+// (entry_time, padded); otherwise the claim is set for ARGV[3] milliseconds with the
 // slot. The end of the shared pause (KEYS[2], Unix ms) comes with every answer:
 // {1, wait, pause} for a slot taken, {0, wait, pause} for one too far ahead, {2, 0, pause}
 // for a claim refused.
-var reserve = redis.NewScript(`
+var reserve = redis.NewScript(entryTimeLua + `
 local pause = tonumber(redis.call("GET", KEYS[2]) or "0") or 0
 local claim = tonumber(ARGV[3])
 if claim > 0 then
   if redis.call("EXISTS", KEYS[3]) == 1 then return {2, 0, pause} end
   local cur = redis.call("GET", KEYS[4])
-  if cur then
-    local ok, v = pcall(cjson.decode, cur)
-    if ok and type(v) == "table" and type(v.updated_at) == "string" then
-      local dt, frac = string.match(v.updated_at, "^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$")
-      if dt and #frac <= 9 then
-        local at = dt .. "." .. frac .. string.rep("0", 9 - #frac)
-        if at >= ARGV[4] and at <= ARGV[5] then return {2, 0, pause} end
-      end
-    end
-  end
+  local at = cur and entry_time(cur)
+  if at and at >= ARGV[4] and at <= ARGV[5] then return {2, 0, pause} end
 end
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
