@@ -156,6 +156,16 @@ const (
 	BackendAuto    = "auto"
 )
 
+// ResolveRace reports whether Start would build the SUT with the race detector with these
+// options (WithRace, CHAOS_RACE, CI): false when a command or binary is given instead.
+func ResolveRace(opts ...Option) (bool, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return false, err
+	}
+	return cfg.race && len(cfg.sutCommand) == 0 && cfg.sutBinary == "", nil
+}
+
 // ResolveBackend returns the backend Start would use with these options: BackendDocker or
 // BackendProcess, auto settled by whether the Docker engine answers.
 func ResolveBackend(ctx context.Context, opts ...Option) (string, error) {

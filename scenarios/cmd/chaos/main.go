@@ -31,10 +31,13 @@ import (
 // two cores (README, "Running the matrix"): as many as keep every row within its bounds run
 // after run. Five were a little faster on the process backend, but under that load a
 // short-circuited request now and then missed its 100 ms bound (make flake); the Docker
-// backend's containers cost more CPU still.
+// backend's containers cost more CPU still, and so does a service built with -race (CI):
+// at four processes, one fresh-clone CI run saw three rows miss production deadlines (a 1 s
+// database write, a 100 ms p95, a database alert in a replay).
 const (
 	DefaultProcs       = 4
 	DefaultDockerProcs = 3
+	DefaultRaceProcs   = 3
 )
 
 func main() {
@@ -95,8 +98,11 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if *procs == 0 {
 		*procs = DefaultProcs
+		if race, err := chaos.ResolveRace(); err == nil && race {
+			*procs = DefaultRaceProcs
+		}
 		if b, err := chaos.ResolveBackend(context.Background()); err == nil && b == chaos.BackendDocker {
-			*procs = DefaultDockerProcs
+			*procs = min(*procs, DefaultDockerProcs)
 		}
 	}
 	if *procs < 1 {

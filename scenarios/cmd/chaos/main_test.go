@@ -68,6 +68,7 @@ func TestParseNamesTheRowsItRuns(t *testing.T) {
 	t.Setenv("MATRIX_PROCS", "")
 	t.Setenv("MATRIX_CONTRACT_ONLY", "")
 	t.Setenv("CHAOS_BACKEND", "process")
+	t.Setenv("CHAOS_RACE", "0")
 	all := matrix.Rows()
 	o, err := parse([]string{"-row", all[0].ID, "-procs", "8", "-out", t.TempDir()}, io.Discard)
 	if err != nil {
@@ -83,6 +84,11 @@ func TestParseNamesTheRowsItRuns(t *testing.T) {
 	if _, err := parse([]string{"-procs", "-1"}, io.Discard); err == nil {
 		t.Error("-procs -1 accepted")
 	}
+	t.Setenv("CHAOS_RACE", "1")
+	if o, err := parse([]string{"-out", t.TempDir()}, io.Discard); err != nil || o.Procs != DefaultRaceProcs {
+		t.Errorf("a -race service: %d procs, %v; want %d", o.Procs, err, DefaultRaceProcs)
+	}
+	t.Setenv("CHAOS_RACE", "0")
 	t.Setenv("CHAOS_BACKEND", "docker")
 	if o, err := parse([]string{"-out", t.TempDir()}, io.Discard); err != nil || o.Procs != DefaultDockerProcs {
 		t.Errorf("docker backend: %d procs, %v; want %d", o.Procs, err, DefaultDockerProcs)
