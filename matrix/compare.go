@@ -102,7 +102,7 @@ type Mismatch struct {
 	// Final marks a mismatch of an eventual field that waiting cannot mend: more events
 	// than allowed of a kind that only accumulates (MAX calls, log lines, counter deltas, a
 	// call inside a pause).
-	Final bool `json:"-"`
+	Final bool `json:"final,omitempty"`
 }
 
 // String renders the mismatch on one line.

@@ -217,7 +217,9 @@ func onlyReference(ms []matrix.Mismatch, fields []matrix.Field) bool {
 func failsIn(r matrix.RowResult, fields []matrix.Field) bool {
 	unsettled := r.Observed != nil && r.Observed.Unsettled
 	for _, m := range r.Mismatches {
-		if unsettled && slices.Contains(matrix.EventualFields(), m.Field) {
+		// An eventual field of a row decided early was observed once, too soon to say,
+		// unless its mismatch is Final: already over a maximum no wait can mend.
+		if unsettled && !m.Final && slices.Contains(matrix.EventualFields(), m.Field) {
 			continue
 		}
 		if slices.Contains(fields, m.Field) {

@@ -307,3 +307,16 @@ func TestJudgeBothGates(t *testing.T) {
 		}
 	})
 }
+
+func TestFailsInCountsAFinalMismatchOfARowDecidedEarly(t *testing.T) {
+	unsettled := &matrix.Observation{Unsettled: true}
+	over := matrix.Mismatch{Field: matrix.FieldMaxCalls, Item: "GET /chats/{chatId} answered 429", Final: true}
+	pending := matrix.Mismatch{Field: matrix.FieldMaxCalls, Item: "GET /chats/{chatId}"}
+	fields := []matrix.Field{matrix.FieldMaxCalls}
+	if !failsIn(matrix.RowResult{Observed: unsettled, Mismatches: []matrix.Mismatch{over}}, fields) {
+		t.Error("a Final mismatch of a row decided early does not count")
+	}
+	if failsIn(matrix.RowResult{Observed: unsettled, Mismatches: []matrix.Mismatch{pending}}, fields) {
+		t.Error("an eventual mismatch observed too soon counts")
+	}
+}
