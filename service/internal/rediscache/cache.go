@@ -254,11 +254,12 @@ func (c *Cache) Lookup(ctx context.Context, ids []int64) (chat.CacheLookup, erro
 		if v == nil {
 			continue
 		}
-		s, ok := v.(string)
 		var p chat.Participants
-		err := fmt.Errorf("decode: value of type %T", v)
-		if ok {
+		var err error
+		if s, ok := v.(string); ok {
 			p, err = decode(s)
+		} else {
+			err = fmt.Errorf("decode: value of type %T", v)
 		}
 		if err != nil {
 			if firstErr == nil {
