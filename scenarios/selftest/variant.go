@@ -1,6 +1,7 @@
 package selftest
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -500,15 +501,20 @@ func Lookup(name string) (Variant, bool) {
 	return Variant{}, false
 }
 
+// SampleReject is how many of a variant's Reject rows that run beside others a sample
+// runs at most.
+const SampleReject = 8
+
 // Selection returns the rows a run of v covers, in catalogue order: every row of catalogue
-// in v's scope when all is set, otherwise v's Reject, Watch and Differs rows and the control
-// rows, but of its Reject rows that run alone (Row.Serial) only the quickest: they run one
-// after another at the end of the suite, so a sample that names several pays each in full,
-// and the full run checks the others.
+// in v's scope when all is set, otherwise a sample: v's Watch and Differs rows, the control
+// rows, and of its Reject rows at most SampleReject of those that run beside others (the
+// quickest of each group first, then the quickest) and the quickest of those that run alone
+// (Row.Serial: they run one after another at the end of the suite, each paid in full). The
+// full run checks every Reject row.
 func Selection(v Variant, catalogue []matrix.Row, all bool) []string {
 	reject := v.Reject
 	if !all {
-		reject = quickestSerial(v.Reject, catalogue)
+		reject = sampleReject(v.Reject, catalogue)
 	}
 	want := join(reject, v.Watch, v.Differs, ControlRows())
 	var out []string
@@ -520,23 +526,38 @@ func Selection(v Variant, catalogue []matrix.Row, all bool) []string {
 	return out
 }
 
-// quickestSerial keeps the rows of ids that run beside others, and of those that run alone
-// (Row.Serial) the one quickest by matrix/timings.json.
-func quickestSerial(ids []string, catalogue []matrix.Row) []string {
+// sampleReject picks a sample's Reject rows from ids (see Selection), by the rows' times in
+// matrix/timings.json; without them it keeps every id.
+func sampleReject(ids []string, catalogue []matrix.Row) []string {
 	timings, err := matrix.MeasuredTimings()
 	if err != nil {
 		return ids
 	}
-	var out []string
+	var beside []matrix.Row
 	quickest := ""
 	for _, id := range ids {
 		r, ok := matrix.Lookup(catalogue, id)
-		if !ok || r.Serial() == "" {
-			out = append(out, id)
+		switch {
+		case !ok:
 			continue
-		}
-		if quickest == "" || timings[id] < timings[quickest] {
+		case r.Serial() == "":
+			beside = append(beside, r)
+		case quickest == "" || timings[id] < timings[quickest]:
 			quickest = id
+		}
+	}
+	slices.SortStableFunc(beside, func(a, b matrix.Row) int { return cmp.Compare(timings[a.ID], timings[b.ID]) })
+	var out []string
+	groups := map[matrix.Group]bool{}
+	for _, r := range beside {
+		if len(out) < SampleReject && !groups[r.Group] {
+			groups[r.Group] = true
+			out = append(out, r.ID)
+		}
+	}
+	for _, r := range beside {
+		if len(out) < SampleReject && !slices.Contains(out, r.ID) {
+			out = append(out, r.ID)
 		}
 	}
 	if quickest != "" {

@@ -174,22 +174,43 @@ func TestSampleRunsTheQuickestOfTheExpectedRowsThatRunAlone(t *testing.T) {
 	if !ok {
 		t.Fatal("no variant cache-never-expires")
 	}
-	got := Selection(v, cat, false)
-	var serial []string
+	got := sampleReject(v.Reject, cat)
+	sel := Selection(v, cat, false)
+	for _, id := range got {
+		if !slices.Contains(sel, id) {
+			t.Errorf("the sample lacks the sampled expected row %s", id)
+		}
+	}
+	var serial, beside []string
+	groups, sampled := map[matrix.Group]bool{}, map[matrix.Group]bool{}
 	for _, id := range v.Reject {
 		r, _ := matrix.Lookup(cat, id)
-		if r.Serial() == "" && !slices.Contains(got, id) {
-			t.Errorf("sample lacks %s, which runs beside others", id)
+		if r.Serial() == "" {
+			groups[r.Group] = true
 		}
-		if r.Serial() != "" && slices.Contains(got, id) {
+		if !slices.Contains(got, id) {
+			continue
+		}
+		if r.Serial() != "" {
 			serial = append(serial, id)
+		} else {
+			beside = append(beside, id)
+			sampled[r.Group] = true
 		}
 	}
 	// Of its four replicas rows the bot-removed one is the quickest (matrix/timings.json).
 	if !slices.Equal(serial, []string{"replicas.max-404-chat.cache-stale.backoff"}) {
 		t.Errorf("sample runs the expected rows that run alone %v; want the quickest only", serial)
 	}
-	if all := Selection(v, cat, true); !slices.Contains(all, "replicas.max-up.cache-stale.many-chats") {
-		t.Error("the full run lacks a replicas row")
+	// Its other expected rows are more than a sample takes, from fewer groups than that.
+	if len(beside) != SampleReject || len(groups) > SampleReject || len(sampled) != len(groups) {
+		t.Errorf("sample runs %d of the expected rows that run beside others (%d groups of %d); want %d, every group",
+			len(beside), len(sampled), len(groups), SampleReject)
+	}
+	all := Selection(v, cat, true)
+	for _, id := range v.Reject {
+		if !slices.Contains(all, id) {
+			t.Errorf("the full run lacks %s", id)
+		}
 	}
 }
