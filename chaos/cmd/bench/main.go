@@ -42,7 +42,12 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+		err = serveFloor(ctx, os.Getenv, os.Stdout)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	if err != nil {
 		_, _ = fmt.Fprintln(os.Stderr, "bench:", err)
@@ -58,12 +63,18 @@ type benchCase struct {
 	stale bool
 }
 
+// The two cases whose p99s make a target.
+const (
+	caseHealthy        = "healthy, cache fresh"
+	caseRedisBlackhole = "redis blackhole (hangs)"
+)
+
 func cases() []benchCase {
 	return []benchCase{
-		{name: "healthy, cache fresh"},
+		{name: caseHealthy},
 		{name: "healthy, cache stale (refreshes queued)", stale: true},
 		{name: "redis down (connection refused)", fault: func() chaos.Fault { return chaos.Down(chaos.Redis) }},
-		{name: "redis blackhole (hangs)", fault: func() chaos.Fault { return chaos.Blackhole(chaos.Redis) }},
+		{name: caseRedisBlackhole, fault: func() chaos.Fault { return chaos.Blackhole(chaos.Redis) }},
 		{name: "redis +50ms latency", fault: func() chaos.Fault { return chaos.Latency(chaos.Redis, 50*time.Millisecond, 0) }},
 		{name: "MAX down, cache stale", stale: true, fault: func() chaos.Fault { return chaos.Down(chaos.MaxAPI) }},
 		{name: "MAX hangs, cache stale", stale: true, fault: func() chaos.Fault { return chaos.MaxHang() }},
@@ -75,12 +86,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		rate     = fs.Int("rate", 200, fmt.Sprintf("requests per second (at most %d)", maxRate))
-		duration = fs.Duration("duration", 10*time.Second, fmt.Sprintf("length of each attack (at most %s)", maxDuration))
-		nChats   = fs.Int("chats", 100, "chats seeded, all linked to MAX; the list returns all of them")
-		race     = fs.Bool("race", false, "build the service with the race detector")
-		only     = fs.String("only", "", "run only the cases whose name contains this text")
-		sutCmd   = fs.String("sut-cmd", "", "command that runs the service (default: CHAOS_SUT_CMD, else build ./service/cmd/chatd)")
+		rate       = fs.Int("rate", 200, fmt.Sprintf("requests per second of the cases and the quota case's lists (at most %d)", maxRate))
+		duration   = fs.Duration("duration", 10*time.Second, fmt.Sprintf("length of each attack (at most %s)", maxDuration))
+		nChats     = fs.Int("chats", 100, "chats seeded, all linked to MAX; the list returns all of them")
+		race       = fs.Bool("race", false, "build the service with the race detector")
+		only       = fs.String("only", "", "run only the cases whose name contains this text (the two comparisons are named \"saturation\" and \"quota\")")
+		sutCmd     = fs.String("sut-cmd", "", "command that runs the service (default: CHAOS_SUT_CMD, else build ./service/cmd/chatd)")
+		workers    = fs.Int("workers", 8, "requests in flight during a saturation attack")
+		rounds     = fs.Int("rounds", 2, "saturation attacks on each of the service and the raw floor, in turn")
+		staleChats = fs.Int("stale-chats", 10000, "stale chats of the quota case")
+		replicas   = fs.Int("replicas", 3, "processes of the service in the quota case")
+		budget     = fs.Int("budget", 28, "MAX_API_RATE_LIMIT of the quota case: MAX calls a second for the whole deployment (MAX allows 30)")
+		quotaRate  = fs.Int("quota-rate", 50, fmt.Sprintf("lists a second of the quota case, pages of %d chats (at most %d)", quotaPage, maxRate))
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,12 +108,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *duration <= 0 || *duration > maxDuration {
 		return fmt.Errorf("-duration must be in (0, %s]", maxDuration)
 	}
+	if *workers < 1 || *workers > 256 || *rounds < 1 || *rounds > 10 {
+		return errors.New("-workers must be in 1..256 and -rounds in 1..10")
+	}
+	if *staleChats < 1 || *staleChats > 100_000 || *replicas < 1 || *replicas > 8 || *budget < 1 || *quotaRate < 1 || *quotaRate > maxRate {
+		return fmt.Errorf("-stale-chats must be in 1..100000, -replicas in 1..8, -budget positive and -quota-rate in 1..%d", maxRate)
+	}
+	selected := func(name string) bool { return *only == "" || strings.Contains(name, *only) }
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := []chaos.Option{
 		chaos.WithLogger(log),
 		chaos.WithRace(*race),
-		chaos.WithMaxOptions(maxapi.WithRateLimit(0)),
+		// No limit at MAX but in the quota case, and a journal that keeps all of its calls.
+		chaos.WithMaxOptions(maxapi.WithRateLimit(0), maxapi.WithJournalLimit(maxapi.DefaultJournalLimit+4**staleChats)),
 		// Info level: the debug log of every refresh would measure the logger.
 		chaos.WithBaseSUTEnv("LOG_LEVEL=info"),
 	}
@@ -116,41 +141,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	var targets []target
+	p99 := map[string]time.Duration{}
 	_, _ = fmt.Fprintf(stdout, "GET /chats/all?limit=%d, %d req/s for %s per case, service built with race=%v\n\n",
 		*nChats, *rate, *duration, *race)
 	_, _ = fmt.Fprintln(stdout, "| case | p50 | p95 | p99 | max | success | status codes |")
 	_, _ = fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
 	for _, c := range cases() {
-		if *only != "" && !strings.Contains(c.name, *only) {
+		if !selected(c.name) {
 			continue
 		}
 		m, err := measure(ctx, env, c, *nChats, *rate, *duration)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
+		p99[c.name] = m.Latencies.P99
 		_, _ = fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %.1f%% | %s |\n", c.name,
 			ms(m.Latencies.P50), ms(m.Latencies.P95), ms(m.Latencies.P99), ms(m.Latencies.Max),
 			100*m.Success, codes(m.StatusCodes))
 	}
-	return nil
+	healthy, okH := p99[caseHealthy]
+	blackhole, okB := p99[caseRedisBlackhole]
+	if okH && okB {
+		targets = append(targets, latencyTarget(healthy, blackhole))
+	}
+
+	if selected("saturation") {
+		sat, err := compareSaturation(ctx, env, *nChats, *workers, *rounds, *duration)
+		if err != nil {
+			return fmt.Errorf("saturation: %w", err)
+		}
+		sat.write(stdout)
+		targets = append(targets, throughputTarget(mean(sat.service), mean(sat.floor)))
+	}
+
+	if selected("quota") {
+		q, err := quotaCase(ctx, env, *staleChats, *replicas, *budget, *quotaRate)
+		if err != nil {
+			return fmt.Errorf("quota: %w", err)
+		}
+		q.write(stdout)
+		targets = append(targets, quotaTargets(q)...)
+	}
+
+	if len(targets) == 0 {
+		return nil
+	}
+	return writeTargets(stdout, targets)
 }
 
 // measure runs one case: reset and seed, fault, warm-up, attack.
 func measure(ctx context.Context, env *chaos.Env, c benchCase, n, rate int, d time.Duration) (*vegeta.Metrics, error) {
-	now := time.Now().UTC()
 	age := 5 * time.Minute
 	if c.stale {
 		age = 2 * time.Hour
 	}
-	rows := make([]chaos.ChatRow, n)
-	entries := make([]chaos.CacheEntry, n)
-	maxChats := make([]maxapi.Chat, n)
-	for i := range n {
-		id, maxID := int64(i+1), -int64(1000+i+1)
-		rows[i] = chaos.ChatRow{ID: id, Name: fmt.Sprintf("chat %d", i+1), MaxChatID: maxID, Count: i, UpdatedAt: now.Add(-3 * time.Hour)}
-		entries[i] = chaos.CacheEntry{ChatID: id, Count: i + 1, UpdatedAt: now.Add(-age), TTL: 24 * time.Hour}
-		maxChats[i] = maxapi.Chat{ID: maxID, Title: rows[i].Name, ParticipantsCount: i + 2}
-	}
+	rows, entries, maxChats := seedChats(n, time.Now().UTC(), age)
 	if err := env.Reset(ctx, chaos.WithChats(rows...), chaos.WithCache(entries...), chaos.WithMaxChats(maxChats...)); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
@@ -163,27 +209,12 @@ func measure(ctx context.Context, env *chaos.Env, c benchCase, n, rate int, d ti
 	}
 
 	target := vegeta.Target{Method: "GET", URL: fmt.Sprintf("%s/chats/all?limit=%d", env.URL(), n)}
-	client := env.Client().WithTimeout(5 * time.Second)
+	client := env.Client().WithTimeout(attackTimeout)
 	for range warmUp {
 		client.List(ctx, chaos.Limit(n))
 	}
-
-	attacker := vegeta.NewAttacker(vegeta.Timeout(5*time.Second), vegeta.KeepAlive(true), vegeta.MaxWorkers(64))
-	var m vegeta.Metrics
-	results := attacker.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: rate, Per: time.Second}, d, c.name)
-	for {
-		select {
-		case <-ctx.Done():
-			attacker.Stop()
-			return nil, ctx.Err()
-		case r, ok := <-results:
-			if !ok {
-				m.Close()
-				return &m, nil
-			}
-			m.Add(r)
-		}
-	}
+	a := vegeta.NewAttacker(vegeta.Timeout(attackTimeout), vegeta.KeepAlive(true), vegeta.MaxWorkers(64))
+	return collect(ctx, a, a.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: rate, Per: time.Second}, d, c.name))
 }
 
 // checkLoopback refuses to attack anything but this machine's loopback.

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/faultline/faultline/chaos"
+	"github.com/faultline/faultline/fakes/maxapi"
+	"github.com/faultline/faultline/matrix"
+)
+
+// quotaPage is the page size of the quota case's lists.
+const quotaPage = 100
+
+// quotaResult is what the quota case measured.
+type quotaResult struct {
+	Chats, Replicas, Budget int
+	// Calls is how many GET /chats/{id} calls MAX saw; TooMany how many it answered 429.
+	Calls, TooMany int
+	// Peak is the most calls MAX saw in any window of one second, [t, t+1s).
+	Peak int
+	// Refreshed is how many chats stored MAX's count by the end; Elapsed the time from the
+	// first list until all had (or until the case gave up).
+	Refreshed int
+	Elapsed   time.Duration
+	// Lists are the lists' own metrics, sent at the case's rate the whole time.
+	Lists *vegeta.Metrics
+}
+
+// done reports whether every chat was refreshed.
+func (q *quotaResult) done() bool { return q.Refreshed == q.Chats }
+
+// quotaCase lists n stale chats, linked to MAX, on every one of replicas processes of the
+// service sharing one budget of MAX calls a second (MAX_API_RATE_LIMIT, the deployment's),
+// at rate lists a second in pages of quotaPage, the replicas and pages in turn, until every
+// chat stored MAX's count or twice the time the budget needs has passed.
+func quotaCase(ctx context.Context, env *chaos.Env, n, replicas, budget, rate int) (*quotaResult, error) {
+	rows, entries, maxChats := seedChats(n, time.Now().UTC(), 2*time.Hour)
+	err := env.Reset(ctx, chaos.WithChats(rows...), chaos.WithCache(entries...), chaos.WithMaxChats(maxChats...),
+		chaos.WithSUTEnv(fmt.Sprintf("REPLICAS=%d", replicas), fmt.Sprintf("MAX_API_RATE_LIMIT=%d", budget)))
+	if err != nil {
+		return nil, fmt.Errorf("reset: %w", err)
+	}
+	if err := env.StartReplicas(ctx, replicas-1); err != nil {
+		return nil, err
+	}
+	// MAX's own limit, which refuses the call with 429 beyond it.
+	env.Max().SetRateLimit(maxapi.DefaultRateLimit)
+	var urls []string
+	for off := 0; off < n; off += quotaPage {
+		for _, c := range env.Clients() {
+			urls = append(urls, fmt.Sprintf("%s/chats/all?limit=%d&offset=%d", c.URL(), quotaPage, off))
+		}
+	}
+	env.Max().ResetJournal()
+
+	giveUp := 2*time.Duration(n)*time.Second/time.Duration(budget) + 30*time.Second
+	start := time.Now()
+	a := vegeta.NewAttacker(vegeta.Timeout(attackTimeout), vegeta.KeepAlive(true), vegeta.MaxWorkers(64))
+	results := a.Attack(cycle(urls), vegeta.Rate{Freq: rate, Per: time.Second}, giveUp, "quota")
+	type attackDone struct {
+		m   *vegeta.Metrics
+		err error
+	}
+	attacked := make(chan attackDone, 1)
+	go func() {
+		m, err := collect(ctx, a, results)
+		attacked <- attackDone{m, err}
+	}()
+
+	res := &quotaResult{Chats: n, Replicas: replicas, Budget: budget}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var pollErr error
+poll:
+	for {
+		select {
+		case <-ctx.Done():
+			pollErr = ctx.Err()
+			break poll
+		case <-tick.C:
+		}
+		// MAX answers id+1 for chat id, which neither store held (seedChats).
+		err := env.DB().QueryRow(ctx, `SELECT count(*) FROM chats WHERE participants_count = id + 1`).Scan(&res.Refreshed)
+		res.Elapsed = time.Since(start)
+		if err != nil {
+			pollErr = fmt.Errorf("count refreshed chats: %w", err)
+			break
+		}
+		if res.done() || res.Elapsed > giveUp {
+			break
+		}
+	}
+	a.Stop()
+	ad := <-attacked
+	if err := errors.Join(pollErr, ad.err); err != nil {
+		return nil, err
+	}
+	res.Lists = ad.m
+
+	calls := env.Max().Calls(maxapi.EndpointChat)
+	times := make([]time.Time, 0, len(calls))
+	for _, c := range calls {
+		times = append(times, c.Time)
+		if c.Status == 429 {
+			res.TooMany++
+		}
+	}
+	res.Calls = len(calls)
+	res.Peak = matrix.PeakPerSecond(times)
+	return res, nil
+}
+
+// seedChats makes n chats linked to MAX; chat id holds count id-1 in the database
+// (observed three hours ago), id in the cache (observed age ago) and id+1 at MAX.
+func seedChats(n int, now time.Time, age time.Duration) ([]chaos.ChatRow, []chaos.CacheEntry, []maxapi.Chat) {
+	rows := make([]chaos.ChatRow, n)
+	entries := make([]chaos.CacheEntry, n)
+	maxChats := make([]maxapi.Chat, n)
+	for i := range n {
+		id, maxID := int64(i+1), -int64(1000+i+1)
+		rows[i] = chaos.ChatRow{ID: id, Name: fmt.Sprintf("chat %d", i+1), MaxChatID: maxID, Count: i, UpdatedAt: now.Add(-3 * time.Hour)}
+		entries[i] = chaos.CacheEntry{ChatID: id, Count: i + 1, UpdatedAt: now.Add(-age), TTL: 24 * time.Hour}
+		maxChats[i] = maxapi.Chat{ID: maxID, Title: rows[i].Name, ParticipantsCount: i + 2}
+	}
+	return rows, entries, maxChats
+}
