@@ -244,10 +244,9 @@ func pidOf(p *sutProcess) int {
 	return p.cmd.Process.Pid
 }
 
-// Metrics scrapes /metrics of every replica that KillReplica has not killed and combines
-// the snapshots as an alerting query would (see Combine). With the primary alone it is
-// the primary's snapshot. A failed scrape of any replica is an error.
-func (e *Env) Metrics(ctx context.Context) (Snapshot, error) {
+// MetricsPages scrapes /metrics of every replica that KillReplica has not killed, the
+// primary first, at once. A failed scrape of any replica is an error.
+func (e *Env) MetricsPages(ctx context.Context) ([]MetricsResponse, error) {
 	type target struct {
 		index  int
 		client *Client
@@ -261,29 +260,42 @@ func (e *Env) Metrics(ctx context.Context) (Snapshot, error) {
 	}
 	e.mu.Unlock()
 
-	scrapes := make([]MetricsResponse, len(targets))
-	if len(targets) == 1 {
-		scrapes[0] = e.client.Metrics(ctx)
-	} else {
-		var wg sync.WaitGroup
-		for k, t := range targets {
-			wg.Go(func() { scrapes[k] = t.client.Metrics(ctx) })
-		}
-		wg.Wait()
+	pages := make([]MetricsResponse, len(targets))
+	var wg sync.WaitGroup
+	for k, t := range targets {
+		wg.Go(func() { pages[k] = t.client.Metrics(ctx) })
 	}
-	snaps := make([]Snapshot, len(scrapes))
+	wg.Wait()
 	var errs []error
-	for k, m := range scrapes {
+	for k, m := range pages {
 		if m.Err != nil || m.Status != http.StatusOK {
 			errs = append(errs, fmt.Errorf("scrape metrics of replica %d: %s", targets[k].index, m.Response))
 		}
-		snaps[k] = m.Snapshot
 	}
 	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return pages, nil
+}
+
+// Metrics scrapes every running replica (MetricsPages) and combines the snapshots as an
+// alerting query would (see Combine). With the primary alone it is the primary's snapshot.
+func (e *Env) Metrics(ctx context.Context) (Snapshot, error) {
+	pages, err := e.MetricsPages(ctx)
+	if err != nil {
 		return Snapshot{}, err
 	}
-	if len(snaps) == 1 {
-		return snaps[0], nil
+	return CombinePages(pages), nil
+}
+
+// CombinePages combines the snapshots of pages (see Combine); one page is its own snapshot.
+func CombinePages(pages []MetricsResponse) Snapshot {
+	if len(pages) == 1 {
+		return pages[0].Snapshot
 	}
-	return Combine(snaps...), nil
+	snaps := make([]Snapshot, len(pages))
+	for k, p := range pages {
+		snaps[k] = p.Snapshot
+	}
+	return Combine(snaps...)
 }

@@ -122,6 +122,12 @@ var _ = Describe("Replicas", Label("env"), func() {
 		all, err = env.Metrics(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(listed(all)).To(Equal(1.0 + 3.0))
+		pages, err := env.MetricsPages(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pages).To(HaveLen(2), "the primary's page and the third replica's")
+		Expect(listed(pages[0].Snapshot)).To(Equal(1.0), "the primary first")
+		Expect(listed(pages[1].Snapshot)).To(Equal(3.0))
+		Expect(string(pages[1].Body)).To(ContainSubstring("chatd_build_info"))
 		Expect(env.KillReplica(0)).To(MatchError(ContainSubstring("primary")))
 		Expect(env.KillReplica(3)).NotTo(Succeed())
 

@@ -130,13 +130,6 @@ func (rr *rowRun) client(i int) *chaos.Client {
 	return rr.clients[i%len(rr.clients)]
 }
 
-// replicas is how many replicas the row's requests go to.
-func (rr *rowRun) replicas() int {
-	rr.clientsMu.Lock()
-	defer rr.clientsMu.Unlock()
-	return len(rr.clients)
-}
-
 // killAfter kills the last replica once MAX has answered calls chat calls, watching the fake's
 // journal beside the row; the returned function stops the watch and waits for it.
 func (rr *rowRun) killAfter(ctx context.Context, calls int) (stop func()) {
@@ -169,16 +162,15 @@ func (rr *rowRun) killAfter(ctx context.Context, calls int) (stop func()) {
 
 // metrics reads the service's metrics: the one process's page, or every replica's added
 // up (chaos.Combine); body is the first replica's page, for the secrets check.
-func (rr *rowRun) metrics(ctx context.Context) (snap chaos.Snapshot, body []byte, err error) {
-	m := rr.env.Client().Metrics(ctx)
-	if m.Err != nil || m.Status != 200 {
-		return chaos.Snapshot{}, nil, fmt.Errorf("%s", m.Response)
+func (rr *rowRun) metrics(ctx context.Context) (snap chaos.Snapshot, bodies [][]byte, err error) {
+	pages, err := rr.env.MetricsPages(ctx)
+	if err != nil {
+		return chaos.Snapshot{}, nil, err
 	}
-	if rr.replicas() <= 1 {
-		return m.Snapshot, m.Body, nil
+	for _, p := range pages {
+		bodies = append(bodies, p.Body)
 	}
-	all, err := rr.env.Metrics(ctx)
-	return all, m.Body, err
+	return chaos.CombinePages(pages), bodies, nil
 }
 
 func (rr *rowRun) fail(format string, args ...any) {
@@ -410,7 +402,7 @@ func (rr *rowRun) observeUntilSettled(ctx context.Context) {
 func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
 	obs := rr.obs
 	obs.Failures = slices.Clone(rr.obs.Failures)
-	snap, body, err := rr.metrics(ctx)
+	snap, pages, err := rr.metrics(ctx)
 	if err != nil {
 		return obs, fmt.Errorf("scrape metrics: %w", err)
 	}
@@ -431,7 +423,7 @@ func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
 		obs.Health = healthObservation(h)
 		rr.bodies = append(rr.bodies, h.Body)
 	}
-	obs.SecretsFound = rr.secretsFound(body)
+	obs.SecretsFound = rr.secretsFound(pages)
 	obs.Phases.End = time.Now()
 	return obs, nil
 }
@@ -468,7 +460,7 @@ func (rr *rowRun) stores(ctx context.Context) []matrix.StoredValue {
 
 // secretsFound names the outputs of the service that hold a secret: its log, a response
 // body, its metrics.
-func (rr *rowRun) secretsFound(metricsBody []byte) []string {
+func (rr *rowRun) secretsFound(metricsPages [][]byte) []string {
 	var out []string
 	for _, s := range rr.env.Secrets() {
 		if s == "" {
@@ -482,8 +474,10 @@ func (rr *rowRun) secretsFound(metricsBody []byte) []string {
 				out = append(out, "a response body")
 			}
 		}
-		if strings.Contains(string(metricsBody), s) && !slices.Contains(out, "/metrics") {
-			out = append(out, "/metrics")
+		for _, b := range metricsPages {
+			if strings.Contains(string(b), s) && !slices.Contains(out, "/metrics") {
+				out = append(out, "/metrics")
+			}
 		}
 	}
 	return out
