@@ -236,12 +236,29 @@ func (e *Env) start(ctx context.Context) error {
 		rdUp = time.Now()
 	})
 	wg.Wait()
-	// Register what did start before looking at errors, so Close terminates it.
-	for dep, c := range map[Dependency]dependency{Postgres: pg, Redis: rd} {
-		if c != nil {
-			e.containers[dep] = c
-			e.onClose(func(ctx context.Context) error { return c.terminate(ctx) })
+	// Register what did start before looking at errors, so Close terminates it. The two are
+	// independent and stopped at once: a teardown takes the slower one's time, not the sum,
+	// which is what a person pressing Ctrl-C waits for.
+	var started []dependency
+	for _, d := range []struct {
+		dep Dependency
+		c   dependency
+	}{{Postgres, pg}, {Redis, rd}} {
+		if d.c != nil {
+			e.containers[d.dep] = d.c
+			started = append(started, d.c)
 		}
+	}
+	if len(started) > 0 {
+		e.onClose(func(ctx context.Context) error {
+			errs := make([]error, len(started))
+			var wg sync.WaitGroup
+			for i, c := range started {
+				wg.Go(func() { errs[i] = c.terminate(ctx) })
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		})
 	}
 	if err := errors.Join(buildErr, pgErr, redisErr); err != nil {
 		return err
