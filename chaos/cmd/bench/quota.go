@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -89,10 +90,10 @@ poll:
 		res.Elapsed = time.Since(start)
 		if err != nil {
 			pollErr = fmt.Errorf("count refreshed chats: %w", err)
-			break
+			break poll
 		}
 		if res.done() || res.Elapsed > giveUp {
-			break
+			break poll
 		}
 	}
 	a.Stop()
@@ -128,4 +129,13 @@ func seedChats(n int, now time.Time, age time.Duration) ([]chaos.ChatRow, []chao
 		maxChats[i] = maxapi.Chat{ID: maxID, Title: rows[i].Name, ParticipantsCount: i + 2}
 	}
 	return rows, entries, maxChats
+}
+
+// write prints the quota case.
+func (q *quotaResult) write(w io.Writer) {
+	_, _ = fmt.Fprintf(w, "\n%d stale chats listed on %d replicas (pages of %d, in turn), MAX_API_RATE_LIMIT=%d for the deployment, MAX limiting at %d a second:\n\n",
+		q.Chats, q.Replicas, quotaPage, q.Budget, maxPerSecond)
+	_, _ = fmt.Fprint(w, "| MAX calls | answered 429 | busiest 1 s window | refreshed | time | lists p50 | lists p99 | lists ok |\n|---|---|---|---|---|---|---|---|\n")
+	_, _ = fmt.Fprintf(w, "| %d | %d | %d | %d of %d | %s | %s | %s | %.1f%% |\n", q.Calls, q.TooMany, q.Peak, q.Refreshed, q.Chats,
+		q.Elapsed.Round(100*time.Millisecond), ms(q.Lists.Latencies.P50), ms(q.Lists.Latencies.P99), 100*q.Lists.Success)
 }

@@ -161,7 +161,7 @@ func (rr *rowRun) killAfter(ctx context.Context, calls int) (stop func()) {
 }
 
 // metrics reads the service's metrics: the one process's page, or every replica's added
-// up (chaos.Combine); body is the first replica's page, for the secrets check.
+// up (chaos.CombinePages), and every page as read, for the secrets check.
 func (rr *rowRun) metrics(ctx context.Context) (snap chaos.Snapshot, bodies [][]byte, err error) {
 	pages, err := rr.env.MetricsPages(ctx)
 	if err != nil {
