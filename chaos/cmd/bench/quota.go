@@ -24,6 +24,10 @@ type quotaResult struct {
 	Calls, TooMany int
 	// Peak is the most calls MAX saw in any window of one second, [t, t+1s).
 	Peak int
+	// Late is how many reserved slots the replicas gave up because the call would have
+	// been made more than one slot after its slot; Local how many calls they made on their
+	// own share because the shared budget could not be asked.
+	Late, Local int
 	// Refreshed is how many chats stored MAX's count by the end; Elapsed the time from the
 	// first list until all had (or until the case gave up).
 	Refreshed int
@@ -58,6 +62,10 @@ func quotaCase(ctx context.Context, env *chaos.Env, n, replicas, budget, rate in
 		}
 	}
 	env.Max().ResetJournal()
+	before, err := quotaCounts(ctx, env)
+	if err != nil {
+		return nil, err
+	}
 
 	giveUp := 2*time.Duration(n)*time.Second/time.Duration(budget) + 30*time.Second
 	start := time.Now()
@@ -102,6 +110,11 @@ poll:
 		return nil, err
 	}
 	res.Lists = ad.m
+	after, err := quotaCounts(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	res.Late, res.Local = after[0]-before[0], after[1]-before[1]
 
 	calls := env.Max().Calls(maxapi.EndpointChat)
 	times := make([]time.Time, 0, len(calls))
@@ -114,6 +127,16 @@ poll:
 	res.Calls = len(calls)
 	res.Peak = matrix.PeakPerSecond(times)
 	return res, nil
+}
+
+// quotaCounts is the slots of the shared budget given up as too late and the calls made on
+// a replica's own share, summed over the replicas.
+func quotaCounts(ctx context.Context, env *chaos.Env) ([2]int, error) {
+	snap, err := env.Metrics(ctx)
+	if err != nil {
+		return [2]int{}, fmt.Errorf("scrape the replicas: %w", err)
+	}
+	return [2]int{int(snap.Value("participants_rate_limit_late_total")), int(snap.Value("participants_rate_limit_local_total"))}, nil
 }
 
 // seedChats makes n chats linked to MAX; chat id holds count id-1 in the database
@@ -135,7 +158,7 @@ func seedChats(n int, now time.Time, age time.Duration) ([]chaos.ChatRow, []chao
 func (q *quotaResult) write(w io.Writer) {
 	_, _ = fmt.Fprintf(w, "\n%d stale chats listed on %d replicas (pages of %d, in turn), MAX_API_RATE_LIMIT=%d for the deployment, MAX limiting at %d a second:\n\n",
 		q.Chats, q.Replicas, quotaPage, q.Budget, maxPerSecond)
-	_, _ = fmt.Fprint(w, "| MAX calls | answered 429 | busiest 1 s window | refreshed | time | lists p50 | lists p99 | lists ok |\n|---|---|---|---|---|---|---|---|\n")
-	_, _ = fmt.Fprintf(w, "| %d | %d | %d | %d of %d | %s | %s | %s | %.1f%% |\n", q.Calls, q.TooMany, q.Peak, q.Refreshed, q.Chats,
+	_, _ = fmt.Fprint(w, "| MAX calls | answered 429 | busiest 1 s window | slots given up late | calls on a replica's share | refreshed | time | lists p50 | lists p99 | lists ok |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	_, _ = fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d of %d | %s | %s | %s | %.1f%% |\n", q.Calls, q.TooMany, q.Peak, q.Late, q.Local, q.Refreshed, q.Chats,
 		q.Elapsed.Round(100*time.Millisecond), ms(q.Lists.Latencies.P50), ms(q.Lists.Latencies.P99), 100*q.Lists.Success)
 }

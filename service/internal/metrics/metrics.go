@@ -56,6 +56,7 @@ type Metrics struct {
 	RefreshTotal     *prometheus.CounterVec   // result
 	RefreshDropped   *prometheus.CounterVec   // reason
 	QuotaLocal       prometheus.Counter
+	QuotaLate        prometheus.Counter
 	RefreshQueueLen  prometheus.Gauge
 	RefreshQueueCap  prometheus.Gauge
 	MaxAPIDuration   prometheus.Histogram
@@ -130,6 +131,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "participants_rate_limit_local_total",
 			Help: "MAX calls let through by this replica's share of MAX_API_RATE_LIMIT (MAX_API_RATE_LIMIT / REPLICAS) because the limit shared through Redis could not be asked.",
 		}),
+		QuotaLate: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "participants_rate_limit_late_total",
+			Help: "Slots of the shared MAX rate limit given up because the call would have been made more than one slot after its slot (a slow Redis answer or a busy replica); the call reserves another.",
+		}),
 		RefreshQueueLen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "participants_refresh_queue_length",
 			Help: "Background refreshes waiting in the queue.",
@@ -165,7 +170,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.CacheErrors, m.CacheCorrupt, m.FutureTimestamps, m.MaxAPIErrors, m.FallbackUsage, m.DataFreshness,
 		m.HTTPRequests, m.HTTPDuration, m.DependencyUp, m.BreakerState,
-		m.RefreshTotal, m.RefreshDropped, m.QuotaLocal, m.RefreshQueueLen, m.RefreshQueueCap,
+		m.RefreshTotal, m.RefreshDropped, m.QuotaLocal, m.QuotaLate, m.RefreshQueueLen, m.RefreshQueueCap,
 		m.MaxAPIDuration, m.CacheDuration, m.DatabaseDuration, m.DatabaseErrors, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -38,12 +38,24 @@ const (
 	msgQuotaShared = "Shared MAX rate limit available again"
 )
 
+// lateTries is how many slots a call may reserve, each given up when the call would be made
+// too late for it, before it is refused as the local rate limit.
+const lateTries = 3
+
 // waitLimiter waits for permission to call MAX for c: from the shared quota, or from this
 // replica's share (RateLimit / Replicas) while the quota cannot be asked. A wait longer
 // than one call's deadline means callers pile up faster than MAX may be called: the call
 // is refused (local_rate_limit) rather than queued without bound. A background refresh
 // (claim) is refused with errTaken when another replica refreshes the chat or just did.
 // It reports whether the chat was claimed.
+//
+// Slots are spaced 1/RateLimit apart on Redis's clock, but a call is made when its replica
+// gets to it: after the reservation's round trip, the wait's timer and the scheduler. Calls
+// made late bunch up behind their slots, and MAX counts calls as they arrive, so a call
+// that would be made more than one slot after its slot gives the slot up and reserves
+// another (the bound uses the whole round trip, as the slot may have been taken at any
+// point of it). Calls then arrive at most one slot behind their slots, which the budget's
+// margin below MAX's limit absorbs.
 func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (claimed bool, err error) {
 	if s.cfg.Quota == nil {
 		return false, s.waitLocal(ctx)
@@ -54,27 +66,40 @@ func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (cla
 		call.ChatID, call.ClaimFor = c.ID, s.claimFor()
 		call.FreshSince, call.FreshUntil = now.Add(-s.cfg.StaleAfter), now.Add(s.cfg.ClockSkewMax)
 	}
-	r, err := s.cfg.Quota.Reserve(ctx, call)
-	if err != nil {
-		s.quotaUnavailable(ctx, err)
-		return false, s.waitLocal(ctx)
-	}
-	s.quotaAvailable(ctx)
-	s.syncPause(ctx, r.PausedUntil)
-	switch {
-	case r.Taken:
-		return false, errTaken
-	case !r.OK:
-		return false, localRateLimit(fmt.Sprintf("shared quota: wait %v over the call deadline", r.Wait))
-	case r.Wait <= 0:
-		return claim, nil
-	}
-	// The slot is taken: a caller that gives up now leaves it unused, never to another.
-	select {
-	case <-ctx.Done():
-		return claim, fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
-	case <-s.clock.After(r.Wait):
-		return claim, nil
+	slot := time.Duration(float64(time.Second) / s.cfg.RateLimit)
+	for try := 1; ; try++ {
+		asked := s.clock.Now()
+		r, err := s.cfg.Quota.Reserve(ctx, call)
+		if err != nil {
+			s.quotaUnavailable(ctx, err)
+			return claimed, s.waitLocal(ctx)
+		}
+		s.quotaAvailable(ctx)
+		s.syncPause(ctx, r.PausedUntil)
+		switch {
+		case r.Taken:
+			return claimed, errTaken
+		case !r.OK:
+			return claimed, localRateLimit(fmt.Sprintf("shared quota: wait %v over the call deadline", r.Wait))
+		}
+		// The chat is claimed with the first slot; later reservations keep that claim.
+		claimed, call.ChatID = claim, 0
+		if r.Wait > 0 {
+			// The slot is taken: a caller that gives up now leaves it unused, never to another.
+			select {
+			case <-ctx.Done():
+				return claimed, fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
+			case <-s.clock.After(r.Wait):
+			}
+		}
+		late := s.clock.Now().Sub(asked) - r.Wait
+		if late <= slot {
+			return claimed, nil
+		}
+		s.m.QuotaLate.Inc()
+		if try == lateTries {
+			return claimed, localRateLimit(fmt.Sprintf("shared quota: %d slots missed, the last by %v", try, late.Round(time.Millisecond)))
+		}
 	}
 }
 

@@ -29,10 +29,20 @@ type fakeQuota struct {
 	claims      map[int64]bool // chats claimed by a background refresh and not released
 	claimed     []int64        // every claim taken, in order
 	released    []int64
+	// trips are the round trips of the reservations in turn, passed on clock.
+	trips []time.Duration
+	clock interface{ Advance(time.Duration) }
 }
 
 func (q *fakeQuota) Reserve(_ context.Context, c chat.QuotaCall) (chat.Reservation, error) {
 	q.mu.Lock()
+	if len(q.trips) > 0 {
+		trip := q.trips[0]
+		q.trips = q.trips[1:]
+		q.mu.Unlock()
+		q.clock.Advance(trip)
+		q.mu.Lock()
+	}
 	defer q.mu.Unlock()
 	if q.err != nil {
 		return chat.Reservation{}, q.err
@@ -130,6 +140,63 @@ func TestSharedQuotaWaitIsKept(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the refresh did not end after the wait")
+	}
+}
+
+// At 20 calls a second a slot is 50 ms: a reservation whose answer took longer than that
+// may have taken a slot the call can no longer keep.
+func TestCallTooLateForItsSlotReservesAnother(t *testing.T) {
+	q := &fakeQuota{trips: []time.Duration{51 * time.Millisecond, 2 * time.Millisecond}}
+	e := newEnv(t, withQuota(q, 20, 3))
+	q.clock = e.clock
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	e.run(t)
+	list(t, e)
+	eventually(t, func() bool { return e.refreshes("success") == 1 && e.svc.Pending() == 0 }, "the refresh ends")
+	if n := testutil.ToFloat64(e.m.QuotaLate); n != 1 {
+		t.Errorf("slots given up = %v, want 1", n)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	// The chat is claimed with the first slot and kept with the second.
+	if q.takes != 2 || !slices.Equal(q.claimed, []int64{1}) || len(q.released) != 0 {
+		t.Errorf("quota asked %d times, claimed %v, released %v; want 2, [1], none", q.takes, q.claimed, q.released)
+	}
+	if n := e.max.Calls(); n != 1 {
+		t.Errorf("MAX calls = %d, want 1", n)
+	}
+}
+
+func TestCallWithinOneSlotOfItsSlotKeepsIt(t *testing.T) {
+	q := &fakeQuota{trips: []time.Duration{50 * time.Millisecond}}
+	e := newEnv(t, withQuota(q, 20, 3))
+	q.clock = e.clock
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 30 {
+		t.Fatalf("Refresh = %+v, %v; want MAX's 30", got.Participants, err)
+	}
+	if n := testutil.ToFloat64(e.m.QuotaLate); n != 0 || q.Takes() != 1 {
+		t.Errorf("slots given up = %v, quota asked %d times; want 0, 1", n, q.Takes())
+	}
+}
+
+func TestCallAlwaysLateForItsSlotIsALocalRefusal(t *testing.T) {
+	// Each slot is free at once, but each answer takes 60 ms, longer than a slot.
+	q := &fakeQuota{trips: []time.Duration{60 * time.Millisecond, 60 * time.Millisecond, 60 * time.Millisecond}}
+	e := newEnv(t, withQuota(q, 20, 3))
+	q.clock = e.clock
+	e.store.Put(linked(1, -101, 10, dbAt))
+	got, err := e.svc.Refresh(t.Context(), 1)
+	if err != nil || got.Participants.Source != chat.SourceDatabase {
+		t.Fatalf("Refresh = %+v, %v; want the stored count from the database", got.Participants, err)
+	}
+	if n := e.max.Calls(); n != 0 {
+		t.Errorf("MAX calls = %d, want 0: every slot was missed", n)
+	}
+	if n, late := e.dropped(metrics.ReasonLocalRateLimit), testutil.ToFloat64(e.m.QuotaLate); n != 1 || late != 3 || q.Takes() != 3 {
+		t.Errorf("dropped{local_rate_limit} = %v, slots given up = %v, quota asked %d times; want 1, 3, 3", n, late, q.Takes())
 	}
 }
 
