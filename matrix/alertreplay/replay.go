@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +70,11 @@ type Result struct {
 	Firing map[string][]time.Duration
 	// TestFile is the promtool test file the replay ran, kept for reports and debugging.
 	TestFile []byte
+	// Inputs holds, for each alert that fired, the input series its expression selects
+	// with a label matcher that changed in the steps before it first fired (its for
+	// period and two more), each as "series: values" over those steps, so a report says
+	// what made it fire.
+	Inputs map[string][]string
 }
 
 // Fired returns the alerts that fired at any step, in rule file order.
@@ -105,6 +111,9 @@ func (r Result) String() string {
 	for _, a := range fired {
 		times := r.Firing[a]
 		fmt.Fprintf(&b, "\n%s firing from %s to %s", a, model.Duration(times[0]), model.Duration(times[len(times)-1]))
+		for _, in := range r.Inputs[a] {
+			fmt.Fprintf(&b, "\n  %s", in)
+		}
 	}
 	return b.String()
 }
@@ -172,7 +181,45 @@ func (r Replayer) Replay(ctx context.Context, scrapes []Scrape) (Result, error) 
 		Alerts:   rules.alerts,
 		Firing:   firing,
 		TestFile: file,
+		Inputs:   r.inputs(rules, scrapes, firing),
 	}, nil
+}
+
+// inputs finds, for each fired alert, the series behind it (Result.Inputs).
+func (r Replayer) inputs(rules ruleSet, scrapes []Scrape, firing map[string][]time.Duration) map[string][]string {
+	step := r.step()
+	series, values := inputSeries(rules, scrapes, r.Job, r.Instance)
+	out := map[string][]string{}
+	for alert, times := range firing {
+		if len(times) == 0 {
+			continue
+		}
+		last := int(times[0] / step)
+		first := max(0, last-int(rules.pending[alert]/step)-2)
+		for _, key := range slices.Sorted(maps.Keys(values)) {
+			if !rules.selects(alert, series[key]) {
+				continue
+			}
+			window := values[key][first:min(last+1, len(values[key]))]
+			if !changes(window) {
+				continue
+			}
+			out[alert] = append(out[alert], fmt.Sprintf("%s: %s (steps %d-%d)", key, seriesValues(window), first, last))
+		}
+	}
+	return out
+}
+
+// changes reports whether a series takes more than one value (or appears or disappears)
+// over vs.
+func changes(vs []*float64) bool {
+	for i := 1; i < len(vs); i++ {
+		a, b := vs[i-1], vs[i]
+		if (a == nil) != (b == nil) || (a != nil && *a != *b) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestFile returns the promtool test file Replay runs for the scrapes, without the canary, with
@@ -197,6 +244,31 @@ func (r Replayer) step() time.Duration {
 type ruleSet struct {
 	alerts  []string        // alert names in file order
 	metrics map[string]bool // metric names the expressions read
+	// selectors are each alert's selectors that match on a label besides the metric name
+	// (the series an alert is about, not its denominators); pending is each alert's for.
+	selectors map[string][]*parser.VectorSelector
+	pending   map[string]time.Duration
+}
+
+// selects reports whether one of alert's selectors matches sample s.
+func (rs ruleSet) selects(alert string, s Sample) bool {
+	for _, vs := range rs.selectors[alert] {
+		ok := true
+		for _, m := range vs.LabelMatchers {
+			v := s.Labels[m.Name]
+			if m.Name == model.MetricNameLabel {
+				v = s.Name
+			}
+			if !m.Matches(v) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // readRules reads the alert names and the metric names a rule file's expressions select.
@@ -208,28 +280,35 @@ func readRules(path string) (ruleSet, error) {
 	var file struct {
 		Groups []struct {
 			Rules []struct {
-				Alert string `yaml:"alert"`
-				Expr  string `yaml:"expr"`
+				Alert string         `yaml:"alert"`
+				Expr  string         `yaml:"expr"`
+				For   model.Duration `yaml:"for"`
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
 	if err := yaml.Unmarshal(raw, &file); err != nil {
 		return ruleSet{}, fmt.Errorf("parse rules %s: %w", path, err)
 	}
-	rs := ruleSet{metrics: map[string]bool{}}
+	rs := ruleSet{metrics: map[string]bool{}, selectors: map[string][]*parser.VectorSelector{}, pending: map[string]time.Duration{}}
 	p := parser.NewParser(parser.Options{})
 	for _, g := range file.Groups {
 		for _, rule := range g.Rules {
 			if rule.Alert != "" && !slices.Contains(rs.alerts, rule.Alert) {
 				rs.alerts = append(rs.alerts, rule.Alert)
+				rs.pending[rule.Alert] = time.Duration(rule.For)
 			}
 			expr, err := p.ParseExpr(rule.Expr)
 			if err != nil {
 				return ruleSet{}, fmt.Errorf("parse expression of %s: %w", rule.Alert, err)
 			}
 			parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
-				if vs, ok := n.(*parser.VectorSelector); ok {
-					rs.metrics[vs.Name] = true
+				vs, ok := n.(*parser.VectorSelector)
+				if !ok {
+					return nil
+				}
+				rs.metrics[vs.Name] = true
+				if rule.Alert != "" && len(vs.LabelMatchers) > 1 {
+					rs.selectors[rule.Alert] = append(rs.selectors[rule.Alert], vs)
 				}
 				return nil
 			})
@@ -271,40 +350,8 @@ func (r Replayer) testFile(ruleFiles []string, rules ruleSet, scrapes []Scrape, 
 	if len(scrapes) == 0 {
 		return nil, errors.New("no scrape to replay")
 	}
-	job, instance := r.Job, r.Instance
-	if job == "" {
-		job = "chatd"
-	}
-	if instance == "" {
-		instance = "chatd:8080"
-	}
 	step := r.step()
-
-	// values[series][i] is the value of the series in scrape i, if it was present.
-	values := map[string][]*float64{}
-	up := fmt.Sprintf("up{instance=%q, job=%q}", instance, job)
-	values[up] = make([]*float64, len(scrapes))
-	for i, s := range scrapes {
-		upValue := 1.0
-		if s.Failed {
-			upValue = 0
-		}
-		values[up][i] = &upValue
-		if s.Failed {
-			continue
-		}
-		for _, sample := range s.Samples {
-			if !rules.metrics[sample.Name] {
-				continue
-			}
-			key := seriesKey(sample, job, instance)
-			if values[key] == nil {
-				values[key] = make([]*float64, len(scrapes))
-			}
-			v := sample.Value
-			values[key][i] = &v
-		}
-	}
+	_, values := inputSeries(rules, scrapes, r.Job, r.Instance)
 
 	group := testGroupYAML{Interval: model.Duration(step).String()}
 	keys := make([]string, 0, len(values))
@@ -337,6 +384,46 @@ func (r Replayer) testFile(ruleFiles []string, rules ruleSet, scrapes []Scrape, 
 		return nil, fmt.Errorf("render test file: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// inputSeries renders the scrapes as the input series of a test file: values[key][i] is the
+// series' value in scrape i, if it was present, and series[key] one of its samples. Only
+// the metrics the rules read are kept, with the synthetic up series. Empty job and
+// instance mean "chatd" and "chatd:8080".
+func inputSeries(rules ruleSet, scrapes []Scrape, job, instance string) (series map[string]Sample, values map[string][]*float64) {
+	if job == "" {
+		job = "chatd"
+	}
+	if instance == "" {
+		instance = "chatd:8080"
+	}
+	series, values = map[string]Sample{}, map[string][]*float64{}
+	up := fmt.Sprintf("up{instance=%q, job=%q}", instance, job)
+	series[up] = Sample{Name: "up"}
+	values[up] = make([]*float64, len(scrapes))
+	for i, s := range scrapes {
+		upValue := 1.0
+		if s.Failed {
+			upValue = 0
+		}
+		values[up][i] = &upValue
+		if s.Failed {
+			continue
+		}
+		for _, sample := range s.Samples {
+			if !rules.metrics[sample.Name] {
+				continue
+			}
+			key := seriesKey(sample, job, instance)
+			if values[key] == nil {
+				values[key] = make([]*float64, len(scrapes))
+				series[key] = sample
+			}
+			v := sample.Value
+			values[key][i] = &v
+		}
+	}
+	return series, values
 }
 
 // seriesKey renders a sample's series in PromQL notation with the target labels. Labels the

@@ -147,6 +147,36 @@ func TestReplayFiresChatdDownForFailedScrapes(t *testing.T) {
 	}
 }
 
+func TestReplayNamesTheSeriesBehindAFiredAlert(t *testing.T) {
+	requirePromtool(t)
+	// The database's health check fails from scrape 4 to 9: dependency_up{database} is 0.
+	scrapes := simulate(14, func(int) fault { return fault{} })
+	for i := 4; i < 10; i++ {
+		for k, smp := range scrapes[i].Samples {
+			if smp.Name == "dependency_up" && smp.Labels["dependency"] == "database" {
+				scrapes[i].Samples[k].Value = 0
+			}
+		}
+	}
+	res, err := Replayer{RulesPath: rulesPath}.Replay(context.Background(), scrapes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Fired(); !slices.Equal(got, []string{"DatabaseUnavailable"}) {
+		t.Fatalf("fired %v, want DatabaseUnavailable\n%s", got, res)
+	}
+	// It fires at 4m (scrape 8, its 2m for after scrape 4): the series is shown from two
+	// steps before its for began. Series that did not move (Redis's dependency_up) and
+	// series the alert reads only as a denominator (every http_requests_total) are not.
+	want := []string{`dependency_up{dependency="database", instance="chatd:8080", job="chatd"}: 1 1 0 0 0 0 0 (steps 2-8)`}
+	if got := res.Inputs["DatabaseUnavailable"]; !slices.Equal(got, want) {
+		t.Errorf("inputs %q, want %q", got, want)
+	}
+	if !strings.Contains(res.String(), "\n  "+want[0]) {
+		t.Errorf("summary does not show the input:\n%s", res)
+	}
+}
+
 func TestReplayMapsEachScrapeToOneStep(t *testing.T) {
 	requirePromtool(t)
 	// With a 15s step the same 24 scrapes are only 5m45s of rule time: too short for a 5m
