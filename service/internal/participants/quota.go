@@ -2,6 +2,7 @@ package participants
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,7 +44,10 @@ const (
 const lateTries = 3
 
 // waitLimiter waits for permission to call MAX for c: from the shared quota, or from this
-// replica's share (RateLimit / Replicas) while the quota cannot be asked. A wait longer
+// replica's share (RateLimit / Replicas) while the quota cannot be asked. With other
+// replicas, that is while Redis is down (its breaker open): a reservation that fails while
+// the breaker is closed refuses the call (local_rate_limit), as one slow answer is no
+// reason to call beside a budget the other replicas still spend whole. A wait longer
 // than one call's deadline means callers pile up faster than MAX may be called: the call
 // is refused (local_rate_limit) rather than queued without bound. A background refresh
 // (claim) is refused with errTaken when another replica refreshes the chat or just did.
@@ -70,7 +74,14 @@ func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (cla
 	for try := 1; ; try++ {
 		asked := s.clock.Now()
 		r, err := s.cfg.Quota.Reserve(ctx, call)
-		if err != nil {
+		switch {
+		case err == nil:
+		case s.cfg.Replicas > 1 && !errors.Is(err, chat.ErrShortCircuited):
+			// Redis failed this reservation but is not known to be down (a timeout under
+			// load): the other replicas keep spending the whole budget, so a call on this
+			// replica's share now would be one more than it allows.
+			return claimed, localRateLimit(fmt.Sprintf("shared quota not answered: %v", err))
+		default:
 			s.quotaUnavailable(ctx, err)
 			return claimed, s.waitLocal(ctx)
 		}

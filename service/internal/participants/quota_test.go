@@ -3,6 +3,7 @@ package participants_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -220,8 +221,31 @@ func TestSharedQuotaWithNoRoomIsALocalRefusalNotAMaxError(t *testing.T) {
 	}
 }
 
+func TestFailedReservationWithRedisNotKnownDownIsALocalRefusal(t *testing.T) {
+	// One reservation timed out; Redis's breaker is closed, so the other replicas may
+	// still be spending the whole budget. A replica alone has no one to share it with.
+	for _, tc := range []struct {
+		replicas     int
+		want         int
+		calls, local int
+	}{{3, 10, 0, 0}, {1, 11, 1, 1}} {
+		q := &fakeQuota{err: errors.New("redis: i/o timeout")}
+		e := newEnv(t, withQuota(q, 12, tc.replicas))
+		e.store.Put(linked(1, -101, 10, dbAt))
+		e.max.SetCount(-101, 11)
+		if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != tc.want {
+			t.Fatalf("%d replicas: Refresh = %+v, %v; want %d", tc.replicas, got.Participants, err, tc.want)
+		}
+		if n, local := e.max.Calls(), testutil.ToFloat64(e.m.QuotaLocal); n != tc.calls || int(local) != tc.local {
+			t.Errorf("%d replicas: MAX calls = %d, participants_rate_limit_local_total = %v; want %d, %d",
+				tc.replicas, n, local, tc.calls, tc.local)
+		}
+	}
+}
+
 func TestQuotaUnavailableFallsBackToTheReplicasShare(t *testing.T) {
-	q := &fakeQuota{err: errors.New("redis: connection refused")}
+	// Redis's breaker is open: Redis is down for every replica.
+	q := &fakeQuota{err: fmt.Errorf("%w: redis: connection refused", chat.ErrShortCircuited)}
 	// 12 calls a second among 3 replicas: 4 each, one every 250 ms. A second call at the
 	// same instant would wait 250 ms, beyond the 200 ms deadline: refused. At the whole
 	// budget it would wait 83 ms and be let through.
