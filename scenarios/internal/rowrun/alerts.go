@@ -30,6 +30,16 @@ type AlertReplay struct {
 	Interval time.Duration
 }
 
+// resetOptions are the row's reset options with the service's health cache kept to one
+// sample. The replay stretches every period inside the service as much as it stretches
+// time (docs/alerts.md), and in production HEALTH_CACHE_TTL (1s) is far shorter than a
+// scrape interval: a single failed ping is seen by at most one scrape. Cached for the
+// default second, it would stand for 25 samples, over 12 minutes of rule time, and fire
+// DatabaseUnavailable for one slow ping. Implementations without the variable ignore it.
+func (a *AlertReplay) resetOptions(g matrix.Given, seededAt time.Time, cacheTTL time.Duration) []chaos.ResetOption {
+	return append(ResetOptions(g, seededAt, cacheTTL), chaos.WithSUTEnv("HEALTH_CACHE_TTL="+a.Interval.String()))
+}
+
 // replayAlerts applies the row's fault in the replay's environment, from a fresh reset,
 // while sampling. A row with several replicas is replayed on one of them, told the count:
 // the rules are evaluated per instance, as Prometheus does. Between two samples the
@@ -43,7 +53,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 		return nil, err
 	}
 	env := a.Env
-	if err := env.Reset(ctx, ResetOptions(row.Given, time.Now().UTC(), r.cfg.CacheTTL)...); err != nil {
+	if err := env.Reset(ctx, a.resetOptions(row.Given, time.Now().UTC(), r.cfg.CacheTTL)...); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
 	tick := time.NewTicker(a.Interval)
