@@ -172,11 +172,20 @@ func (d *depContainer) unpause(ctx context.Context) error {
 	return nil
 }
 
+// terminate kills and removes the container in one call to the engine: its data is thrown
+// away, so a graceful stop buys nothing, and PostgreSQL's answer to SIGTERM (a smart
+// shutdown, which waits for its clients) would hold an interrupted run for the whole stop
+// timeout.
 func (d *depContainer) terminate(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := d.c.Terminate(ctx, testcontainers.StopTimeout(containerStopTimeout)); err != nil {
+	_, err := d.docker.ContainerRemove(ctx, d.c.GetContainerID(), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil {
 		return fmt.Errorf("terminate %s container: %w", d.spec.dep, err)
+	}
+	// testcontainers' own Terminate, which finds the container gone, closes its client.
+	if err := testcontainers.TerminateContainer(d.c, testcontainers.StopContext(ctx)); err != nil {
+		return fmt.Errorf("release %s container: %w", d.spec.dep, err)
 	}
 	return nil
 }

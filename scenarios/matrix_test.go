@@ -174,12 +174,17 @@ func alertReplay(root string) (*rowrun.AlertReplay, string) {
 var _ = SynchronizedAfterSuite(func() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var errs []error
-	for _, env := range []*chaos.Env{suite.env, suite.replayEnv} {
+	// The row's and the replay's environments close at once: an interrupted run must leave
+	// nothing behind within seconds (scenarios/cmd/chaos's interrupt test).
+	envs := []*chaos.Env{suite.env, suite.replayEnv}
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
 		if env != nil {
-			errs = append(errs, env.Close(ctx))
+			wg.Go(func() { errs[i] = env.Close(ctx) })
 		}
 	}
+	wg.Wait()
 	Expect(errors.Join(errs...)).To(Succeed(), "close the environments")
 }, func() {})
 
