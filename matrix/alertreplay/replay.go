@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 )
@@ -189,6 +190,7 @@ func (r Replayer) Replay(ctx context.Context, scrapes []Scrape) (Result, error) 
 func (r Replayer) inputs(rules ruleSet, scrapes []Scrape, firing map[string][]time.Duration) map[string][]string {
 	step := r.step()
 	series, values := inputSeries(rules, scrapes, r.Job, r.Instance)
+	keys := slices.Sorted(maps.Keys(values))
 	out := map[string][]string{}
 	for alert, times := range firing {
 		if len(times) == 0 {
@@ -196,7 +198,7 @@ func (r Replayer) inputs(rules ruleSet, scrapes []Scrape, firing map[string][]ti
 		}
 		last := int(times[0] / step)
 		first := max(0, last-int(rules.pending[alert]/step)-2)
-		for _, key := range slices.Sorted(maps.Keys(values)) {
+		for _, key := range keys {
 			if !rules.selects(alert, series[key]) {
 				continue
 			}
@@ -252,19 +254,10 @@ type ruleSet struct {
 
 // selects reports whether one of alert's selectors matches sample s.
 func (rs ruleSet) selects(alert string, s Sample) bool {
+	set := labels.FromMap(s.Labels)
+	set = labels.NewBuilder(set).Set(model.MetricNameLabel, s.Name).Labels()
 	for _, vs := range rs.selectors[alert] {
-		ok := true
-		for _, m := range vs.LabelMatchers {
-			v := s.Labels[m.Name]
-			if m.Name == model.MetricNameLabel {
-				v = s.Name
-			}
-			if !m.Matches(v) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if labels.Selector(vs.LabelMatchers).Matches(set) {
 			return true
 		}
 	}
