@@ -58,8 +58,8 @@ const lateTries = 3
 // made late bunch up behind their slots, and MAX counts calls as they arrive, so a call
 // that would be made more than one slot after its slot gives the slot up and reserves
 // another (the bound uses the whole round trip, as the slot may have been taken at any
-// point of it). Calls then arrive at most one slot behind their slots, which the budget's
-// margin below MAX's limit absorbs.
+// point of it). Calls then leave at most one slot behind their slots; what delays them
+// after that (the HTTP call, the network) is for the budget's margin below MAX's limit.
 func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (claimed bool, err error) {
 	if s.cfg.Quota == nil {
 		return false, s.waitLocal(ctx)
