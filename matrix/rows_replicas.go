@@ -120,9 +120,16 @@ func replicasManyStale() Row {
 	}
 }
 
-// replicaDownCalls is how many MAX calls the Redis-down row waits for: three seconds of the
-// whole budget, enough for a replica keeping a budget of its own to show in the rate.
-const replicaDownCalls = 3 * referenceRate
+// fallbackRate is the reference deployment's MAX calls a second with Redis down for every
+// replica: each keeps to min(rate, 30 - rate) / replicas, so that replicas still on the
+// shared budget and replicas on their shares never exceed MAX's limit together.
+const fallbackRate = min(referenceRate, maxRateCeiling-referenceRate)
+
+// replicaDownCalls is how many MAX calls the Redis-down row waits for: three on each replica.
+// A list's refreshes wait at most MAX_API_TIMEOUT for slots of the replica's share
+// (fallbackRate / replicaCount a second, a slot at once and one every 300 ms), and the rest
+// are refused as the local rate limit until the next list.
+const replicaDownCalls = 3 * replicaCount
 
 func replicasRedisDown() Row {
 	seed := replicaSeed(replicaChats)
@@ -138,10 +145,11 @@ func replicasRedisDown() Row {
 			replicaCount, replicaChats, maxRateCeiling),
 		Description: fmt.Sprintf("Redis refuses connections, so the replicas can neither share the budget nor claim "+
 			"chats: each serves the database and refreshes the stale chats it listed on its own, keeping to "+
-			"MAX_API_RATE_LIMIT / REPLICAS (%d/%d a second), counted in participants_rate_limit_local_total. "+
-			"Together they stay below MAX's %d a second and are never answered 429, while each chat may be "+
-			"refreshed by more than one replica. The row watches the first %d calls.",
-			referenceRate, replicaCount, maxRateCeiling, replicaDownCalls),
+			"min(MAX_API_RATE_LIMIT, %d - MAX_API_RATE_LIMIT) / REPLICAS (%d/%d a second), counted in "+
+			"participants_rate_limit_local_total. Together they stay below MAX's %d a second and are never "+
+			"answered 429, while each chat may be refreshed by more than one replica. The row watches the "+
+			"first %d calls.",
+			maxRateCeiling, fallbackRate, replicaCount, maxRateCeiling, replicaDownCalls),
 		Given:   replicasGiven(down(), seed),
 		Request: listOnEach(),
 		Expected: Expected{

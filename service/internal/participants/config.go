@@ -58,7 +58,8 @@ type Config struct {
 	// synchronous together, every replica included. MAX allows 30 per bot token.
 	RateLimit float64
 	// Quota shares RateLimit and MAX's Retry-After pauses between replicas (through Redis).
-	// Nil, or while it cannot be asked, each replica keeps to RateLimit / Replicas alone.
+	// Nil, each replica keeps to RateLimit / Replicas alone; while it cannot be asked, to
+	// LocalShare.
 	Quota Quota
 	// Replicas is the number of replicas expected to share the token; it only sizes the
 	// local share used without Quota.
@@ -190,4 +191,18 @@ func (c Config) withDefaults() Config {
 		c.Clock = realClock{}
 	}
 	return c
+}
+
+// LocalShare is the calls a second this replica makes on its own, without the shared quota.
+// Without Quota every replica does so: RateLimit / Replicas each. With Quota, a replica falls
+// back to its share only while Redis is down for it, and others may still spend the whole
+// budget beside it (Redis down for some replicas only, or their breakers not open yet): so
+// the shares together fit in what MAX allows beyond the budget, min(RateLimit, 30 -
+// RateLimit) / Replicas each, and no mix of replicas on the budget and on their shares
+// exceeds MAX's limit. A single replica has the whole budget.
+func (c Config) LocalShare() float64 {
+	if c.Quota == nil || c.Replicas <= 1 {
+		return c.RateLimit / float64(max(c.Replicas, 1))
+	}
+	return max(0, min(c.RateLimit, maxRateLimit-c.RateLimit)) / float64(c.Replicas)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/service/internal/chat"
@@ -44,14 +45,15 @@ const (
 const lateTries = 3
 
 // waitLimiter waits for permission to call MAX for c: from the shared quota, or from this
-// replica's share (RateLimit / Replicas) while the quota cannot be asked. With other
-// replicas, that is while Redis is down (its breaker open): a reservation that fails while
-// the breaker is closed refuses the call (local_rate_limit), as one slow answer is no
-// reason to call beside a budget the other replicas still spend whole. A wait longer
-// than one call's deadline means callers pile up faster than MAX may be called: the call
-// is refused (local_rate_limit) rather than queued without bound. A background refresh
-// (claim) is refused with errTaken when another replica refreshes the chat or just did.
-// It reports whether the chat was claimed.
+// replica's share (Config.LocalShare) while the quota cannot be asked. With other
+// replicas, that is while Redis is down (its breaker open); a call still waiting for its
+// share when the shared quota answers again takes the shared budget instead. A reservation
+// that fails while the breaker is closed refuses the call (local_rate_limit), as one slow
+// answer is no reason to call beside a budget the other replicas still spend whole. A wait
+// longer than one call's deadline means callers pile up faster than MAX may be called: the
+// call is refused (local_rate_limit) rather than queued without bound. A background
+// refresh (claim) is refused with errTaken when another replica refreshes the chat or just
+// did. It reports whether the chat was claimed.
 //
 // Slots are spaced 1/RateLimit apart on Redis's clock, but a call is made when its replica
 // gets to it: after the reservation's round trip, the wait's timer and the scheduler. Calls
@@ -62,7 +64,7 @@ const lateTries = 3
 // after that (the HTTP call, the network) is for the budget's margin below MAX's limit.
 func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (claimed bool, err error) {
 	if s.cfg.Quota == nil {
-		return false, s.waitLocal(ctx)
+		return false, s.waitLocal(ctx, nil)
 	}
 	call := chat.QuotaCall{Rate: s.cfg.RateLimit, MaxWait: s.cfg.MaxTimeout}
 	if claim {
@@ -82,8 +84,14 @@ func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (cla
 			// replica's share now would be one more than it allows.
 			return claimed, localRateLimit(fmt.Sprintf("shared quota not answered: %v", err))
 		default:
-			s.quotaUnavailable(ctx, err)
-			return claimed, s.waitLocal(ctx)
+			err := s.waitLocal(ctx, s.quotaUnavailable(ctx, err))
+			if !errors.Is(err, errQuotaBack) {
+				return claimed, err
+			}
+			if try == lateTries {
+				return claimed, localRateLimit("shared quota back while waiting for this replica's share")
+			}
+			continue
 		}
 		s.quotaAvailable(ctx)
 		s.syncPause(ctx, r.PausedUntil)
@@ -121,8 +129,18 @@ func (s *Service) release(ctx context.Context, c chat.Chat) {
 	}
 }
 
-// waitLocal waits for this replica's share of the rate limit.
-func (s *Service) waitLocal(ctx context.Context) error {
+// errQuotaBack ends a wait for this replica's share when the shared quota answers again.
+var errQuotaBack = errors.New("shared quota available again")
+
+// waitLocal waits for this replica's share of the rate limit. When back is closed first (the
+// shared quota answers again) it gives its place up and returns errQuotaBack: the call takes
+// the shared budget instead, as calls made on a replica's share beside the budget the other
+// replicas spend whole again would exceed MAX's limit for as long as the waits last.
+func (s *Service) waitLocal(ctx context.Context, back <-chan struct{}) error {
+	if s.limiter.Limit() == 0 {
+		// MAX_API_RATE_LIMIT is all MAX allows: nothing is left for calls beside the budget.
+		return localRateLimit("no share of the budget without the shared quota")
+	}
 	now := s.clock.Now()
 	r := s.limiter.ReserveN(now, 1)
 	if !r.OK() {
@@ -140,26 +158,63 @@ func (s *Service) waitLocal(ctx context.Context) error {
 	case <-ctx.Done():
 		r.CancelAt(s.clock.Now())
 		return fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
+	case <-back:
+		r.CancelAt(s.clock.Now())
+		return errQuotaBack
 	case <-s.clock.After(d):
 		return nil
 	}
 }
 
+// quotaState is whether the shared quota could not be asked, and while so, a channel closed
+// when it answers again.
+type quotaState struct {
+	mu   sync.Mutex
+	down bool
+	back chan struct{}
+}
+
+// setDown records that the quota could not be asked and returns the channel closed when it
+// answers again; changed says whether it answered before.
+func (q *quotaState) setDown() (back <-chan struct{}, changed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.down {
+		q.down, q.back, changed = true, make(chan struct{}), true
+	}
+	return q.back, changed
+}
+
+// setUp records that the quota answered, waking the calls waiting for this replica's share;
+// changed says whether it could not be asked before.
+func (q *quotaState) setUp() (changed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.down {
+		return false
+	}
+	close(q.back)
+	q.down, q.back = false, nil
+	return true
+}
+
 // quotaUnavailable counts a call permitted by the local share instead of the shared quota,
-// and logs when that starts.
-func (s *Service) quotaUnavailable(ctx context.Context, err error) {
+// logs when that starts, and returns the channel closed when the shared quota is back.
+func (s *Service) quotaUnavailable(ctx context.Context, err error) <-chan struct{} {
 	s.m.QuotaLocal.Inc()
-	if !s.quotaDown.Swap(true) {
+	back, changed := s.quota.setDown()
+	if changed {
 		s.log.WarnContext(ctx, msgQuotaLocal,
 			"dependency", metrics.DepRedis,
-			"share", s.cfg.RateLimit/float64(s.cfg.Replicas),
+			"share", s.cfg.LocalShare(),
 			"replicas", s.cfg.Replicas,
 			"error", err.Error())
 	}
+	return back
 }
 
 func (s *Service) quotaAvailable(ctx context.Context) {
-	if s.quotaDown.Swap(false) {
+	if s.quota.setUp() {
 		s.log.InfoContext(ctx, msgQuotaShared, "dependency", metrics.DepRedis)
 	}
 }

@@ -284,6 +284,106 @@ func TestQuotaUnavailableFallsBackToTheReplicasShare(t *testing.T) {
 	}
 }
 
+func TestCallWaitingForItsShareTakesTheSharedQuotaWhenItIsBack(t *testing.T) {
+	// Redis's breaker is open: 4 calls a second among 3 replicas, 2 each. The first call
+	// takes this replica's share at once, the second waits 500 ms for it.
+	q := &fakeQuota{err: fmt.Errorf("%w: redis: connection refused", chat.ErrShortCircuited)}
+	e := newEnv(t, withQuota(q, 6, 3))
+	e.store.Put(linked(1, -101, 10, dbAt), linked(2, -102, 20, dbAt), linked(3, -103, 30, dbAt))
+	e.max.SetCount(-101, 11)
+	e.max.SetCount(-102, 21)
+	e.max.SetCount(-103, 31)
+	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 11 {
+		t.Fatalf("first Refresh = %+v, %v; want MAX's 11", got.Participants, err)
+	}
+	type result struct {
+		count int
+		err   error
+	}
+	waiting := make(chan result, 1)
+	go func() {
+		got, err := e.svc.Refresh(t.Context(), 2)
+		waiting <- result{got.Participants.Count, err}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.clock.Waiters() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second call never waited for this replica's share")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	// Redis is back and another call gets the shared quota: the waiting call gives its
+	// share up and takes the shared budget too, without waiting its 500 ms out (the test's
+	// clock does not move: a call that kept waiting would never return).
+	q.set(func(q *fakeQuota) { q.err = nil })
+	if got, err := e.svc.Refresh(t.Context(), 3); err != nil || got.Participants.Count != 31 {
+		t.Fatalf("Refresh after Redis is back = %+v, %v; want MAX's 31", got.Participants, err)
+	}
+	select {
+	case r := <-waiting:
+		if r.err != nil || r.count != 21 {
+			t.Fatalf("waiting Refresh = %d, %v; want MAX's 21", r.count, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call waiting for this replica's share kept waiting after the shared quota was back")
+	}
+	if n := q.Takes(); n != 2 {
+		t.Errorf("shared quota takes = %d, want 2 (the call after Redis came back and the one that waited)", n)
+	}
+}
+
+func TestLocalShareLeavesRoomForReplicasStillOnTheBudget(t *testing.T) {
+	q := &fakeQuota{}
+	cases := []struct {
+		rate     float64
+		replicas int
+		quota    bool
+		want     float64
+	}{
+		{20, 2, true, 5}, {20, 3, true, 10.0 / 3}, {12, 3, true, 4}, {28, 2, true, 1}, {30, 2, true, 0},
+		{20, 1, true, 20}, {20, 2, false, 10}, {20, 3, false, 20.0 / 3},
+	}
+	for _, c := range cases {
+		cfg := participants.Config{RateLimit: c.rate, Replicas: c.replicas}
+		if c.quota {
+			cfg.Quota = q
+		}
+		if got := cfg.LocalShare(); got != c.want {
+			t.Errorf("LocalShare(rate %v, %d replicas, quota %v) = %v, want %v", c.rate, c.replicas, c.quota, got, c.want)
+		}
+	}
+	// Whichever replicas lose Redis, those left on the budget and those on their shares
+	// together stay within MAX's 30 a second.
+	for rate := 1.0; rate <= 30; rate++ {
+		for replicas := 2; replicas <= 10; replicas++ {
+			share := participants.Config{RateLimit: rate, Replicas: replicas, Quota: q}.LocalShare()
+			for onShare := 1; onShare <= replicas; onShare++ {
+				total := float64(onShare) * share
+				if onShare < replicas {
+					total += rate
+				}
+				if total > 30+1e-9 {
+					t.Errorf("rate %v, %d replicas, %d on their shares: %v calls a second", rate, replicas, onShare, total)
+				}
+			}
+		}
+	}
+}
+
+func TestNoShareLeftRefusesCallsWithoutTheSharedQuota(t *testing.T) {
+	q := &fakeQuota{err: fmt.Errorf("%w: redis: connection refused", chat.ErrShortCircuited)}
+	e := newEnv(t, withQuota(q, 30, 2))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 11)
+	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 10 {
+		t.Fatalf("Refresh = %+v, %v; want the stored 10: MAX_API_RATE_LIMIT=30 leaves no share", got.Participants, err)
+	}
+	if n := e.dropped(metrics.ReasonLocalRateLimit); n != 1 {
+		t.Errorf("refreshes dropped{local_rate_limit} = %v, want 1", n)
+	}
+}
+
 func TestRetryAfterPauseIsSharedWithEveryReplica(t *testing.T) {
 	q := &fakeQuota{}
 	e := newEnv(t, withQuota(q, 20, 3))

@@ -94,14 +94,14 @@ type Service struct {
 	cfg   Config
 	clock Clock
 
-	// limiter is this replica's share of the rate limit, used when Quota is nil or cannot
-	// be asked.
+	// limiter is this replica's share of the rate limit (Config.LocalShare), used when Quota
+	// is nil or cannot be asked.
 	limiter *rate.Limiter
-	// quotaDown is whether the last ask of the shared quota failed (for logging changes).
-	quotaDown atomic.Bool
-	breaker   *gobreaker.CircuitBreaker[int]
-	flight    singleflight.Group
-	queue     chan job
+	// quota is whether the last ask of the shared quota failed, and the signal of its return.
+	quota   quotaState
+	breaker *gobreaker.CircuitBreaker[int]
+	flight  singleflight.Group
+	queue   chan job
 
 	mu          sync.Mutex
 	pending     map[int64]struct{} // queued or being refreshed in the background
@@ -140,7 +140,7 @@ func NewService(store Store, cache Cache, maxAPI ChatInfoGetter, log *slog.Logge
 		m:        m,
 		cfg:      cfg,
 		clock:    cfg.Clock,
-		limiter:  rate.NewLimiter(rate.Limit(cfg.RateLimit/float64(cfg.Replicas)), 1),
+		limiter:  rate.NewLimiter(rate.Limit(cfg.LocalShare()), 1),
 		queue:    make(chan job, cfg.QueueSize),
 		pending:  make(map[int64]struct{}),
 		backoffs: make(map[int64]time.Time),
