@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,4 +156,18 @@ func parseCommandCalls(info string, commands []string) int64 {
 		}
 	}
 	return total
+}
+
+// CheckLoopback refuses a service URL that is not on this machine's loopback: the load
+// generators (bench, soak) only ever send traffic to the environment's own addresses.
+func CheckLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("service URL %q: %w", raw, err)
+	}
+	switch u.Hostname() {
+	case "127.0.0.1", "localhost", "::1":
+		return nil
+	}
+	return fmt.Errorf("service URL %q is not on loopback: load is only sent to 127.0.0.1", raw)
 }

@@ -9,3 +9,16 @@ func TestParseCommandCalls(t *testing.T) {
 		t.Errorf("read calls %d, want 3 GET + 2 MGET (SET and GETSET are not reads)", got)
 	}
 }
+
+func TestCheckLoopback(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2"} {
+		if err := CheckLoopback(u); err != nil {
+			t.Errorf("CheckLoopback(%q) = %v, want nil", u, err)
+		}
+	}
+	for _, u := range []string{"http://10.0.0.1:8080", "http://example.com", "://bad"} {
+		if err := CheckLoopback(u); err == nil {
+			t.Errorf("CheckLoopback(%q) = nil, want an error", u)
+		}
+	}
+}

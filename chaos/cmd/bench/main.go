@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"sort"
@@ -137,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			_, _ = fmt.Fprintln(stderr, "bench: close:", err)
 		}
 	}()
-	if err := checkLoopback(env.URL()); err != nil {
+	if err := chaos.CheckLoopback(env.URL()); err != nil {
 		return err
 	}
 
@@ -215,19 +214,6 @@ func measure(ctx context.Context, env *chaos.Env, c benchCase, n, rate int, d ti
 	}
 	a := vegeta.NewAttacker(vegeta.Timeout(attackTimeout), vegeta.KeepAlive(true), vegeta.MaxWorkers(64))
 	return collect(ctx, a, a.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: rate, Per: time.Second}, d, c.name))
-}
-
-// checkLoopback refuses to attack anything but this machine's loopback.
-func checkLoopback(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("service URL %q: %w", raw, err)
-	}
-	switch u.Hostname() {
-	case "127.0.0.1", "localhost", "::1":
-		return nil
-	}
-	return errors.New("the service is not on loopback; bench only attacks 127.0.0.1")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
