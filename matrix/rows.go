@@ -51,6 +51,10 @@ const (
 	recoverWithin = 15 * time.Second
 )
 
+// RecoverWithin bounds a service's recovery after a fault is lifted, as the recovery rows
+// (and docs/SLA.md) hold it.
+const RecoverWithin = recoverWithin
+
 // Rows returns the behaviour matrix, grouped and in report order. Each call builds fresh
 // values, so callers may modify what they get.
 func Rows() []Row {

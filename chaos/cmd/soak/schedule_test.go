@@ -1,0 +1,101 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestScheduleIsTheSeeds(t *testing.T) {
+	a := newSchedule(7, catalog(), 10*time.Second, 10*time.Minute)
+	b := newSchedule(7, catalog(), 10*time.Second, 10*time.Minute)
+	c := newSchedule(8, catalog(), 10*time.Second, 10*time.Minute)
+	names := func(ws []window) []string {
+		var out []string
+		for _, w := range ws {
+			out = append(out, w.Kind.Name+"@"+w.Start.String()+"-"+w.End.String())
+		}
+		return out
+	}
+	if !reflect.DeepEqual(names(a), names(b)) {
+		t.Error("one seed drew two schedules")
+	}
+	if reflect.DeepEqual(names(a), names(c)) {
+		t.Error("seeds 7 and 8 drew the same schedule")
+	}
+}
+
+func TestScheduleShape(t *testing.T) {
+	const from, to = 10 * time.Second, 30 * time.Minute
+	kinds := catalog()
+	ws := newSchedule(42, kinds, from, to)
+	seen := map[string]bool{}
+	overlaps := 0
+	for i, w := range ws {
+		seen[w.Kind.Name] = true
+		if w.Start < from || w.End > to || w.End <= w.Start {
+			t.Errorf("window %d %s [%s, %s) outside [%s, %s]", i, w.Kind.Name, w.Start, w.End, from, to)
+		}
+		if hold := w.End - w.Start; hold > maxHold || (hold < minHold && w.End != to) {
+			t.Errorf("window %d %s held %s, want %s..%s", i, w.Kind.Name, hold, minHold, maxHold)
+		}
+		for j, o := range ws[:i] {
+			if o.Start < w.End && w.Start < o.End {
+				if o.Kind.Dep == w.Kind.Dep {
+					t.Errorf("windows %d and %d both hold %s at once", j, i, w.Kind.Dep)
+				}
+				overlaps++
+			}
+		}
+	}
+	for _, k := range kinds {
+		if !seen[k.Name] {
+			t.Errorf("30 minutes never applied %s", k.Name)
+		}
+	}
+	if overlaps == 0 || overlaps == len(ws)-1 {
+		t.Errorf("%d overlapping pairs among %d faults: want some, not all", overlaps, len(ws))
+	}
+	// Quiet gaps: between some faults nothing holds.
+	quiet := 0
+	for i := 1; i < len(ws); i++ {
+		held := false
+		for _, o := range ws[:i] {
+			held = held || o.End > ws[i].Start
+		}
+		if !held {
+			quiet++
+		}
+	}
+	if quiet == 0 {
+		t.Error("no quiet gap in 30 minutes")
+	}
+}
+
+func TestScheduleStopsAtItsEnd(t *testing.T) {
+	ws := newSchedule(1, catalog(), 10*time.Second, 25*time.Second)
+	if len(ws) == 0 {
+		t.Fatal("15 s drew no fault")
+	}
+	for _, w := range ws {
+		if w.End > 25*time.Second {
+			t.Errorf("%s ends at %s, after the schedule's 25s", w.Kind.Name, w.End)
+		}
+	}
+}
+
+func TestScheduleDrawsTheFirstKindsFirst(t *testing.T) {
+	for seed := range uint64(20) {
+		firstOf := map[string]string{}
+		for _, w := range newSchedule(seed, catalog(), 0, time.Hour) {
+			if _, ok := firstOf[string(w.Kind.Dep)]; !ok {
+				firstOf[string(w.Kind.Dep)] = w.Kind.Name
+			}
+		}
+		for dep, want := range map[string]string{"postgres": "postgres-jitter", "redis": "redis-jitter"} {
+			if firstOf[dep] != want {
+				t.Errorf("seed %d: %s's first fault is %s, want %s", seed, dep, firstOf[dep], want)
+			}
+		}
+	}
+}
