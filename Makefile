@@ -46,10 +46,10 @@ MODULE := $(shell $(GO) list -m)
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$(MODULE)/chaos')
 
 .PHONY: test unit build vet fmt images alerts lint actionlint tools chatd fuzz stack bench \
-	env-test interrupt-test chaos scenario docs backend setup-test setup-chaos docker-check offline-images-if-needed selftest selftest-sample flake timings \
+	env-test interrupt-test chaos scenario docs backend setup-test setup-chaos docker-check offline-images-if-needed selftest selftest-sample selftest-soak soak flake timings \
 	report-check
 
-test: setup-test vet lint actionlint unit alerts env-test interrupt-test chaos report-check selftest-sample
+test: setup-test vet lint actionlint unit alerts env-test interrupt-test chaos report-check soak selftest-sample selftest-soak
 
 # make test's selftest-sample builds every mutant of the service, so its unit tests only
 # check that the mutants' patches still apply (-short); make unit alone builds them too.
@@ -142,6 +142,15 @@ alerts:
 bench: backend
 	$(GO) run ./chaos/cmd/bench $(BENCH_FLAGS)
 
+# The soak (chaos/cmd/soak): two replicas under constant mixed load for SOAK_DURATION while
+# faults drawn from a seed come and go, the contract's invariants checked all the time.
+# SOAK_SEED repeats a run (the seed is printed); SOAK_FLAGS adds flags (-rate, -replicas).
+# The report: $(MATRIX_OUT)/soak.{md,json,svg}; any violation fails.
+SOAK_DURATION ?= 2m
+SOAK_FLAGS ?=
+soak: backend
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) run ./chaos/cmd/soak -out $(MATRIX_DIR) $(SOAK_FLAGS)
+
 backend: setup-chaos
 	@OFFLINE_IMAGES=$(OFFLINE_IMAGES) scripts/ensure-backend.sh
 
@@ -221,3 +230,11 @@ selftest:
 # full self-test (make selftest) sees.
 selftest-sample:
 	@$(MAKE) --no-print-directory selftest SELFTEST_FLAGS='-sample $(SELFTEST_FLAGS)'
+
+# The soak proves it can fail: it runs, as make soak does, against each soak variant (a
+# goroutine leak, a database write over a newer observation) and must fail each on the
+# invariants named in scenarios/selftest/soak.go.
+selftest-soak:
+	@$(MAKE) --no-print-directory backend CHAOS_BACKEND=$(SELFTEST_BACKEND)
+	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
+	CHAOS_BACKEND=$(SELFTEST_BACKEND) out/selftest/bin/selftest soak $(SELFTEST_SOAK_FLAGS)

@@ -1,6 +1,8 @@
 package selftest
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -211,6 +213,21 @@ func TestSampleRunsTheQuickestOfTheExpectedRowsThatRunAlone(t *testing.T) {
 	for _, id := range v.Reject {
 		if !slices.Contains(all, id) {
 			t.Errorf("the full run lacks %s", id)
+		}
+	}
+}
+
+func TestSoakVariantsHaveTheirPatches(t *testing.T) {
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range SoakVariants() {
+		if _, err := os.Stat(filepath.Join(root, MutantDir, v.Patch())); err != nil {
+			t.Errorf("soak variant %s: %v", v.Name, err)
+		}
+		if len(v.Violates) == 0 || v.Breaks == "" || v.Why == "" {
+			t.Errorf("soak variant %s says nothing of what it breaks or which invariant catches it", v.Name)
 		}
 	}
 }

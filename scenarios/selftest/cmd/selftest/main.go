@@ -3,6 +3,7 @@
 // expected (see scenarios/selftest/README.md).
 //
 //	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 2] [-procs 4] [-out out/selftest] [-race] [-timeout 30m] [-v]
+//	selftest soak [-variants a,b] [-parallel 2] [-out out/selftest/soak] [-soak-flags "-duration 3m"]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
 //	selftest save <variant> <dir>   write the copy's changes as the mutant's patch
@@ -59,6 +60,7 @@ const (
 
 const usage = `usage:
   selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel n] [-procs n] [-out dir] [-race] [-timeout d] [-v]
+  selftest soak [-variants a,b] [-parallel n] [-out dir] [-soak-flags flags]
   selftest list
   selftest edit <variant>
   selftest save <variant> <dir>
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "run":
 		err = runAll(ctx, args, stdout, stderr)
+	case "soak":
+		err = runSoak(ctx, args, stdout, stderr)
 	case "list":
 		err = list(stdout)
 	case "edit":

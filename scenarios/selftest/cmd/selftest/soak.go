@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/scenarios/selftest"
+)
+
+// soakOutcome is one soak variant's run.
+type soakOutcome struct {
+	Variant  string         `json:"variant"`
+	Seed     uint64         `json:"seed"`
+	Exit     int            `json:"exit"`
+	Violated map[string]int `json:"violated"`
+	// Missing are the invariants the variant had to break and did not.
+	Missing  []string      `json:"missing,omitempty"`
+	Err      string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration"`
+	Dir      string        `json:"dir"`
+}
+
+func (o soakOutcome) ok() bool { return o.Err == "" && o.Exit == 1 && len(o.Missing) == 0 }
+
+// runSoak proves the soak can fail: it runs the soak (chaos/cmd/soak, its defaults) against
+// each soak variant's mutant and passes when every run fails on the invariants its variant
+// must break.
+func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("selftest soak", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "out/selftest/soak", "directory of the runs and summary.md")
+	parallel := fs.Int("parallel", 2, "soak runs at once")
+	names := fs.String("variants", "", "comma-separated soak variants (default: all)")
+	soakFlags := fs.String("soak-flags", "", "more flags for every soak run, e.g. \"-duration 3m\"")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	variants := selftest.SoakVariants()
+	if *names != "" {
+		want := strings.Split(*names, ",")
+		variants = slices.DeleteFunc(variants, func(v selftest.SoakVariant) bool { return !slices.Contains(want, v.Name) })
+		if len(variants) != len(want) {
+			return fmt.Errorf("unknown soak variant among %q", *names)
+		}
+	}
+	if *parallel < 1 {
+		return errors.New("-parallel must be at least 1")
+	}
+	root, err := selftest.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(*out)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o750); err != nil {
+		return err
+	}
+	soak := filepath.Join(bin, "soak")
+	fmt.Fprintf(stdout, "selftest soak: building the soak and %d variants\n", len(variants))
+	if err := goCmd(ctx, root, "build", "-o", soak, "./chaos/cmd/soak"); err != nil {
+		return fmt.Errorf("build the soak: %w", err)
+	}
+	b := selftest.Builder{Root: root}
+	binaries := map[string]string{}
+	for _, v := range variants {
+		path := filepath.Join(bin, v.Name, "chatd")
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return err
+		}
+		if err := b.Mutant(ctx, v.Patch(), path); err != nil {
+			return fmt.Errorf("soak variant %s: %w", v.Name, err)
+		}
+		binaries[v.Name] = path
+	}
+
+	outcomes := make([]soakOutcome, len(variants))
+	sem := make(chan struct{}, *parallel)
+	var wg sync.WaitGroup
+	for i, v := range variants {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			outcomes[i] = soakVariant(ctx, v, soak, binaries[v.Name], filepath.Join(dir, v.Name), strings.Fields(*soakFlags))
+			fmt.Fprintf(stdout, "selftest soak: %s: %s in %s\n", v.Name, soakVerdict(outcomes[i]), outcomes[i].Duration.Round(time.Second))
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	var md strings.Builder
+	fmt.Fprintf(&md, "# Soak self-test: %d variants in %s\n\n| variant | must break | broke (violations) | seed | verdict |\n|---|---|---|---|---|\n",
+		len(variants), time.Since(start).Round(time.Second))
+	failed := false
+	for i, v := range variants {
+		o := outcomes[i]
+		var broke []string
+		for _, inv := range slices.Sorted(maps.Keys(o.Violated)) {
+			if o.Violated[inv] > 0 {
+				broke = append(broke, fmt.Sprintf("%s (%d)", inv, o.Violated[inv]))
+			}
+		}
+		fmt.Fprintf(&md, "| %s | %s | %s | %d | %s |\n", v.Name, strings.Join(v.Violates, ", "), strings.Join(broke, ", "), o.Seed, soakVerdict(o))
+		failed = failed || !o.ok()
+	}
+	fmt.Fprintf(stdout, "\n%s", md.String())
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(md.String()), 0o644); err != nil { //nolint:gosec // a report for people
+		return err
+	}
+	js, err := json.MarshalIndent(outcomes, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(js, '\n'), 0o644); err != nil { //nolint:gosec // a report for people
+		return err
+	}
+	if failed {
+		return errMismatch
+	}
+	return nil
+}
+
+func soakVerdict(o soakOutcome) string {
+	switch {
+	case o.ok():
+		return "caught"
+	case o.Err != "":
+		return "broken run: " + o.Err
+	case o.Exit == 0:
+		return "NOT CAUGHT: the soak passed"
+	}
+	return "NOT CAUGHT: " + strings.Join(o.Missing, ", ") + " held"
+}
+
+// soakVariant runs the soak against one variant's service and judges the run.
+func soakVariant(ctx context.Context, v selftest.SoakVariant, soak, sut, dir string, flags []string) (o soakOutcome) {
+	start := time.Now()
+	o = soakOutcome{Variant: v.Name, Dir: dir}
+	defer func() { o.Duration = time.Since(start) }()
+	if err := os.RemoveAll(dir); err != nil {
+		o.Err = err.Error()
+		return o
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		o.Err = err.Error()
+		return o
+	}
+	log, err := os.Create(filepath.Join(dir, "soak.log"))
+	if err != nil {
+		o.Err = err.Error()
+		return o
+	}
+	defer log.Close()
+	cmd := exec.CommandContext(ctx, soak, append([]string{"-out", dir}, flags...)...) //nolint:gosec // G204: the soak just built
+	cmd.Env = append(os.Environ(), envSUTCommand+"="+sut)
+	cmd.Stdout, cmd.Stderr = log, log
+	runErr := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case runErr == nil:
+	case errors.As(runErr, &exit):
+		o.Exit = exit.ExitCode()
+	default:
+		o.Err = runErr.Error()
+		return o
+	}
+	if o.Exit > 1 {
+		o.Err = fmt.Sprintf("the soak exited %d (see %s)", o.Exit, log.Name())
+		return o
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "soak.json"))
+	if err != nil {
+		o.Err = err.Error()
+		return o
+	}
+	var rep struct {
+		Config struct {
+			Seed uint64 `json:"seed"`
+		} `json:"config"`
+		Invariants map[string]int `json:"invariants"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		o.Err = fmt.Sprintf("soak.json: %v", err)
+		return o
+	}
+	o.Seed, o.Violated = rep.Config.Seed, rep.Invariants
+	for _, inv := range v.Violates {
+		if _, known := rep.Invariants[inv]; !known {
+			o.Err = fmt.Sprintf("the soak checks no invariant %q", inv)
+			return o
+		}
+		if rep.Invariants[inv] == 0 {
+			o.Missing = append(o.Missing, inv)
+		}
+	}
+	return o
+}
