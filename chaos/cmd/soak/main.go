@@ -58,6 +58,7 @@ type config struct {
 	WarmUp time.Duration `json:"warm_up"`
 	Tail   time.Duration `json:"tail"`
 	Out    string        `json:"-"`
+	Race   bool          `json:"race"`
 }
 
 // Bounds of a run: this is a soak, not a stress test.
@@ -94,6 +95,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.IntVar(&c.Chats, "chats", 200, "chats seeded, all linked to MAX")
 	fs.IntVar(&c.Hot, "hot", 8, "chats that POST refreshes go to, a few times a second on every replica at once: racing writers")
 	fs.StringVar(&c.Out, "out", "out", "directory of soak.md, soak.json and soak.svg")
+	fs.BoolVar(&c.Race, "race", false, "build the service with the race detector (not by default, even in CI: the soak measures the service's own resources)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -127,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := []chaos.Option{
 		chaos.WithLogger(log),
+		chaos.WithRace(cfg.Race),
 		chaos.WithMaxOptions(maxapi.WithJournalLimit(4 * maxapi.DefaultJournalLimit)),
 		// Info level: a debug line per refresh for an hour would be the logger's soak.
 		chaos.WithBaseSUTEnv("LOG_LEVEL=info"),
