@@ -249,15 +249,21 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 	targeter := s.targeter()
 	// An attacker runs one attack: one for the warm-up, one for the rest.
 	newAttacker := func() *vegeta.Attacker { return vegeta.NewAttacker(vegeta.Client(client), vegeta.MaxWorkers(256)) }
-	load := func(a *vegeta.Attacker, until time.Time) {
-		for r := range a.Attack(targeter, vegeta.Rate{Freq: s.cfg.Rate, Per: time.Second}, time.Until(until), "soak") {
+	rate := vegeta.Rate{Freq: s.cfg.Rate, Per: time.Second}
+	load := func(a *vegeta.Attacker, p vegeta.Pacer, until time.Time) {
+		for r := range a.Attack(targeter, p, time.Until(until), "soak") {
 			s.judgeResult(r)
 		}
 		tr.CloseIdleConnections()
 	}
 
 	// The warm-up, then the resources the end is compared with, the load paused.
-	load(newAttacker(), s.start.Add(s.cfg.WarmUp-baselineTime))
+	// The warm-up ramps the load up from a tenth, as traffic reaches a service that just
+	// started: its caches and pools fill before the whole rate arrives.
+	warm := s.cfg.WarmUp - baselineTime
+	ramp := vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: max(1, s.cfg.Rate/10), Per: time.Second},
+		Slope: 0.9 * float64(s.cfg.Rate) / warm.Seconds()}
+	load(newAttacker(), ramp, s.start.Add(warm))
 	if err := sleepUntil(ctx, time.Now().Add(200*time.Millisecond)); err != nil {
 		return nil, err
 	}
@@ -269,7 +275,7 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 		defer close(loadDone)
 		var racers sync.WaitGroup
 		racers.Go(func() { s.raceWriters(ctx, client, end) })
-		load(attacker, end)
+		load(attacker, rate, end)
 		racers.Wait()
 		tr.CloseIdleConnections()
 	}()
