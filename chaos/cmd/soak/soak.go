@@ -152,7 +152,8 @@ func newSoak(ctx context.Context, env *chaos.Env, cfg config) (*soak, error) {
 	entries := make([]chaos.CacheEntry, cfg.Chats)
 	maxChats := make([]maxapi.Chat, cfg.Chats)
 	for i := range cfg.Chats {
-		id, maxID := int64(i+1), -int64(1000+i+1)
+		id := int64(i + 1)
+		maxID := maxChatID(id)
 		// Database and cache hold older counts than MAX, the cache's stale: the first lists
 		// queue refreshes.
 		rows[i] = chaos.ChatRow{ID: id, Name: fmt.Sprintf("chat %d", id), MaxChatID: maxID, Count: int(id), UpdatedAt: now.Add(-3 * time.Hour).Truncate(time.Microsecond)}
@@ -177,6 +178,9 @@ func newSoak(ctx context.Context, env *chaos.Env, cfg config) (*soak, error) {
 	}
 	return s, nil
 }
+
+// maxChatID is the MAX chat that chat id is linked to.
+func maxChatID(id int64) int64 { return -(1000 + id) }
 
 // offset is t on the run's clock.
 func (s *soak) offset(t time.Time) time.Duration { return t.Sub(s.start) }
@@ -451,19 +455,12 @@ func pathOf(rawURL string) string {
 // bumpEpochs changes MAX's counts every epochEvery. The epoch begins before the counts
 // change, so no count is ever answered before its epoch.
 func (s *soak) bumpEpochs(ctx context.Context) {
-	tick := time.NewTicker(epochEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, epochEvery, func() {
 		e := s.truth.beginEpoch(time.Now())
 		for _, id := range s.chats {
-			_ = s.env.Max().UpdateChat(-(1000 + id), func(c *maxapi.Chat) { c.ParticipantsCount = maxCount(id, e) })
+			_ = s.env.Max().UpdateChat(maxChatID(id), func(c *maxapi.Chat) { c.ParticipantsCount = maxCount(id, e) })
 		}
-	}
+	})
 }
 
 // runSchedule applies and lifts the schedule's faults at their times. After a lift that
@@ -632,18 +629,7 @@ func (s *soak) pollMax() {
 	}
 }
 
-func (s *soak) watchMax(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			s.pollMax()
-		}
-	}
-}
+func (s *soak) watchMax(ctx context.Context) { every(ctx, time.Second, s.pollMax) }
 
 // checkQuota finds every second in which MAX saw more calls than its quota, each reported
 // once: windows [t, t+1s) starting at a call, not overlapping the last one reported.
