@@ -83,3 +83,31 @@ func TestTruthLastEpochIsOpen(t *testing.T) {
 		t.Error("chat 1's count served for chat 2 was accepted")
 	}
 }
+
+func TestDatabaseDownCoversTheRecoveryBound(t *testing.T) {
+	s := &soak{applied: []*appliedFault{
+		{Fault: "down(postgres)", databaseDown: true, From: 10 * time.Second, To: 20 * time.Second},
+		{Fault: "down(redis)", From: 50 * time.Second, To: 60 * time.Second},
+		{Fault: "paused(postgres)", databaseDown: true, From: 70 * time.Second, Err: "not applied"},
+		{Fault: "blackhole(postgres)", databaseDown: true, From: 90 * time.Second},
+	}}
+	for _, c := range []struct {
+		from, to time.Duration
+		want     bool
+	}{
+		{5 * time.Second, 9 * time.Second, false},   // before it
+		{9 * time.Second, 11 * time.Second, true},   // across its start
+		{34 * time.Second, 36 * time.Second, true},  // lifted 14 s before
+		{36 * time.Second, 37 * time.Second, false}, // lifted 16 s before
+		{55 * time.Second, 56 * time.Second, false}, // another dependency's
+		{75 * time.Second, 76 * time.Second, false}, // never applied
+		{95 * time.Second, 96 * time.Second, true},  // still held
+	} {
+		if got := s.databaseDown(c.from, c.to); got != c.want {
+			t.Errorf("databaseDown(%s, %s) = %v, want %v", c.from, c.to, got, c.want)
+		}
+	}
+	if got := s.activeAt(55 * time.Second); len(got) != 1 || got[0] != "down(redis)" {
+		t.Errorf("activeAt(55s) = %v, want down(redis)", got)
+	}
+}

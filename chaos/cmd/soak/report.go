@@ -54,13 +54,12 @@ type point struct {
 }
 
 func (s *soak) report(elapsed time.Duration) *report {
-	peak := s.peakPerSecond()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := &report{
 		Config: s.cfg, SUT: s.env.SUT(), Started: s.start.UTC(), Elapsed: elapsed,
 		Statuses: s.statuses, Invariants: map[string]int{}, Recoveries: s.recoveries,
-		Resources: s.resources, Queue: s.queueNote, MaxCalls: len(s.maxCalls), MaxPeak: peak,
+		Resources: s.resources, Queue: s.queueNote, MaxCalls: len(s.maxCalls), MaxPeak: s.maxPeak,
 		MaxRefused: s.maxRefused, StoreReads: s.storeReads, Counters: s.counters,
 	}
 	for _, inv := range invariants {

@@ -127,6 +127,7 @@ type soak struct {
 	storeReads     int
 	maxCalls       []time.Time
 	maxRefused     int
+	maxPeak        int // most calls MAX saw in any second, from checkQuota
 	lastSeq        int64
 	resources      []resourceUse
 	queueNote      string
@@ -185,13 +186,18 @@ func maxChatID(id int64) int64 { return -(1000 + id) }
 // offset is t on the run's clock.
 func (s *soak) offset(t time.Time) time.Duration { return t.Sub(s.start) }
 
+// heldDuring reports whether f was in place at some time of [from, to].
+func (f *appliedFault) heldDuring(from, to time.Duration) bool {
+	return f.Err == "" && f.From <= to && (f.To == 0 || f.To >= from)
+}
+
 // activeAt names the faults held at offset at.
 func (s *soak) activeAt(at time.Duration) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
 	for _, f := range s.applied {
-		if f.Err == "" && f.From <= at && (f.To == 0 || f.To >= at) {
+		if f.heldDuring(at, at) {
 			out = append(out, f.Fault)
 		}
 	}
@@ -204,7 +210,7 @@ func (s *soak) databaseDown(from, to time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.applied {
-		if f.databaseDown && f.Err == "" && f.From <= to && (f.To == 0 || f.To+recoveryBound >= from) {
+		if f.databaseDown && f.heldDuring(from-recoveryBound, to) {
 			return true
 		}
 	}
@@ -261,9 +267,9 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 		tr.CloseIdleConnections()
 	}
 
-	// The warm-up, then the resources the end is compared with, the load paused.
-	// The warm-up ramps the load up from a tenth, as traffic reaches a service that just
-	// started: its caches and pools fill before the whole rate arrives.
+	// The warm-up, ramping the load up from a tenth as traffic reaches a service that just
+	// started (its caches and pools fill before the whole rate arrives); then, the load
+	// paused, the resources the end is compared with.
 	warm := s.cfg.WarmUp - baselineTime
 	ramp := vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: max(1, s.cfg.Rate/10), Per: time.Second},
 		Slope: 0.9 * float64(s.cfg.Rate) / warm.Seconds()}
@@ -632,19 +638,27 @@ func (s *soak) pollMax() {
 func (s *soak) watchMax(ctx context.Context) { every(ctx, time.Second, s.pollMax) }
 
 // checkQuota finds every second in which MAX saw more calls than its quota, each reported
-// once: windows [t, t+1s) starting at a call, not overlapping the last one reported.
+// once: windows [t, t+1s) starting at a call, not overlapping the last one reported. It
+// keeps the most calls of any second for the report.
 func (s *soak) checkQuota() {
 	s.mu.Lock()
 	times := slices.Clone(s.maxCalls)
 	s.mu.Unlock()
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	j := 0
+	j, peak := 0, 0
+	defer func() {
+		s.mu.Lock()
+		s.maxPeak = peak
+		s.mu.Unlock()
+	}()
 	var reportedUntil time.Time
 	for i := range times {
 		for times[i].Sub(times[j]) >= time.Second {
 			j++
 		}
-		if n := i - j + 1; n > maxPerSecond && !times[j].Before(reportedUntil) {
+		n := i - j + 1
+		peak = max(peak, n)
+		if n > maxPerSecond && !times[j].Before(reportedUntil) {
 			s.violate(s.offset(times[j]), invQuota, fmt.Sprintf("MAX saw %d calls in the second from %s, %s",
 				n, s.offset(times[j]).Round(time.Millisecond), spacing(times[j:i+1])))
 			reportedUntil = times[j].Add(time.Second)
@@ -671,11 +685,4 @@ func spacing(times []time.Time) string {
 	}
 	return fmt.Sprintf("gaps between arrivals %s (shortest) to %s (longest), median %s, %d under 5 ms",
 		gaps[0].Round(time.Microsecond), gaps[len(gaps)-1].Round(time.Microsecond), gaps[len(gaps)/2].Round(time.Microsecond), under)
-}
-
-// peakPerSecond is the most calls MAX saw in any second of the run.
-func (s *soak) peakPerSecond() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return matrix.PeakPerSecond(s.maxCalls)
 }

@@ -170,8 +170,8 @@ type procUse struct {
 }
 
 // use reads replica i's goroutines (go_goroutines of its /metrics) and its process's open
-// file descriptors and resident memory.
-func (s *soak) use(ctx context.Context, i int, c *chaos.Client, pid int) procUse {
+// file descriptors, those of them in toDependency, and resident memory.
+func (s *soak) use(ctx context.Context, i int, c *chaos.Client, pid int, toDependency map[uint64]bool) procUse {
 	u := procUse{Replica: i, Goroutines: -1, FDs: -1, Pooled: -1, RSS: -1}
 	if m := c.WithTimeout(time.Second).Metrics(ctx); m.Err == nil && m.Status == http.StatusOK && m.Snapshot.Has("go_goroutines") {
 		u.Goroutines = int(m.Snapshot.Value("go_goroutines"))
@@ -185,7 +185,9 @@ func (s *soak) use(ctx context.Context, i int, c *chaos.Client, pid int) procUse
 	}
 	if targets, err := p.FileDescriptorTargets(); err == nil {
 		u.FDs = len(targets)
-		u.Pooled = s.dependencyConnections(targets)
+		if toDependency != nil {
+			u.Pooled = countSockets(targets, toDependency)
+		}
 	}
 	if st, err := p.Stat(); err == nil {
 		u.RSS = int64(st.ResidentMemory())
@@ -193,9 +195,9 @@ func (s *soak) use(ctx context.Context, i int, c *chaos.Client, pid int) procUse
 	return u
 }
 
-// dependencyConnections counts the fds among targets that are TCP connections to one of the
-// dependencies' proxies.
-func (s *soak) dependencyConnections(targets []string) int {
+// dependencySockets is the inodes of this machine's TCP connections to one of the
+// dependencies' proxies, or nil when /proc cannot tell.
+func (s *soak) dependencySockets() map[uint64]bool {
 	ports := map[uint64]bool{}
 	for _, dep := range chaos.Dependencies() {
 		if _, port, err := net.SplitHostPort(s.env.ProxyAddr(dep)); err == nil {
@@ -206,9 +208,9 @@ func (s *soak) dependencyConnections(targets []string) int {
 	}
 	fs, err := procfs.NewDefaultFS()
 	if err != nil {
-		return -1
+		return nil
 	}
-	toDependency := map[uint64]bool{}
+	inodes := map[uint64]bool{}
 	// A few hundred sockets: /proc/net/tcp is enough, no netlink needed.
 	for _, read := range []func() (procfs.NetTCP, error){fs.NetTCP, fs.NetTCP6} { //nolint:staticcheck // SA1019: as above
 		lines, err := read()
@@ -217,14 +219,19 @@ func (s *soak) dependencyConnections(targets []string) int {
 		}
 		for _, l := range lines {
 			if ports[l.RemPort] {
-				toDependency[l.Inode] = true
+				inodes[l.Inode] = true
 			}
 		}
 	}
+	return inodes
+}
+
+// countSockets counts the fds among targets that are sockets in inodes.
+func countSockets(targets []string, inodes map[uint64]bool) int {
 	n := 0
 	for _, t := range targets {
 		var inode uint64
-		if _, err := fmt.Sscanf(t, "socket:[%d]", &inode); err == nil && toDependency[inode] {
+		if _, err := fmt.Sscanf(t, "socket:[%d]", &inode); err == nil && inodes[inode] {
 			n++
 		}
 	}
@@ -233,13 +240,15 @@ func (s *soak) dependencyConnections(targets []string) int {
 
 func (s *soak) uses(ctx context.Context) []procUse {
 	clients, pids := s.env.Clients(), s.env.ReplicaPids()
+	// One read of the socket table serves every replica.
+	toDependency := s.dependencySockets()
 	out := make([]procUse, len(clients))
 	for i, c := range clients {
 		pid := 0
 		if i < len(pids) {
 			pid = pids[i]
 		}
-		out[i] = s.use(ctx, i, c, pid)
+		out[i] = s.use(ctx, i, c, pid, toDependency)
 	}
 	return out
 }
