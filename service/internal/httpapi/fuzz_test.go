@@ -32,6 +32,7 @@ func FuzzListQuery(f *testing.F) {
 	}
 	e := newTestEnv(f, fakeMax("healthy"))
 	f.Fuzz(func(t *testing.T, query string) {
+		defer e.logs.Reset()
 		rec := e.do(http.MethodGet, "/chats/all", query)
 		checkResponse(t, http.MethodGet, "/chats/all", query, rec.Code, rec.Body.String())
 		if rec.Code != http.StatusOK && rec.Code != http.StatusBadRequest {
@@ -51,6 +52,7 @@ func FuzzChatID(f *testing.F) {
 	}
 	e := newTestEnv(f, nil)
 	f.Fuzz(func(t *testing.T, id string) {
+		defer e.logs.Reset()
 		for _, r := range []struct{ method, path string }{
 			{http.MethodGet, "/chats/" + id},
 			{http.MethodPost, "/chats/" + id + "/participants/refresh"},
@@ -73,6 +75,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add("OPTIONS", "*", "")
 	e := newTestEnv(f, fakeMax("unhealthy"))
 	f.Fuzz(func(t *testing.T, method, path, query string) {
+		defer e.logs.Reset()
 		if method == "" || strings.ContainsAny(method, " \t\r\n") {
 			// net/http rejects such request lines before any handler runs.
 			t.Skip()

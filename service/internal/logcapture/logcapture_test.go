@@ -30,3 +30,17 @@ func TestBufferCapturesConcurrentRecords(t *testing.T) {
 		t.Errorf("Count(Hell) = %d, want 0: a prefix is not a match", got)
 	}
 }
+
+func TestResetForgetsWhatWasWritten(t *testing.T) {
+	var b Buffer
+	log := slog.New(slog.NewJSONHandler(&b, nil))
+	log.Info("Before")
+	b.Reset()
+	if b.String() != "" {
+		t.Fatalf("after Reset: %q, want nothing", b.String())
+	}
+	log.Info("After")
+	if b.Count("Before") != 0 || b.Count("After") != 1 {
+		t.Errorf("after Reset and one record: %q", b.String())
+	}
+}
