@@ -36,6 +36,7 @@ import (
 	"github.com/faultline/faultline/scenarios/internal/suiterun"
 	"github.com/faultline/faultline/scenarios/selftest"
 	"github.com/onsi/ginkgo/v2/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Exit statuses.
@@ -206,24 +207,18 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	b := selftest.Builder{Root: root, Race: opts.race}
 	suite := filepath.Join(bin, "scenarios.test")
 	logf("building the scenarios suite and %d service variants", len(opts.variants))
-	if err := goCmd(ctx, root, "test", "-c", "-o", suite, suitePackage); err != nil {
-		return fmt.Errorf("build the scenarios suite: %w", err)
-	}
-	binaries := map[string]string{}
+	patches := map[string]string{}
 	for _, v := range opts.variants {
-		path := filepath.Join(bin, v.Name, "chatd")
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return err
+		patches[v.Name] = v.Patch
+	}
+	binaries, err := buildBinaries(ctx, b, bin, patches, func(ctx context.Context) error {
+		if err := goCmd(ctx, root, "test", "-c", "-o", suite, suitePackage); err != nil {
+			return fmt.Errorf("build the scenarios suite: %w", err)
 		}
-		if v.Patch == "" {
-			err = b.Build(ctx, root, path)
-		} else {
-			err = b.Mutant(ctx, v.Patch, path)
-		}
-		if err != nil {
-			return fmt.Errorf("variant %s: %w", v.Name, err)
-		}
-		binaries[v.Name] = path
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	logf("built in %s", time.Since(start).Round(time.Second))
 
@@ -269,6 +264,42 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errMismatch
 	}
 	return nil
+}
+
+// buildBinaries builds, side by side, also and the service of every variant in patches
+// (name to patch, "" for the reference service) to bin/<name>/chatd, and returns those paths
+// by name. A build's link runs on one core and the variants differ in a package or two, so
+// as many builds run at once as there are cores.
+func buildBinaries(ctx context.Context, b selftest.Builder, bin string, patches map[string]string,
+	also func(context.Context) error,
+) (map[string]string, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
+	g.Go(func() error { return also(gctx) })
+	binaries := map[string]string{}
+	for name, patch := range patches {
+		path := filepath.Join(bin, name, "chatd")
+		binaries[name] = path
+		g.Go(func() error {
+			if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+				return err
+			}
+			var err error
+			if patch == "" {
+				err = b.Build(gctx, b.Root, path)
+			} else {
+				err = b.Mutant(gctx, patch, path)
+			}
+			if err != nil {
+				return fmt.Errorf("variant %s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return binaries, nil
 }
 
 // runVariant runs the suite on the variant's rows and judges the gate's verdict.

@@ -73,20 +73,18 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	soak := filepath.Join(bin, "soak")
 	fmt.Fprintf(stdout, "selftest soak: building the soak and %d variants\n", len(variants))
-	if err := goCmd(ctx, root, "build", "-o", soak, "./chaos/cmd/soak"); err != nil {
-		return fmt.Errorf("build the soak: %w", err)
-	}
-	b := selftest.Builder{Root: root}
-	binaries := map[string]string{}
+	patches := map[string]string{}
 	for _, v := range variants {
-		path := filepath.Join(bin, v.Name, "chatd")
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return err
+		patches[v.Name] = v.Patch()
+	}
+	binaries, err := buildBinaries(ctx, selftest.Builder{Root: root}, bin, patches, func(ctx context.Context) error {
+		if err := goCmd(ctx, root, "build", "-o", soak, "./chaos/cmd/soak"); err != nil {
+			return fmt.Errorf("build the soak: %w", err)
 		}
-		if err := b.Mutant(ctx, v.Patch(), path); err != nil {
-			return fmt.Errorf("soak variant %s: %w", v.Name, err)
-		}
-		binaries[v.Name] = path
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 
 	outcomes := make([]soakOutcome, len(variants))
