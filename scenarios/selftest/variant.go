@@ -473,9 +473,9 @@ func Variants() []Variant {
 	}
 }
 
-// ControlRows is the fixed sample run for every variant besides its Reject and Watch rows,
-// one or two per group, so a variant that breaks more than it should is noticed even in a
-// sampled run.
+// ControlRows are the control rows, one or two per group: a sampled run gives each variant
+// ControlPerVariant of them besides its Reject and Watch rows (ControlSample), so a variant
+// that breaks more than it should is noticed even in a sampled run.
 func ControlRows() []string {
 	return []string{
 		"redis-up.max-up.cache-fresh",
@@ -489,6 +489,27 @@ func ControlRows() []string {
 		"health.redis-down",
 		"recovery.max-503",
 	}
+}
+
+// ControlPerVariant is how many of the control rows a sampled run gives each variant.
+const ControlPerVariant = 3
+
+// ControlSample is v's share of the control rows in a sampled run: ControlPerVariant of
+// them, in turn by v's place in Variants (the first variant the first three, the next the
+// three after them, around the list), so that over the variants every control row runs
+// about equally often and a variant added at the end moves no other's share. A variant not
+// in Variants gets every control row.
+func ControlSample(v Variant) []string {
+	rows := ControlRows()
+	i := slices.IndexFunc(Variants(), func(w Variant) bool { return w.Name == v.Name })
+	if i < 0 {
+		return rows
+	}
+	out := make([]string, 0, ControlPerVariant)
+	for k := range ControlPerVariant {
+		out = append(out, rows[(i*ControlPerVariant+k)%len(rows)])
+	}
+	return out
 }
 
 // Lookup returns the variant with the name.
@@ -506,8 +527,8 @@ func Lookup(name string) (Variant, bool) {
 const SampleReject = 8
 
 // Selection returns the rows a run of v covers, in catalogue order: every row of catalogue
-// in v's scope when all is set, otherwise a sample: v's Watch and Differs rows, the control
-// rows, and of its Reject rows at most SampleReject of those that run beside others (the
+// in v's scope when all is set, otherwise a sample: v's Watch and Differs rows, its
+// ControlSample, and of its Reject rows at most SampleReject of those that run beside others (the
 // quickest of each group first, then the quickest) and the quickest of those that run alone
 // (Row.Serial: they run one after another at the end of the suite, each paid in full). The
 // full run checks every Reject row.
@@ -516,7 +537,7 @@ func Selection(v Variant, catalogue []matrix.Row, all bool) []string {
 	if !all {
 		reject = sampleReject(v.Reject, catalogue)
 	}
-	want := join(reject, v.Watch, v.Differs, ControlRows())
+	want := join(reject, v.Watch, v.Differs, ControlSample(v))
 	var out []string
 	for _, r := range catalogue {
 		if v.Eligible(r) && (all || slices.Contains(want, r.ID)) {

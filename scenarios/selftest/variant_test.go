@@ -124,6 +124,35 @@ func TestEveryPatchBelongsToOneVariant(t *testing.T) {
 	}
 }
 
+func TestControlSample(t *testing.T) {
+	control := ControlRows()
+	runs := map[string]int{}
+	variants := Variants()
+	for _, v := range variants {
+		sample := ControlSample(v)
+		if len(sample) != ControlPerVariant {
+			t.Errorf("%s: %d control rows, want %d", v.Name, len(sample), ControlPerVariant)
+		}
+		for _, id := range sample {
+			if !slices.Contains(control, id) {
+				t.Errorf("%s: %s is no control row", v.Name, id)
+			}
+			runs[id]++
+		}
+	}
+	// In turn around the list: every control row runs, none more than once above another.
+	least, most := len(variants), 0
+	for _, id := range control {
+		least, most = min(least, runs[id]), max(most, runs[id])
+	}
+	if least == 0 || most-least > 1 {
+		t.Errorf("control rows run %d to %d times over %d variants: %v", least, most, len(variants), runs)
+	}
+	if got := ControlSample(Variant{Name: "not-a-variant"}); len(got) != len(control) {
+		t.Errorf("a variant outside Variants: %d control rows, want all %d", len(got), len(control))
+	}
+}
+
 func TestSelection(t *testing.T) {
 	cat := matrix.Rows()
 	v, ok := Lookup("health-ignores-redis")
@@ -131,7 +160,7 @@ func TestSelection(t *testing.T) {
 		t.Fatal("no variant health-ignores-redis")
 	}
 	got := Selection(v, cat, false)
-	for _, id := range slices.Concat(v.Reject, v.Watch, ControlRows()) {
+	for _, id := range slices.Concat(v.Reject, v.Watch, ControlSample(v)) {
 		if !slices.Contains(got, id) {
 			t.Errorf("sample lacks %s", id)
 		}
