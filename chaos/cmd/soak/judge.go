@@ -43,6 +43,8 @@ type truth struct {
 	seeded map[int64][]observation
 	// epochs[e] is when MAX began answering count(id, e) for every chat.
 	epochs []time.Time
+	// db is the database's history, for the chats served from it.
+	db *dbHistory
 	// slackBefore and slackAfter widen an epoch: an observation is stamped after the call
 	// reached MAX, at most MAX_API_TIMEOUT (and the proxy's delay) later.
 	slackBefore, slackAfter time.Duration
@@ -61,7 +63,7 @@ func maxCount(id int64, e int) int { return int(id)*epochSpan + e }
 const epochSpan = 1 << 16
 
 func newTruth(slackBefore, slackAfter time.Duration) *truth {
-	return &truth{seeded: map[int64][]observation{}, slackBefore: slackBefore, slackAfter: slackAfter}
+	return &truth{seeded: map[int64][]observation{}, db: newDBHistory(), slackBefore: slackBefore, slackAfter: slackAfter}
 }
 
 func (t *truth) seed(id int64, o observation) {
@@ -153,7 +155,7 @@ func judge(a answer, j judgement, t *truth) []problem {
 		}
 		var out []problem
 		for _, c := range body.Chats {
-			out = append(out, checkChat(c, t)...)
+			out = append(out, checkChat(c, a, t)...)
 		}
 		return out
 	case kindGet, kindRefresh:
@@ -161,7 +163,7 @@ func judge(a answer, j judgement, t *truth) []problem {
 		if err := json.Unmarshal(a.Body, &c); err != nil {
 			return responseProblem("%s body is not a chat: %v: %s", a.Kind, err, snippet(a.Body))
 		}
-		return checkChat(c, t)
+		return checkChat(c, a, t)
 	case kindHealth:
 		var h chaos.Health
 		if err := json.Unmarshal(a.Body, &h); err != nil || h.Service == "" {
@@ -191,7 +193,14 @@ func check503(a answer) []problem {
 	return out
 }
 
-func checkChat(c chaos.Chat, t *truth) []problem {
+// checkChat checks one chat of a's body. A chat a list or a get served from the database
+// waits for the database's history (dbHistory); a refresh's may be the stored data a
+// refresh it joined read before it began, so only the observation is checked.
+func checkChat(c chaos.Chat, a answer, t *truth) []problem {
+	if c.ParticipantsSource == contract.SourceDatabase && (a.Kind == kindList || a.Kind == kindGet) {
+		t.db.served(dbServed{ID: c.ID, Count: c.ParticipantsCount, At: c.ParticipantsUpdatedAt, Start: a.Start, End: a.End,
+			Request: string(a.Kind)})
+	}
 	var out []problem
 	if !slices.Contains(contract.Sources(), c.ParticipantsSource) {
 		out = append(out, responseProblem("chat %d: participants_source %q", c.ID, c.ParticipantsSource)...)

@@ -111,3 +111,27 @@ func TestDatabaseDownCoversTheRecoveryBound(t *testing.T) {
 		t.Errorf("activeAt(55s) = %v, want down(redis)", got)
 	}
 }
+
+func TestChatsServedFromTheDatabaseWaitForItsHistory(t *testing.T) {
+	seeded := ptr(t0.Add(-3 * time.Hour))
+	list := `{"chats":[` + chatJSON(1, 5, "database", seeded) + `,` + chatJSON(1, 5, "cache", seeded) + `]}`
+	for _, c := range []struct {
+		kind requestKind
+		body string
+		want int
+	}{
+		{kindList, list, 1},
+		{kindGet, chatJSON(1, 5, "database", seeded), 1},
+		// A refresh's stored data may be what a refresh it joined read before it began.
+		{kindRefresh, chatJSON(1, 5, "database", seeded), 0},
+	} {
+		tr := testTruth()
+		a := answer{Kind: c.kind, Status: http.StatusOK, Body: []byte(c.body), Start: t0, End: t0.Add(time.Millisecond)}
+		if p := judge(a, judgement{}, tr); len(p) != 0 {
+			t.Fatalf("%s: %v", c.kind, p)
+		}
+		if _, pending := tr.db.stats(); pending != c.want {
+			t.Errorf("%s: %d chats wait for the database's history, want %d", c.kind, pending, c.want)
+		}
+	}
+}

@@ -34,6 +34,10 @@ type report struct {
 	MaxPeak    int            `json:"max_busiest_second"`
 	MaxRefused int            `json:"max_refused_429"`
 	StoreReads int            `json:"store_reads"`
+	// SourceChecked is the chats served from the database checked against its history;
+	// SourcePending those left unchecked (none after a run's last poll of the database).
+	SourceChecked int `json:"source_checked"`
+	SourcePending int `json:"source_pending,omitempty"`
 	// Counters are the service's own counts at the end, summed over the replicas.
 	Counters map[string]float64 `json:"counters,omitempty"`
 	Series   []point            `json:"series"`
@@ -62,6 +66,7 @@ func (s *soak) report(elapsed time.Duration) *report {
 		Resources: s.resources, Queue: s.queueNote, MaxCalls: len(s.maxCalls), MaxPeak: s.maxPeak,
 		MaxRefused: s.maxRefused, StoreReads: s.storeReads, Counters: s.counters,
 	}
+	r.SourceChecked, r.SourcePending = s.truth.db.stats()
 	for _, inv := range invariants {
 		r.Invariants[inv.id] = s.counts[inv.id]
 	}
@@ -174,6 +179,11 @@ func (r *report) markdown(w io.Writer) {
 	p("- Recoveries measured: %d, the slowest %s (bound %s); %d cut short by the next fault.\n", measured, slowest.Round(time.Millisecond), recoveryBound, interrupted)
 	p("- MAX: %d calls, busiest second %d (quota %d), %d refused 429 for the quota.\n", r.MaxCalls, r.MaxPeak, maxPerSecond, r.MaxRefused)
 	p("- Store reads checked for regressions: %d; refresh queue at the end: %s.\n", r.StoreReads, r.Queue)
+	p("- Chats served from the database checked against its history: %d", r.SourceChecked)
+	if r.SourcePending > 0 {
+		p(" (%d left unchecked)", r.SourcePending)
+	}
+	p(".\n")
 	if len(r.Counters) > 0 {
 		var parts []string
 		for _, name := range slices.Sorted(maps.Keys(r.Counters)) {

@@ -48,6 +48,7 @@ const (
 const (
 	invResponse  = "response"
 	invData      = "data"
+	invSource    = "source"
 	invStore     = "store"
 	invRecovery  = "recovery"
 	invResources = "resources"
@@ -60,6 +61,7 @@ const (
 var invariants = []struct{ id, text string }{
 	{invResponse, "every answer follows the contract for the faults active while it was given: 200 unless the database is unavailable, 503 database_unavailable with Retry-After then, never another status, never no answer"},
 	{invData, "every served count and its participants_updated_at are an observation that happened: a seeded one, or MAX's count of the time it was observed"},
+	{invSource, "every count served with source database is one the database held while the request was answered: not a version it had already replaced, nor one it never held"},
 	{invStore, "no store goes backwards: no write replaces a chat's observation in PostgreSQL or Redis with an older one"},
 	{invRecovery, "after the last fault lifts, every replica reports healthy within the SLA's recovery bound"},
 	{invResources, "goroutines, open file descriptors and resident memory of every replica at the end are within a small margin of before the first fault"},
@@ -133,6 +135,7 @@ type soak struct {
 	queueNote      string
 	cacheEmptAt    time.Duration // the last time Redis was emptied by a fault
 	lastRegression int64
+	lastWrite      int64 // the write log's last row read; only the database poll touches it
 	counters       map[string]float64
 }
 
@@ -174,7 +177,7 @@ func newSoak(ctx context.Context, env *chaos.Env, cfg config) (*soak, error) {
 	}
 	// MAX's own limit: a call beyond it is answered 429.
 	env.Max().SetRateLimit(maxPerSecond)
-	if err := installRegressionTrigger(ctx, env); err != nil {
+	if err := installTriggers(ctx, env, s.truth.db); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -39,9 +39,102 @@ CREATE TRIGGER soak_regression AFTER UPDATE OF participants_count, participants_
           (NEW.participants_updated_at IS NULL OR NEW.participants_updated_at < OLD.participants_updated_at))
     EXECUTE FUNCTION soak_regression();`
 
-func installRegressionTrigger(ctx context.Context, env *chaos.Env) error {
+// writeLog is the database's record of every write of a chat's count, for the source
+// check (dbHistory): the versions each chat had, and when each was written.
+const writeLog = `
+CREATE TABLE IF NOT EXISTS soak_writes (
+    seq      bigserial PRIMARY KEY,
+    chat_id  bigint NOT NULL,
+    count    integer NOT NULL,
+    observed timestamptz,
+    at       timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE OR REPLACE FUNCTION soak_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO soak_writes (chat_id, count, observed)
+    VALUES (NEW.id, NEW.participants_count, NEW.participants_updated_at);
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS soak_write ON chats;
+CREATE TRIGGER soak_write AFTER UPDATE OF participants_count, participants_updated_at ON chats
+    FOR EACH ROW
+    WHEN (OLD.participants_count IS DISTINCT FROM NEW.participants_count OR
+          OLD.participants_updated_at IS DISTINCT FROM NEW.participants_updated_at)
+    EXECUTE FUNCTION soak_write();`
+
+// installTriggers installs the regression trigger and the write log, then reads every
+// chat's version as the first of its history: the load has not begun, so no answer
+// predates it.
+func installTriggers(ctx context.Context, env *chaos.Env, h *dbHistory) error {
 	if _, err := env.DB().Exec(ctx, regressionTrigger); err != nil {
 		return fmt.Errorf("install the database's regression trigger: %w", err)
+	}
+	if _, err := env.DB().Exec(ctx, writeLog); err != nil {
+		return fmt.Errorf("install the database's write log: %w", err)
+	}
+	rows, err := env.DB().Query(ctx, `SELECT id, participants_count, participants_updated_at FROM chats`)
+	if err != nil {
+		return fmt.Errorf("read the chats: %w", err)
+	}
+	defer rows.Close()
+	now := time.Now()
+	for rows.Next() {
+		var (
+			id, count int64
+			at        *time.Time
+		)
+		if err := rows.Scan(&id, &count, &at); err != nil {
+			return fmt.Errorf("read the chats: %w", err)
+		}
+		h.add(id, dbVersion{Count: int(count), At: at, Written: now, Seen: now})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the chats: %w", err)
+	}
+	return nil
+}
+
+// pollWrites reads the writes logged since the last poll into the history, then checks
+// the chats served from the database that the history now covers.
+func (s *soak) pollWrites(ctx context.Context) error {
+	pollStart := time.Now()
+	rows, err := s.env.DB().Query(ctx, `SELECT seq, chat_id, count, observed, at FROM soak_writes WHERE seq > $1 ORDER BY seq`,
+		s.lastWrite)
+	if err != nil {
+		return fmt.Errorf("read the write log: %w", err)
+	}
+	type write struct {
+		id int64
+		v  dbVersion
+	}
+	var (
+		writes []write
+		last   = s.lastWrite
+	)
+	for rows.Next() {
+		var (
+			w     write
+			count int64
+		)
+		if err := rows.Scan(&last, &w.id, &count, &w.v.At, &w.v.Written); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the write log: %w", err)
+		}
+		w.v.Count = int(count)
+		writes = append(writes, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the write log: %w", err)
+	}
+	s.lastWrite = last
+	seen := time.Now()
+	for _, w := range writes {
+		w.v.Seen = seen
+		s.truth.db.add(w.id, w.v)
+	}
+	for _, p := range s.truth.db.settle(pollStart) {
+		s.violate(s.offset(p.At), invSource, p.Text)
 	}
 	return nil
 }
@@ -77,6 +170,9 @@ FROM soak_regressions WHERE seq > $1 ORDER BY seq`, last)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the regression table: %w", err)
+	}
+	if err := s.pollWrites(ctx); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	s.storeReads++
