@@ -3,7 +3,10 @@ package rowrun
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,7 +105,34 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 	if fired == nil {
 		fired = []string{}
 	}
-	return &matrix.AlertsObserved{Fired: fired, Replay: res.String()}, nil
+	replay := res.String()
+	if failed := failedChecks(env.Logs()); failed != "" {
+		replay += "\n" + failed
+	}
+	return &matrix.AlertsObserved{Fired: fired, Replay: replay}, nil
+}
+
+// failedChecks says which of the service's health checks failed during the replay and
+// why, from its "Health check failed" log lines (the reference service logs them at
+// debug): dependency_up only says that one did. "" when none failed or the service does
+// not log them.
+func failedChecks(logs chaos.Logs) string {
+	recs := logs.Msg("Health check failed").Records()
+	if len(recs) == 0 {
+		return ""
+	}
+	per := map[string]int{}
+	for _, r := range recs {
+		per[r.Attr("dependency")]++
+	}
+	deps := slices.Sorted(maps.Keys(per))
+	counts := make([]string, len(deps))
+	for i, d := range deps {
+		counts[i] = fmt.Sprintf("%s %d", d, per[d])
+	}
+	first := recs[0]
+	return fmt.Sprintf("failed health checks: %d (%s); the first: %s after %sms: %s", len(recs),
+		strings.Join(counts, ", "), first.Attr("dependency"), first.Attr("duration_ms"), first.Attr("error"))
 }
 
 // sampleMetrics reads /metrics once; a failed read is a failed scrape, as Prometheus sees it.

@@ -1,8 +1,11 @@
 package rowrun
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/chaos"
 )
 
 // The replay reads the series the chaos client parsed: histograms split into the series
@@ -40,5 +43,30 @@ participants_cache_request_duration_seconds_count{operation="get"} 5
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%q = %v (present %v), want %v", k, g, ok, v)
 		}
+	}
+}
+
+// A replay's failed health checks are counted per dependency, and the first one's reason
+// is shown: dependency_up alone cannot say why an alert fired.
+func TestFailedChecksSaysWhichAndWhy(t *testing.T) {
+	logs, err := chaos.ParseLogs(strings.NewReader(strings.Join([]string{
+		`{"level":"INFO","msg":"Service started"}`,
+		`{"level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":200,"error":"ping redis: i/o timeout"}`,
+		`{"level":"DEBUG","msg":"Health check failed","dependency":"database","duration_ms":501,"error":"ping: timeout"}`,
+		`{"level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":3,"error":"ping redis: refused"}`,
+	}, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "failed health checks: 3 (database 1, redis 2); the first: redis after 200ms: ping redis: i/o timeout"
+	if got := failedChecks(logs); got != want {
+		t.Errorf("failedChecks = %q\nwant            %q", got, want)
+	}
+	quiet, err := chaos.ParseLogs(strings.NewReader(`{"level":"INFO","msg":"Service started"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedChecks(quiet); got != "" {
+		t.Errorf("failedChecks with no failure = %q, want empty", got)
 	}
 }

@@ -428,6 +428,19 @@ func TestLivezAndReadyz(t *testing.T) {
 	if got := testutil.ToFloat64(e.metrics.DependencyUp.WithLabelValues(metrics.DepDatabase)); got != 0 {
 		t.Errorf("dependency_up{database} = %v, want 0", got)
 	}
+	// The failed ping's reason is logged: dependency_up alone cannot say why.
+	failed := 0
+	for _, l := range e.logs.Records(t) {
+		if l["msg"] == "Health check failed" {
+			failed++
+			if l["level"] != "DEBUG" || l["dependency"] != metrics.DepDatabase || l["error"] != errBoom.Error() || l["duration_ms"] == nil {
+				t.Errorf("failed ping logged as %v, want DEBUG with dependency database, the error and duration_ms", l)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d \"Health check failed\" lines for one failed ping, want 1", failed)
+	}
 	e.db.Err = nil
 	if rec := e.do(http.MethodGet, "/readyz", ""); rec.Code != http.StatusOK {
 		t.Errorf("readyz with Redis down but the database up: %d, want 200", rec.Code)

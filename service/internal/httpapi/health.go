@@ -25,14 +25,20 @@ type healthJSON struct {
 	Dependencies map[string]string `json:"dependencies"`
 }
 
-// ping runs p under timeout and reports the dependency's state.
-func ping(ctx context.Context, p Pinger, timeout time.Duration) string {
+// ping runs p under timeout and reports the dependency's state. A failure is logged at
+// debug with how long the ping took: the state change itself is logged by WatchHealth,
+// the reason (refused, timed out connecting, no free connection) is here. The pingers'
+// errors carry no secret (the stores redact them).
+func (a *API) ping(ctx context.Context, dep string, p Pinger, timeout time.Duration) string {
 	if p == nil {
 		return StatusUnhealthy
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := p.Ping(ctx); err != nil {
+		a.log.DebugContext(ctx, "Health check failed", "dependency", dep,
+			"duration_ms", time.Since(start).Milliseconds(), "error", err.Error())
 		return StatusUnhealthy
 	}
 	return StatusHealthy
@@ -72,8 +78,8 @@ func (a *API) CheckHealth(ctx context.Context) HealthReport {
 func (a *API) pingDependencies(ctx context.Context) map[string]string {
 	var db, redis string
 	var wg sync.WaitGroup
-	wg.Go(func() { db = ping(ctx, a.deps.Database, a.cfg.DatabaseTimeout) })
-	wg.Go(func() { redis = ping(ctx, a.deps.Redis, a.cfg.RedisTimeout) })
+	wg.Go(func() { db = a.ping(ctx, metrics.DepDatabase, a.deps.Database, a.cfg.DatabaseTimeout) })
+	wg.Go(func() { redis = a.ping(ctx, metrics.DepRedis, a.deps.Redis, a.cfg.RedisTimeout) })
 	wg.Wait()
 	a.observed(metrics.DepDatabase, db)
 	a.observed(metrics.DepRedis, redis)
@@ -170,7 +176,7 @@ func (a *API) livez(w http.ResponseWriter, _ *http.Request) {
 // cached for HealthCacheTTL.
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	states := a.readyChecks.get(r.Context(), func(ctx context.Context) map[string]string {
-		db := ping(ctx, a.deps.Database, a.cfg.DatabaseTimeout)
+		db := a.ping(ctx, metrics.DepDatabase, a.deps.Database, a.cfg.DatabaseTimeout)
 		a.observed(metrics.DepDatabase, db)
 		return map[string]string{metrics.DepDatabase: db}
 	})
