@@ -59,6 +59,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 	if err := env.Reset(ctx, a.resetOptions(row.Given, time.Now().UTC(), r.cfg.CacheTTL)...); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
+	began := time.Now()
 	tick := time.NewTicker(a.Interval)
 	defer tick.Stop()
 	var traffic, probe inFlight
@@ -106,17 +107,17 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 		fired = []string{}
 	}
 	replay := res.String()
-	if failed := failedChecks(env.Logs()); failed != "" {
+	if failed := failedChecks(env.Logs(), began); failed != "" {
 		replay += "\n" + failed
 	}
 	return &matrix.AlertsObserved{Fired: fired, Replay: replay}, nil
 }
 
-// failedChecks says which of the service's health checks failed during the replay and
-// why, from its "Health check failed" log lines (the reference service logs them at
+// failedChecks says which of the service's health checks failed during the replay (which
+// began sampling at began) and why, from its "Health check failed" log lines (the reference service logs them at
 // debug): dependency_up only says that one did. "" when none failed or the service does
 // not log them.
-func failedChecks(logs chaos.Logs) string {
+func failedChecks(logs chaos.Logs, began time.Time) string {
 	recs := logs.Msg("Health check failed").Records()
 	if len(recs) == 0 {
 		return ""
@@ -131,8 +132,12 @@ func failedChecks(logs chaos.Logs) string {
 		counts[i] = fmt.Sprintf("%s %d", d, per[d])
 	}
 	first := recs[0]
-	return fmt.Sprintf("failed health checks: %d (%s); the first: %s after %sms: %s", len(recs),
-		strings.Join(counts, ", "), first.Attr("dependency"), first.Attr("duration_ms"), first.Attr("error"))
+	when := ""
+	if !first.Time.IsZero() {
+		when = fmt.Sprintf(" ended %s into the replay,", first.Time.Sub(began).Round(time.Millisecond))
+	}
+	return fmt.Sprintf("failed health checks: %d (%s); the first:%s %s after %sms: %s", len(recs),
+		strings.Join(counts, ", "), when, first.Attr("dependency"), first.Attr("duration_ms"), first.Attr("error"))
 }
 
 // sampleMetrics reads /metrics once; a failed read is a failed scrape, as Prometheus sees it.

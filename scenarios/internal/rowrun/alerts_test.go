@@ -50,23 +50,23 @@ participants_cache_request_duration_seconds_count{operation="get"} 5
 // is shown: dependency_up alone cannot say why an alert fired.
 func TestFailedChecksSaysWhichAndWhy(t *testing.T) {
 	logs, err := chaos.ParseLogs(strings.NewReader(strings.Join([]string{
-		`{"level":"INFO","msg":"Service started"}`,
-		`{"level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":200,"error":"ping redis: i/o timeout"}`,
+		`{"time":"2026-12-05T10:00:00Z","level":"INFO","msg":"Server started"}`,
+		`{"time":"2026-12-05T10:00:01.5Z","level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":200,"error":"ping redis: i/o timeout"}`,
 		`{"level":"DEBUG","msg":"Health check failed","dependency":"database","duration_ms":501,"error":"ping: timeout"}`,
 		`{"level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":3,"error":"ping redis: refused"}`,
 	}, "\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "failed health checks: 3 (database 1, redis 2); the first: redis after 200ms: ping redis: i/o timeout"
-	if got := failedChecks(logs); got != want {
+	want := "failed health checks: 3 (database 1, redis 2); the first: ended 500ms into the replay, redis after 200ms: ping redis: i/o timeout"
+	if got := failedChecks(logs, time.Date(2026, 12, 5, 10, 0, 1, 0, time.UTC)); got != want {
 		t.Errorf("failedChecks = %q\nwant            %q", got, want)
 	}
 	quiet, err := chaos.ParseLogs(strings.NewReader(`{"level":"INFO","msg":"Service started"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := failedChecks(quiet); got != "" {
+	if got := failedChecks(quiet, time.Time{}); got != "" {
 		t.Errorf("failedChecks with no failure = %q, want empty", got)
 	}
 }

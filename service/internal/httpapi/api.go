@@ -80,6 +80,7 @@ type API struct {
 	handler http.Handler
 
 	news           *badNews
+	order          checkOrder
 	detailedChecks *checkCache
 	readyChecks    *checkCache
 }

@@ -76,22 +76,59 @@ func (a *API) CheckHealth(ctx context.Context) HealthReport {
 // pingDependencies pings the database and Redis concurrently and records what it found
 // in dependency_up, and any failure as bad news.
 func (a *API) pingDependencies(ctx context.Context) map[string]string {
+	n := a.order.start()
 	var db, redis string
 	var wg sync.WaitGroup
 	wg.Go(func() { db = a.ping(ctx, metrics.DepDatabase, a.deps.Database, a.cfg.DatabaseTimeout) })
 	wg.Go(func() { redis = a.ping(ctx, metrics.DepRedis, a.deps.Redis, a.cfg.RedisTimeout) })
 	wg.Wait()
-	a.observed(metrics.DepDatabase, db)
-	a.observed(metrics.DepRedis, redis)
+	a.observed(metrics.DepDatabase, db, n)
+	a.observed(metrics.DepRedis, redis, n)
 	return map[string]string{metrics.DepDatabase: db, metrics.DepRedis: redis}
 }
 
-// observed records the state a check found a dependency in.
-func (a *API) observed(dep, state string) {
+// observed records the state check n found a dependency in, unless a check that started
+// later has been recorded already: a ping that hung for its whole deadline (a connection
+// opened as the process starts, on a loaded host) must not overwrite the newer answer of
+// one that began after it and answered first. The newest observation wins, as for data.
+func (a *API) observed(dep, state string, n uint64) {
+	if !a.order.record(dep, n) {
+		return
+	}
 	a.setUp(dep, state)
 	if state == StatusUnhealthy {
 		a.news.report(dep)
 	}
+}
+
+// checkOrder numbers the health checks as they start and remembers, per dependency, the
+// newest one recorded.
+type checkOrder struct {
+	mu       sync.Mutex
+	started  uint64
+	recorded map[string]uint64
+}
+
+// start numbers a check that is starting.
+func (o *checkOrder) start() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.started++
+	return o.started
+}
+
+// record reports whether check n is the newest of dep's so far, and makes it so.
+func (o *checkOrder) record(dep string, n uint64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n < o.recorded[dep] {
+		return false
+	}
+	if o.recorded == nil {
+		o.recorded = map[string]uint64{}
+	}
+	o.recorded[dep] = n
+	return true
 }
 
 // report completes pinged states with MAX's observed state into a HealthReport.
@@ -176,8 +213,9 @@ func (a *API) livez(w http.ResponseWriter, _ *http.Request) {
 // cached for HealthCacheTTL.
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	states := a.readyChecks.get(r.Context(), func(ctx context.Context) map[string]string {
+		n := a.order.start()
 		db := a.ping(ctx, metrics.DepDatabase, a.deps.Database, a.cfg.DatabaseTimeout)
-		a.observed(metrics.DepDatabase, db)
+		a.observed(metrics.DepDatabase, db, n)
 		return map[string]string{metrics.DepDatabase: db}
 	})
 	if states[metrics.DepDatabase] != StatusHealthy {

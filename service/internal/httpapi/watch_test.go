@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,5 +71,51 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// firstHangsPinger's first ping waits for release and then fails; every later one answers.
+type firstHangsPinger struct {
+	calls   atomic.Int32
+	started chan struct{}
+	release chan struct{}
+}
+
+func (p *firstHangsPinger) Ping(ctx context.Context) error {
+	if p.calls.Add(1) > 1 {
+		return nil
+	}
+	close(p.started)
+	<-p.release
+	return errBoom
+}
+
+// A check that hung and failed after a newer check answered does not overwrite the newer
+// answer: dependency_up keeps the newest observation, as the data path does. A newer
+// failure is still recorded.
+func TestOlderCheckDoesNotOverwriteANewerOne(t *testing.T) {
+	e := newTestEnv(t, nil)
+	p := &firstHangsPinger{started: make(chan struct{}), release: make(chan struct{})}
+	e.api.deps.Database = p
+	up := func() float64 { return testutil.ToFloat64(e.metrics.DependencyUp.WithLabelValues(metrics.DepDatabase)) }
+
+	older := make(chan HealthReport)
+	go func() { older <- e.api.CheckHealth(t.Context()) }()
+	<-p.started
+	if r := e.api.CheckHealth(t.Context()); r.Database != StatusHealthy || up() != 1 {
+		t.Fatalf("the newer check: %+v, dependency_up %v; want healthy and 1", r, up())
+	}
+	close(p.release)
+	if r := <-older; r.Database != StatusUnhealthy {
+		t.Errorf("the older check reported %q, want unhealthy (its own answer)", r.Database)
+	}
+	if up() != 1 {
+		t.Errorf("dependency_up{database} = %v after the older check failed last, want 1 (the newer check's)", up())
+	}
+
+	e.api.deps.Database = &fakePinger{Err: errBoom}
+	e.api.CheckHealth(t.Context())
+	if up() != 0 {
+		t.Errorf("dependency_up{database} = %v after a newer check failed, want 0", up())
 	}
 }
