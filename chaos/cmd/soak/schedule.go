@@ -22,7 +22,8 @@ type faultKind struct {
 	EmptiesCache bool
 	// First marks a kind its dependency draws before the others: jitter that reorders the
 	// racing writers' writes, which a run of the default length must hold at least once
-	// on each dependency it breaks.
+	// on each dependency it breaks. Such a fault holds alone: a fault on another dependency
+	// beside it (MAX hanging) could stop the very writes that race.
 	First bool
 	make  func() chaos.Fault
 }
@@ -89,8 +90,8 @@ const (
 // newSchedule draws the faults held between from and to from seed: one after another with
 // quiet gaps, a second one on another dependency overlapping at times, each held for a
 // random time. Each dependency's kinds are taken in a shuffled order, all of them before
-// any again, so a long run applies every kind, and those marked First first; no dependency
-// holds two faults at once.
+// any again, so a long run applies every kind, and those marked First first, each alone; no
+// dependency holds two faults at once.
 func newSchedule(seed uint64, kinds []faultKind, from, to time.Duration) []window {
 	r := rand.New(rand.NewPCG(seed, 0x50a4)) //nolint:gosec // G404: a schedule repeated from its seed, not a secret
 	deps := map[chaos.Dependency][]faultKind{}
@@ -125,6 +126,12 @@ func newSchedule(seed uint64, kinds []faultKind, from, to time.Duration) []windo
 		queues[dep] = queues[dep][1:]
 		return k
 	}
+	// peek is the kind next(dep) would return.
+	peek := func(dep chaos.Dependency) faultKind {
+		k := next(dep)
+		queues[dep] = append([]faultKind{k}, queues[dep]...)
+		return k
+	}
 	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(r.Int64N(int64(hi-lo)+1)) }
 
 	var out []window
@@ -139,15 +146,17 @@ func newSchedule(seed uint64, kinds []faultKind, from, to time.Duration) []windo
 		w := window{Kind: next(first), Start: t, End: t + between(minHold, maxHold)}
 		add(w.Kind, w.Start, w.End)
 		end := w.End
-		if len(order) > 1 && r.Float64() < overlapChance {
+		if len(order) > 1 && !w.Kind.First && r.Float64() < overlapChance {
 			second := order[r.IntN(len(order))]
 			for second == first {
 				second = order[r.IntN(len(order))]
 			}
-			start := w.Start + between(0, w.End-w.Start-time.Second)
-			stop := start + between(minHold, maxHold)
-			add(next(second), start, stop)
-			end = max(end, stop)
+			if !peek(second).First {
+				start := w.Start + between(0, w.End-w.Start-time.Second)
+				stop := start + between(minHold, maxHold)
+				add(next(second), start, stop)
+				end = max(end, stop)
+			}
 		}
 		t = min(end, to) + between(minGap, maxGap)
 	}

@@ -99,3 +99,26 @@ func TestScheduleDrawsTheFirstKindsFirst(t *testing.T) {
 		}
 	}
 }
+
+// A First fault (jitter, where the racing writes reorder) holds alone: no fault on another
+// dependency overlaps it.
+func TestScheduleHoldsTheFirstKindsAlone(t *testing.T) {
+	overlaps := 0
+	for seed := range uint64(50) {
+		ws := newSchedule(seed, catalog(), 0, 10*time.Minute)
+		for i, a := range ws {
+			for _, b := range ws[i+1:] {
+				if a.Start >= b.End || b.Start >= a.End {
+					continue
+				}
+				overlaps++
+				if a.Kind.First || b.Kind.First {
+					t.Errorf("seed %d: %s [%s, %s) overlaps %s [%s, %s)", seed, a.Kind.Name, a.Start, a.End, b.Kind.Name, b.Start, b.End)
+				}
+			}
+		}
+	}
+	if overlaps == 0 {
+		t.Error("no fault overlapped another in 50 schedules; the others still may")
+	}
+}
