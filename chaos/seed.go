@@ -36,8 +36,12 @@ type CacheEntry struct {
 	Raw string
 }
 
+// CacheKeyPrefix starts the contract's Redis key for a chat's participants; the chat's id
+// follows.
+const CacheKeyPrefix = "participants:"
+
 // CacheKey is the contract's Redis key for a chat's participants.
-func CacheKey(chatID int64) string { return "participants:" + strconv.FormatInt(chatID, 10) }
+func CacheKey(chatID int64) string { return CacheKeyPrefix + strconv.FormatInt(chatID, 10) }
 
 // BackoffKey is the reference service's Redis key for a chat whose refreshes are backed off.
 func BackoffKey(chatID int64) string { return "participants:backoff:" + strconv.FormatInt(chatID, 10) }
@@ -193,6 +197,20 @@ type cacheValue struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
+// DecodeCacheValue reads a cache entry's value as the contract writes it: its count and
+// its observation time (UTC).
+func DecodeCacheValue(raw string) (count int, updatedAt time.Time, err error) {
+	var v cacheValue
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return 0, time.Time{}, fmt.Errorf("not the contract's JSON: %q", raw)
+	}
+	updated, err := time.Parse(time.RFC3339Nano, v.UpdatedAt)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("updated_at %q is not RFC 3339", v.UpdatedAt)
+	}
+	return v.Count, updated.UTC(), nil
+}
+
 // ReadChatRow reads a chat's row directly from the database; found is false when it does
 // not exist.
 func (e *Env) ReadChatRow(ctx context.Context, id int64) (row ChatRow, found bool, err error) {
@@ -249,13 +267,9 @@ func (e *Env) cacheEntry(ctx context.Context, chatID int64) (CacheEntry, bool, e
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("read cache entry %d: %w", chatID, err)
 	}
-	var v cacheValue
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
-		return CacheEntry{}, true, fmt.Errorf("cache entry %s is not the contract's JSON: %q", key, raw)
-	}
-	updated, err := time.Parse(time.RFC3339Nano, v.UpdatedAt)
+	count, updated, err := DecodeCacheValue(raw)
 	if err != nil {
-		return CacheEntry{}, true, fmt.Errorf("cache entry %s: updated_at %q is not RFC 3339", key, v.UpdatedAt)
+		return CacheEntry{}, true, fmt.Errorf("cache entry %s: %w", key, err)
 	}
 	ttl, err := e.Redis().PTTL(ctx, key).Result()
 	if err != nil {
@@ -264,7 +278,7 @@ func (e *Env) cacheEntry(ctx context.Context, chatID int64) (CacheEntry, bool, e
 	if ttl < 0 {
 		ttl = 0
 	}
-	return CacheEntry{ChatID: chatID, Count: v.Count, UpdatedAt: updated.UTC(), TTL: ttl}, true, nil
+	return CacheEntry{ChatID: chatID, Count: count, UpdatedAt: updated, TTL: ttl}, true, nil
 }
 
 func nullInt(v int64) any {

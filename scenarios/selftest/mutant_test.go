@@ -3,9 +3,11 @@ package selftest
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,10 +31,17 @@ func TestMutantsApplyAndBuild(t *testing.T) {
 		t.Fatal("git is needed to apply the mutants' patches")
 	}
 	root := moduleRoot(t)
+	patches := map[string]string{} // variant name: patch, the soak's variants included
 	for _, v := range Variants() {
-		if v.Patch == "" {
-			continue
+		if v.Patch != "" {
+			patches[v.Name] = v.Patch
 		}
+	}
+	for _, v := range SoakVariants() {
+		patches[v.Name] = v.Patch()
+	}
+	for _, v := range slices.Sorted(maps.Keys(patches)) {
+		v := struct{ Name, Patch string }{v, patches[v]}
 		t.Run(v.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)

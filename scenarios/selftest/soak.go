@@ -33,9 +33,18 @@ func SoakVariants() []SoakVariant {
 			Breaks: "a refresh writes MAX's count to the database unconditionally, over an observation newer than " +
 				"its own",
 			Why: "The soak refreshes a hot chat on every replica at once several times a second, and jitter on " +
-				"PostgreSQL or MAX reorders their writes: the trigger on chats records each write that moves an " +
-				"observation back in time.",
+				"PostgreSQL or MAX reorders their writes: the write log's trigger on chats records every write, " +
+				"and one that moves an observation back in time is a violation.",
 			Violates: []string{"store"},
+		},
+		{
+			Name: "database-labelled-cache",
+			Breaks: "a chat whose Redis entry is missing or older than the database's row is served from the " +
+				"database but labelled participants_source cache whenever Redis could be read",
+			Why: "Every count served with source cache is checked against Redis's own record of its writes (its " +
+				"MONITOR feed): the database's count, labelled cache, is one Redis did not hold while the request " +
+				"was answered, as soon as a chat's entry is missing or behind its row.",
+			Violates: []string{"source"},
 		},
 	}
 }

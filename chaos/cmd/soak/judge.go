@@ -43,8 +43,8 @@ type truth struct {
 	seeded map[int64][]observation
 	// epochs[e] is when MAX began answering count(id, e) for every chat.
 	epochs []time.Time
-	// db is the database's history, for the chats served from it.
-	db *dbHistory
+	// db and cache are the database's and Redis's histories, for the chats served from them.
+	db, cache *history
 	// slackBefore and slackAfter widen an epoch: an observation is stamped after the call
 	// reached MAX, at most MAX_API_TIMEOUT (and the proxy's delay) later.
 	slackBefore, slackAfter time.Duration
@@ -63,7 +63,11 @@ func maxCount(id int64, e int) int { return int(id)*epochSpan + e }
 const epochSpan = 1 << 16
 
 func newTruth(slackBefore, slackAfter time.Duration) *truth {
-	return &truth{seeded: map[int64][]observation{}, db: newDBHistory(), slackBefore: slackBefore, slackAfter: slackAfter}
+	cache := newHistory(string(contract.SourceCache))
+	// Redis's record starts when its feed is first read (followCache).
+	cache.lost()
+	return &truth{seeded: map[int64][]observation{}, db: newHistory(string(contract.SourceDatabase)),
+		cache: cache, slackBefore: slackBefore, slackAfter: slackAfter}
 }
 
 func (t *truth) seed(id int64, o observation) {
@@ -194,12 +198,18 @@ func check503(a answer) []problem {
 }
 
 // checkChat checks one chat of a's body. A chat a list or a get served from the database
-// waits for the database's history (dbHistory); a refresh's may be the stored data a
+// or the cache waits for that store's history; a refresh's may be the stored data a
 // refresh it joined read before it began, so only the observation is checked.
 func checkChat(c chaos.Chat, a answer, t *truth) []problem {
-	if c.ParticipantsSource == contract.SourceDatabase && (a.Kind == kindList || a.Kind == kindGet) {
-		t.db.served(dbServed{ID: c.ID, Count: c.ParticipantsCount, At: c.ParticipantsUpdatedAt, Start: a.Start, End: a.End,
-			Request: string(a.Kind)})
+	if a.Kind == kindList || a.Kind == kindGet {
+		x := servedChat{ID: c.ID, Count: c.ParticipantsCount, At: c.ParticipantsUpdatedAt, Start: a.Start, End: a.End,
+			Request: string(a.Kind)}
+		switch c.ParticipantsSource {
+		case contract.SourceDatabase:
+			t.db.served(x)
+		case contract.SourceCache:
+			t.cache.served(x)
+		}
 	}
 	var out []problem
 	if !slices.Contains(contract.Sources(), c.ParticipantsSource) {

@@ -130,7 +130,7 @@ func TestChatsServedFromTheDatabaseWaitForItsHistory(t *testing.T) {
 		if p := judge(a, judgement{}, tr); len(p) != 0 {
 			t.Fatalf("%s: %v", c.kind, p)
 		}
-		if _, pending := tr.db.stats(); pending != c.want {
+		if _, pending, _ := tr.db.stats(); pending != c.want {
 			t.Errorf("%s: %d chats wait for the database's history, want %d", c.kind, pending, c.want)
 		}
 	}

@@ -12,6 +12,15 @@ import (
 	"time"
 )
 
+// sourceCheck is how many chats served from one store were checked against its history,
+// left waiting at the end (none after the run's last poll of the database), or skipped
+// because the store's record may have missed writes (Redis restarting).
+type sourceCheck struct {
+	Checked int `json:"checked"`
+	Pending int `json:"pending,omitempty"`
+	Skipped int `json:"skipped,omitempty"`
+}
+
 // report is a soak run as out/soak.json holds it; soak.md and soak.svg are drawn from it.
 type report struct {
 	Config  config        `json:"config"`
@@ -34,10 +43,13 @@ type report struct {
 	MaxPeak    int            `json:"max_busiest_second"`
 	MaxRefused int            `json:"max_refused_429"`
 	StoreReads int            `json:"store_reads"`
-	// SourceChecked is the chats served from the database checked against its history;
-	// SourcePending those left unchecked (none after a run's last poll of the database).
-	SourceChecked int `json:"source_checked"`
-	SourcePending int `json:"source_pending,omitempty"`
+	// Source is, per store ("database", "cache"), the chats served with it as their source
+	// and checked against its history.
+	Source map[string]sourceCheck `json:"source"`
+	// CacheFeedLost is how often Redis's MONITOR feed was lost (Redis stopped or restarted),
+	// and CacheFeedError why, the last time.
+	CacheFeedLost  int    `json:"cache_feed_lost,omitempty"`
+	CacheFeedError string `json:"cache_feed_error,omitempty"`
 	// Counters are the service's own counts at the end, summed over the replicas.
 	Counters map[string]float64 `json:"counters,omitempty"`
 	Series   []point            `json:"series"`
@@ -65,8 +77,14 @@ func (s *soak) report(elapsed time.Duration) *report {
 		Statuses: s.statuses, Invariants: map[string]int{}, Recoveries: s.recoveries,
 		Resources: s.resources, Queue: s.queueNote, MaxCalls: len(s.maxCalls), MaxPeak: s.maxPeak,
 		MaxRefused: s.maxRefused, StoreReads: s.storeReads, Counters: s.counters,
+		CacheFeedLost: s.monitorLost, CacheFeedError: s.monitorErr,
 	}
-	r.SourceChecked, r.SourcePending = s.truth.db.stats()
+	r.Source = map[string]sourceCheck{}
+	for _, h := range []*history{s.truth.db, s.truth.cache} {
+		var c sourceCheck
+		c.Checked, c.Pending, c.Skipped = h.stats()
+		r.Source[h.store] = c
+	}
 	for _, inv := range invariants {
 		r.Invariants[inv.id] = s.counts[inv.id]
 	}
@@ -179,11 +197,18 @@ func (r *report) markdown(w io.Writer) {
 	p("- Recoveries measured: %d, the slowest %s (bound %s); %d cut short by the next fault.\n", measured, slowest.Round(time.Millisecond), recoveryBound, interrupted)
 	p("- MAX: %d calls, busiest second %d (quota %d), %d refused 429 for the quota.\n", r.MaxCalls, r.MaxPeak, maxPerSecond, r.MaxRefused)
 	p("- Store reads checked for regressions: %d; refresh queue at the end: %s.\n", r.StoreReads, r.Queue)
-	p("- Chats served from the database checked against its history: %d", r.SourceChecked)
-	if r.SourcePending > 0 {
-		p(" (%d left unchecked)", r.SourcePending)
+	for _, store := range slices.Sorted(maps.Keys(r.Source)) {
+		c := r.Source[store]
+		p("- Chats served from the %s checked against its history: %d", store, c.Checked)
+		if c.Pending > 0 || c.Skipped > 0 {
+			p(" (%d left unchecked at the end, %d skipped while its record was incomplete)", c.Pending, c.Skipped)
+		}
+		p(".\n")
 	}
-	p(".\n")
+	if r.CacheFeedLost > 0 {
+		p("- Redis's MONITOR feed lost %d times (the last: %s); the cache's answers it could concern were skipped.\n",
+			r.CacheFeedLost, r.CacheFeedError)
+	}
 	if len(r.Counters) > 0 {
 		var parts []string
 		for _, name := range slices.Sorted(maps.Keys(r.Counters)) {

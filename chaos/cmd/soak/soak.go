@@ -61,7 +61,7 @@ const (
 var invariants = []struct{ id, text string }{
 	{invResponse, "every answer follows the contract for the faults active while it was given: 200 unless the database is unavailable, 503 database_unavailable with Retry-After then, never another status, never no answer"},
 	{invData, "every served count and its participants_updated_at are an observation that happened: a seeded one, or MAX's count of the time it was observed"},
-	{invSource, "every count served with source database is one the database held while the request was answered: not a version it had already replaced, nor one it never held"},
+	{invSource, "every count served with source database or cache is one that store held while the request was answered: not a version it had already replaced (or Redis had expired), nor one it never held"},
 	{invStore, "no store goes backwards: no write replaces a chat's observation in PostgreSQL or Redis with an older one"},
 	{invRecovery, "after the last fault lifts, every replica reports healthy within the SLA's recovery bound"},
 	{invResources, "goroutines, open file descriptors and resident memory of every replica at the end are within a small margin of before the first fault"},
@@ -119,24 +119,25 @@ type soak struct {
 	start time.Time
 	chats []int64
 
-	mu             sync.Mutex
-	applied        []*appliedFault
-	violations     []violation
-	counts         map[string]int
-	seconds        map[int]*second
-	recoveries     []recovery
-	statuses       map[requestKind]map[int]int
-	storeReads     int
-	maxCalls       []time.Time
-	maxRefused     int
-	maxPeak        int // most calls MAX saw in any second, from checkQuota
-	lastSeq        int64
-	resources      []resourceUse
-	queueNote      string
-	cacheEmptAt    time.Duration // the last time Redis was emptied by a fault
-	lastRegression int64
-	lastWrite      int64 // the write log's last row read; only the database poll touches it
-	counters       map[string]float64
+	mu          sync.Mutex
+	applied     []*appliedFault
+	violations  []violation
+	counts      map[string]int
+	seconds     map[int]*second
+	recoveries  []recovery
+	statuses    map[requestKind]map[int]int
+	storeReads  int
+	maxCalls    []time.Time
+	maxRefused  int
+	maxPeak     int // most calls MAX saw in any second, from checkQuota
+	lastSeq     int64
+	resources   []resourceUse
+	queueNote   string
+	cacheEmptAt time.Duration // the last time Redis was emptied by a fault
+	monitorLost int           // times the MONITOR feed was lost (Redis stopped or restarted)
+	monitorErr  string        // why, the last time
+	cursor      *writeCursor  // the write log read so far; only the database poll touches it
+	counters    map[string]float64
 }
 
 func newSoak(ctx context.Context, env *chaos.Env, cfg config) (*soak, error) {
@@ -147,6 +148,7 @@ func newSoak(ctx context.Context, env *chaos.Env, cfg config) (*soak, error) {
 		counts:   map[string]int{},
 		seconds:  map[int]*second{},
 		statuses: map[requestKind]map[int]int{},
+		cursor:   newWriteCursor(),
 	}
 	s.plan = newSchedule(cfg.Seed, catalog(), cfg.WarmUp, cfg.Duration-cfg.Tail)
 
@@ -252,6 +254,7 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 	wg.Go(func() { s.bumpEpochs(ctx) })
 	wg.Go(func() { s.watchDatabase(ctx) })
 	wg.Go(func() { s.watchCache(ctx) })
+	wg.Go(func() { s.followCache(ctx) })
 	wg.Go(func() { s.watchMax(ctx) })
 	wg.Go(func() { s.sample(ctx) })
 

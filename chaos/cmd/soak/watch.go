@@ -8,39 +8,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/procfs"
 
 	"github.com/faultline/faultline/chaos"
 )
 
-// The database's own record of every write that moved a chat's observation backwards: a
-// trigger on the contract's chats table, so no write goes unseen between two polls.
-const regressionTrigger = `
-CREATE TABLE IF NOT EXISTS soak_regressions (
-    seq       bigserial PRIMARY KEY,
-    chat_id   bigint NOT NULL,
-    old_count integer,
-    old_at    timestamptz,
-    new_count integer,
-    new_at    timestamptz,
-    at        timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE OR REPLACE FUNCTION soak_regression() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO soak_regressions (chat_id, old_count, old_at, new_count, new_at)
-    VALUES (OLD.id, OLD.participants_count, OLD.participants_updated_at,
-            NEW.participants_count, NEW.participants_updated_at);
-    RETURN NULL;
-END $$;
-DROP TRIGGER IF EXISTS soak_regression ON chats;
-CREATE TRIGGER soak_regression AFTER UPDATE OF participants_count, participants_updated_at ON chats
-    FOR EACH ROW
-    WHEN (OLD.participants_updated_at IS NOT NULL AND
-          (NEW.participants_updated_at IS NULL OR NEW.participants_updated_at < OLD.participants_updated_at))
-    EXECUTE FUNCTION soak_regression();`
-
-// writeLog is the database's record of every write of a chat's count, for the source
-// check (dbHistory): the versions each chat had, and when each was written.
+// writeLog is the database's own record of every write of a chat's count, a trigger on the
+// contract's chats table, so no write goes unseen between two polls: the versions each chat
+// had and when each was written, for the store check (no write moves an observation back)
+// and the source check (history).
 const writeLog = `
 CREATE TABLE IF NOT EXISTS soak_writes (
     seq      bigserial PRIMARY KEY,
@@ -62,13 +39,9 @@ CREATE TRIGGER soak_write AFTER UPDATE OF participants_count, participants_updat
           OLD.participants_updated_at IS DISTINCT FROM NEW.participants_updated_at)
     EXECUTE FUNCTION soak_write();`
 
-// installTriggers installs the regression trigger and the write log, then reads every
-// chat's version as the first of its history: the load has not begun, so no answer
-// predates it.
-func installTriggers(ctx context.Context, env *chaos.Env, h *dbHistory) error {
-	if _, err := env.DB().Exec(ctx, regressionTrigger); err != nil {
-		return fmt.Errorf("install the database's regression trigger: %w", err)
-	}
+// installTriggers installs the write log, then reads every chat's version as the first of
+// its history: the load has not begun, so no answer predates it.
+func installTriggers(ctx context.Context, env *chaos.Env, h *history) error {
 	if _, err := env.DB().Exec(ctx, writeLog); err != nil {
 		return fmt.Errorf("install the database's write log: %w", err)
 	}
@@ -86,7 +59,7 @@ func installTriggers(ctx context.Context, env *chaos.Env, h *dbHistory) error {
 		if err := rows.Scan(&id, &count, &at); err != nil {
 			return fmt.Errorf("read the chats: %w", err)
 		}
-		h.add(id, dbVersion{Count: int(count), At: at, Written: now, Seen: now})
+		h.add(id, version{Count: int(count), At: at, Written: now, Seen: now})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the chats: %w", err)
@@ -94,83 +67,71 @@ func installTriggers(ctx context.Context, env *chaos.Env, h *dbHistory) error {
 	return nil
 }
 
-// pollWrites reads the writes logged since the last poll into the history, then checks
-// the chats served from the database that the history now covers.
+// pollWrites reads the writes logged since the last poll into the history (a write that
+// moves an observation back breaks the store invariant), then checks the chats served from
+// the database that the history now covers. The rows and the snapshot's bounds are read in
+// one repeatable-read transaction, so the cursor knows which transactions had ended when
+// the rows were read (writeCursor).
 func (s *soak) pollWrites(ctx context.Context) error {
 	pollStart := time.Now()
-	rows, err := s.env.DB().Query(ctx, `SELECT seq, chat_id, count, observed, at FROM soak_writes WHERE seq > $1 ORDER BY seq`,
-		s.lastWrite)
-	if err != nil {
-		return fmt.Errorf("read the write log: %w", err)
-	}
 	type write struct {
-		id int64
-		v  dbVersion
+		seq, id int64
+		v       version
 	}
 	var (
-		writes []write
-		last   = s.lastWrite
+		writes     []write
+		xmin, xmax int64
 	)
-	for rows.Next() {
-		var (
-			w     write
-			count int64
-		)
-		if err := rows.Scan(&last, &w.id, &count, &w.v.At, &w.v.Written); err != nil {
-			rows.Close()
-			return fmt.Errorf("read the write log: %w", err)
-		}
-		w.v.Count = int(count)
-		writes = append(writes, w)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	err := pgx.BeginTxFunc(ctx, s.env.DB(), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+       pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&xmin, &xmax); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT seq, chat_id, count, observed, at FROM soak_writes WHERE seq > $1 ORDER BY seq`,
+				s.cursor.done)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var (
+					w     write
+					count int64
+				)
+				if err := rows.Scan(&w.seq, &w.id, &count, &w.v.At, &w.v.Written); err != nil {
+					return err
+				}
+				w.v.Count = int(count)
+				writes = append(writes, w)
+			}
+			return rows.Err()
+		})
+	if err != nil {
+		// Nothing is taken from a poll that failed: the next reads it all again.
 		return fmt.Errorf("read the write log: %w", err)
 	}
-	s.lastWrite = last
 	seen := time.Now()
 	for _, w := range writes {
+		if !s.cursor.take(w.seq) {
+			continue
+		}
 		w.v.Seen = seen
-		s.truth.db.add(w.id, w.v)
+		if p := s.truth.db.add(w.id, w.v); p != "" {
+			s.violate(s.offset(w.v.Written), invStore, p)
+		}
 	}
+	s.cursor.advance(xmin, xmax)
 	for _, p := range s.truth.db.settle(pollStart) {
 		s.violate(s.offset(p.At), invSource, p.Text)
 	}
 	return nil
 }
 
-// pollDatabase reports the writes the trigger recorded since the last poll.
+// pollDatabase reads the write log since the last poll.
 func (s *soak) pollDatabase(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	s.mu.Lock()
-	last := s.lastRegression
-	s.mu.Unlock()
-	rows, err := s.env.DB().Query(ctx, `SELECT seq, chat_id, old_count, old_at, new_count, new_at, at
-FROM soak_regressions WHERE seq > $1 ORDER BY seq`, last)
-	if err != nil {
-		return fmt.Errorf("read the regression table: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			seq, id            int64
-			oldCount, newCount *int64
-			oldAt, newAt       *time.Time
-			at                 time.Time
-		)
-		if err := rows.Scan(&seq, &id, &oldCount, &oldAt, &newCount, &newAt, &at); err != nil {
-			return fmt.Errorf("read the regression table: %w", err)
-		}
-		s.mu.Lock()
-		s.lastRegression = seq
-		s.mu.Unlock()
-		s.violate(s.offset(at), invStore, fmt.Sprintf("postgres chat %d: count %s observed %s replaced by %s observed %s",
-			id, orNull(oldCount), timeOrNull(oldAt), orNull(newCount), timeOrNull(newAt)))
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the regression table: %w", err)
-	}
 	if err := s.pollWrites(ctx); err != nil {
 		return err
 	}
@@ -180,13 +141,6 @@ FROM soak_regressions WHERE seq > $1 ORDER BY seq`, last)
 	return nil
 }
 
-func orNull(v *int64) string {
-	if v == nil {
-		return "NULL"
-	}
-	return fmt.Sprint(*v)
-}
-
 func timeOrNull(t *time.Time) string {
 	if t == nil {
 		return "never"
@@ -194,7 +148,7 @@ func timeOrNull(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// watchDatabase polls the regression table every second; a poll that fails (the database
+// watchDatabase polls the write log every second; a poll that fails (the database
 // paused) is retried at the next, and the run's last poll must succeed.
 func (s *soak) watchDatabase(ctx context.Context) {
 	every(ctx, time.Second, func() { _ = s.pollDatabase(ctx) })
