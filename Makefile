@@ -4,6 +4,7 @@ GO ?= go
 GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/golangci-lint")
 ACTIONLINT ?= $(shell command -v actionlint 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/actionlint")
 FUZZTIME ?= 30s
+comma := ,
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 
@@ -200,7 +201,7 @@ flake: backend
 			$(if $(MATRIX_PROCS),-procs $(MATRIX_PROCS)) | tail -n 3; \
 	done
 	$(GO) run ./matrix/cmd/matrix flake -o $(MATRIX_DIR)/flake.md \
-		-note "make flake RUNS=$(RUNS): $$(nproc) cores, $$(date -u +%Y-%m-%d)" \
+		-note "make flake RUNS=$(RUNS)$(if $(CI)$(CHAOS_RACE), (CI=$(CI) CHAOS_RACE=$(CHAOS_RACE)$(comma) the service built with -race unless CHAOS_RACE=0)): $$(nproc) cores, $$(date -u +%Y-%m-%d)" \
 		$$(for i in $$(seq 1 $(RUNS)); do echo $(MATRIX_DIR)/flake/run-$$i; done)
 
 # Refresh matrix/timings.json (shard balance, parallel order) from the last full run.
