@@ -395,10 +395,20 @@ type logCapture struct {
 	mu      *sync.Mutex
 	records *[]logRecord
 	attrs   []slog.Attr
+	// onRecord, when set, sees each record as it is logged, outside the capture's lock, so
+	// a test can look at the service at the moment it logs.
+	onRecord *func(logRecord)
 }
 
 func newLogCapture() *logCapture {
-	return &logCapture{mu: &sync.Mutex{}, records: &[]logRecord{}}
+	return &logCapture{mu: &sync.Mutex{}, records: &[]logRecord{}, onRecord: new(func(logRecord))}
+}
+
+// OnRecord sets the function that sees each record as it is logged.
+func (h *logCapture) OnRecord(f func(logRecord)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*h.onRecord = f
 }
 
 func (h *logCapture) Enabled(context.Context, slog.Level) bool { return true }
@@ -414,13 +424,17 @@ func (h *logCapture) Handle(_ context.Context, r slog.Record) error {
 	}
 	r.Attrs(add)
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	*h.records = append(*h.records, rec)
+	hook := *h.onRecord
+	h.mu.Unlock()
+	if hook != nil {
+		hook(rec)
+	}
 	return nil
 }
 
 func (h *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logCapture{mu: h.mu, records: h.records, attrs: append(slices.Clone(h.attrs), as...)}
+	return &logCapture{mu: h.mu, records: h.records, attrs: append(slices.Clone(h.attrs), as...), onRecord: h.onRecord}
 }
 
 func (h *logCapture) WithGroup(string) slog.Handler { return h }

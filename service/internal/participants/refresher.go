@@ -185,11 +185,14 @@ func (s *Service) refreshOnce(parent context.Context, c chat.Chat, claim bool) (
 		return chat.Participants{}, fmt.Errorf("refresh chat %d: %w", c.ID, ctx.Err())
 	default:
 		reason := reasonOf(err)
-		s.countMaxFailure(ctx, c, reason, err)
-		switch {
-		case reason == reasonRateLimited:
+		// The pause begins before anything else is done with the 429: another worker
+		// checks it just before its own call, and every moment spent logging first is a
+		// moment in which that call still goes out.
+		if reason == reasonRateLimited {
 			s.pause(ctx, retryAfterOf(err))
-		case backsOff(reason):
+		}
+		s.countMaxFailure(ctx, c, reason, err)
+		if backsOff(reason) {
 			s.backOff(ctx, c, reason)
 		}
 		return chat.Participants{}, &refreshError{reason: reason, err: err}

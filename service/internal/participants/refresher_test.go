@@ -417,6 +417,31 @@ func TestRetryAfterPausesWorkers(t *testing.T) {
 	}
 }
 
+// The pause begins as the 429 is read, before it is logged: a refresh that checks the pause
+// while the failure is still being logged (another worker, just before its call) makes no
+// call.
+func TestRetryAfterPauseBeginsBeforeTheFailureIsLogged(t *testing.T) {
+	e := newEnv(t)
+	e.store.Put(linked(1, -101, 10, dbAt), linked(2, -102, 10, dbAt))
+	e.max.Fail(&maxError{reason: "rate_limited", retryAfter: 5 * time.Second})
+	var calls []int
+	e.logs.OnRecord(func(r logRecord) {
+		if r.Msg == msgMaxFailed && r.Attrs["chat_id"] == "1" {
+			got, err := e.svc.Refresh(t.Context(), 2)
+			if err != nil || got.Participants.Source != chat.SourceDatabase {
+				t.Errorf("refresh while the 429 is logged = %+v, %v; want the database's data", got, err)
+			}
+			calls = append(calls, e.max.Calls())
+		}
+	})
+	if _, err := e.svc.Refresh(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(calls, []int{1}) {
+		t.Errorf("MAX calls seen while the 429 was logged: %v; want [1] (the 429 alone)", calls)
+	}
+}
+
 func TestShutdownCancelsInFlightRefresh(t *testing.T) {
 	before := runtime.NumGoroutine()
 	e := newEnv(t)
