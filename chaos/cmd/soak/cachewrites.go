@@ -42,13 +42,13 @@ type fences struct {
 	sent map[int]time.Time
 }
 
-func (f *fences) send() (int, time.Time) {
+// send numbers the next fence and notes when it was sent.
+func (f *fences) send() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.next++
-	at := time.Now()
-	f.sent[f.next] = at
-	return f.next, at
+	f.sent[f.next] = time.Now()
+	return f.next
 }
 
 // delivered returns when fence n was sent and forgets it and every earlier one.
@@ -70,7 +70,7 @@ func (s *soak) followCache(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		every(ctx, fenceEvery, func() {
-			n, _ := f.send()
+			n := f.send()
 			fctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
 			_ = s.env.Redis().Echo(fctx, fencePrefix+strconv.Itoa(n)).Err()
@@ -174,7 +174,7 @@ func (s *soak) readCacheAnew(ctx context.Context) error {
 				v.Expires = at.Add(ttl)
 			}
 		}
-		s.truth.cache.add(id, v)
+		s.truth.cache.restart(id, v)
 	}
 	return nil
 }
@@ -217,7 +217,9 @@ func (s *soak) cacheCommand(c monitorCommand, f *fences) {
 		if id, ok := s.chatKey(c.Args, 1); ok && len(c.Args) >= 3 {
 			v := cacheVersion(c.Args[2], c.At)
 			v.Expires = setExpiry(c.At, c.Args[3:])
-			h.add(id, v)
+			if p := h.add(id, v); p != "" {
+				s.violate(s.offset(c.At), invStore, p)
+			}
 		}
 	case "DEL", "UNLINK":
 		for i := 1; i < len(c.Args); i++ {
@@ -274,10 +276,15 @@ type monitorCommand struct {
 	Args []string
 }
 
+// feedCommands are the commands cacheCommand reads; of the others (the reads, the service's
+// script calls), parseMonitorLine keeps the name alone.
+var feedCommands = map[string]bool{"ECHO": true, "SET": true, "DEL": true, "UNLINK": true, "FLUSHALL": true, "FLUSHDB": true}
+
 // parseMonitorLine reads `1733500000.123456 [0 127.0.0.1:5000] "SET" "k" "v"`: seconds and
 // microseconds, the database and the client (or lua), then each argument quoted with
 // Redis's escapes (\" \\ \n \r \t \a \b \xHH), which Go's unquoting reads. A line that does
-// not parse gives no arguments.
+// not parse gives no arguments; one whose command is not among feedCommands, its name
+// alone.
 func parseMonitorLine(line string) monitorCommand {
 	stamp, rest, ok := strings.Cut(line, " ")
 	if !ok {
@@ -304,6 +311,9 @@ func parseMonitorLine(line string) monitorCommand {
 			return monitorCommand{}
 		}
 		c.Args = append(c.Args, arg)
+		if len(c.Args) == 1 && !feedCommands[strings.ToUpper(arg)] {
+			return c
+		}
 		rest = strings.TrimPrefix(rest[len(q):], " ")
 	}
 	return c

@@ -20,10 +20,15 @@ func TestParseMonitorLine(t *testing.T) {
 		{`1733500001.000001 [0 unix:/tmp/r.sock] "SET" "k" "a\\b\x00\n\"c"`, time.Unix(1733500001, 1000), []string{"SET", "k", "a\\b\x00\n\"c"}},
 		{`1733500001.000001 [0 lua] "FLUSHALL"`, time.Unix(1733500001, 1000), []string{"FLUSHALL"}},
 		{`OK`, time.Time{}, nil},
-		{`1733500001.1 [0 lua] "GET" "k"`, time.Time{}, nil},     // not microseconds
-		{`1733500001.000001 [0 lua] "GET" "k`, time.Time{}, nil}, // an unterminated argument
-		{`1733500001.000001 [0 lua] "GET" k`, time.Time{}, nil},  // an unquoted one
-		{`1733500001.000001 "GET" "k"`, time.Time{}, nil},        // no client
+		{`1733500001.1 [0 lua] "SET" "k" "v"`, time.Time{}, nil},    // not microseconds
+		{`1733500001.000001 [0 lua] "DEL" "k`, time.Time{}, nil},    // an unterminated argument
+		{`1733500001.000001 [0 lua] "SET" "k" v`, time.Time{}, nil}, // an unquoted one
+		{`1733500001.000001 "SET" "k" "v"`, time.Time{}, nil},       // no client
+		{`1733500001.000001 [0 lua] "unlink" "k"`, time.Unix(1733500001, 1000), []string{"unlink", "k"}},
+		// The commands the history does not read keep their name alone, however their
+		// arguments look.
+		{`1733500001.000001 [0 127.0.0.1:50000] "MGET" "participants:1" "participants:2"`, time.Unix(1733500001, 1000), []string{"MGET"}},
+		{`1733500001.000001 [0 127.0.0.1:50000] "evalsha" "0123" "1" "k`, time.Unix(1733500001, 1000), []string{"evalsha"}},
 	} {
 		got := parseMonitorLine(c.line)
 		if !got.At.Equal(c.at) || !slices.Equal(got.Args, c.args) {
@@ -72,6 +77,11 @@ func TestCacheCommandsBuildTheHistoryAndFencesSettle(t *testing.T) {
 	feed(2, "SET", "participants:2", entry(20, "2026-12-05T10:00:01Z"), "PX", "1000")
 	feed(5, "SET", "participants:1", entry(11, "2026-12-05T10:00:04Z"), "PX", "60000")
 	feed(8, "DEL", "participants:1")
+	// Older data over no entry (expired, deleted) moves nothing back; over a live one it
+	// does (the store invariant).
+	feed(4, "SET", "participants:2", entry(19, "2026-12-05T10:00:00Z"), "PX", "60000")
+	feed(6, "SET", "participants:2", entry(18, "2026-12-05T09:59:59Z"), "PX", "60000")
+	feed(9, "SET", "participants:1", entry(9, "2026-12-05T09:59:00Z"), "PX", "60000")
 
 	served := func(id int64, count, at int, start, end float64) {
 		h.served(servedChat{ID: id, Count: count, At: obs(at), Start: sec(start), End: sec(end), Request: "list"})
@@ -85,7 +95,7 @@ func TestCacheCommandsBuildTheHistoryAndFencesSettle(t *testing.T) {
 	served(1, 99, 0, 3, 3.1)   // never held
 	served(1, 12, 0, 20, 20.1) // after the fence: waits
 
-	n, _ := f.send()
+	n := f.send()
 	f.sent[n] = sec(10)
 	feed(10.2, "ECHO", fencePrefix+strconv.Itoa(n))
 	if got := s.counts[invSource]; got != 4 {
@@ -99,6 +109,9 @@ func TestCacheCommandsBuildTheHistoryAndFencesSettle(t *testing.T) {
 		if !found {
 			t.Errorf("no violation says %q: %+v", part, s.violations)
 		}
+	}
+	if got := s.counts[invStore]; got != 1 || !strings.Contains(s.violations[0].Evidence, "count 19 observed 2026-12-05T10:00:00Z replaced by 18") {
+		t.Errorf("%d store violations, want 1 (chat 2's 19 replaced by an older 18): %+v", got, s.violations)
 	}
 	if checked, pending, _ := h.stats(); checked != 7 || pending != 1 {
 		t.Errorf("%d checked, %d pending; want 7 and 1", checked, pending)

@@ -25,6 +25,7 @@ type history struct {
 	pending  []servedChat
 	checked  int
 	skipped  int
+	writes   int // the writes read from the record and checked for regressions
 	// blind is set while the record may be missing writes; answers that began before
 	// blindUntil are skipped.
 	blind      bool
@@ -57,12 +58,15 @@ func newHistory(store string) *history {
 	return &history{store: store, versions: map[int64][]version{}}
 }
 
-// add records a version of chat id, in the order the database wrote them, and returns
-// what is wrong when the write moved the chat's observation back (the store invariant):
-// an observed count replaced by an older observation, or by none.
+// add records a write of chat id, in the order the store ran them, and returns what is
+// wrong when it moved the chat's observation back (the store invariant): an observed count
+// replaced by an older observation, or by none. A deletion is no regression, nor is any
+// write over no entry (deleted, or expired by then: Redis keeps its expiry to the
+// millisecond).
 func (h *history) add(id int64, v version) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.writes++
 	prev := h.versions[id]
 	h.versions[id] = append(prev, v)
 	if len(prev) == 0 {
@@ -72,8 +76,20 @@ func (h *history) add(id int64, v version) string {
 	if old.Absent || v.Absent || old.At == nil || v.At != nil && !v.At.Before(*old.At) {
 		return ""
 	}
-	return fmt.Sprintf("postgres chat %d: count %d observed %s replaced by %d observed %s",
-		id, old.Count, timeOrNull(old.At), v.Count, timeOrNull(v.At))
+	if !old.Expires.IsZero() && !old.Expires.After(v.Written.Add(time.Millisecond)) {
+		return ""
+	}
+	return fmt.Sprintf("%s, chat %d: count %d observed %s replaced by %d observed %s",
+		h.store, id, old.Count, timeOrNull(old.At), v.Count, timeOrNull(v.At))
+}
+
+// restart begins a new stretch of chat id's history with v, what the store held when it
+// was read anew after its record had a gap: not compared with the version before the gap,
+// which the missed writes may have replaced in any way.
+func (h *history) restart(id int64, v version) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.versions[id] = append(h.versions[id], v)
 }
 
 // served queues a chat served with the history's store as its source for the check, or
@@ -192,6 +208,14 @@ func (h *history) stats() (checked, pending, skipped int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.checked, len(h.pending), h.skipped
+}
+
+// writesChecked is how many writes were read from the store's record and checked for
+// regressions.
+func (h *history) writesChecked() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.writes
 }
 
 // writeCursor reads the write log completely, in the order each chat's writes committed,

@@ -98,6 +98,27 @@ func TestAddFindsWritesThatMoveTheObservationBack(t *testing.T) {
 	if got := h.add(4, version{Count: 1, At: at(1)}); got != "" {
 		t.Errorf("another chat's first version: %q", got)
 	}
+
+	// A Redis entry: older data is no regression once the entry has expired (to the
+	// millisecond), nor after the record was read anew.
+	c := newHistory("cache")
+	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	c.add(5, version{Count: 20, At: at(10), Written: sec(10), Expires: sec(11)})
+	if got := c.add(5, version{Count: 19, At: at(9), Written: sec(10.9985)}); !strings.HasPrefix(got, "cache, chat 5: count 20") {
+		t.Errorf("older data over a live entry: %q", got)
+	}
+	c.add(5, version{Count: 20, At: at(10), Written: sec(12), Expires: sec(13)})
+	if got := c.add(5, version{Count: 19, At: at(9), Written: sec(12.9995)}); got != "" {
+		t.Errorf("older data as the entry expires: %q", got)
+	}
+	c.restart(5, version{Count: 30, At: at(30), Written: sec(14)})
+	c.restart(5, version{Count: 19, At: at(9), Written: sec(15)})
+	if got := c.add(5, version{Count: 21, At: at(11), Written: sec(16)}); got != "" {
+		t.Errorf("newer data after a restart: %q", got)
+	}
+	if n := c.writesChecked(); n != 5 {
+		t.Errorf("%d writes checked, want 5 (restarts are not writes)", n)
+	}
 }
 
 // The cursor reads each row once, waits for a number that is missing while a transaction

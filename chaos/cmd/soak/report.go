@@ -42,7 +42,9 @@ type report struct {
 	MaxCalls   int            `json:"max_calls"`
 	MaxPeak    int            `json:"max_busiest_second"`
 	MaxRefused int            `json:"max_refused_429"`
-	StoreReads int            `json:"store_reads"`
+	// StoreWrites is, per store ("database", "cache"), the writes read from its record and
+	// checked for regressions.
+	StoreWrites map[string]int `json:"store_writes"`
 	// Source is, per store ("database", "cache"), the chats served with it as their source
 	// and checked against its history.
 	Source map[string]sourceCheck `json:"source"`
@@ -76,14 +78,15 @@ func (s *soak) report(elapsed time.Duration) *report {
 		Config: s.cfg, SUT: s.env.SUT(), Started: s.start.UTC(), Elapsed: elapsed,
 		Statuses: s.statuses, Invariants: map[string]int{}, Recoveries: s.recoveries,
 		Resources: s.resources, Queue: s.queueNote, MaxCalls: len(s.maxCalls), MaxPeak: s.maxPeak,
-		MaxRefused: s.maxRefused, StoreReads: s.storeReads, Counters: s.counters,
+		MaxRefused: s.maxRefused, Counters: s.counters,
 		CacheFeedLost: s.monitorLost, CacheFeedError: s.monitorErr,
 	}
-	r.Source = map[string]sourceCheck{}
+	r.Source, r.StoreWrites = map[string]sourceCheck{}, map[string]int{}
 	for _, h := range []*history{s.truth.db, s.truth.cache} {
 		var c sourceCheck
 		c.Checked, c.Pending, c.Skipped = h.stats()
 		r.Source[h.store] = c
+		r.StoreWrites[h.store] = h.writesChecked()
 	}
 	for _, inv := range invariants {
 		r.Invariants[inv.id] = s.counts[inv.id]
@@ -196,7 +199,8 @@ func (r *report) markdown(w io.Writer) {
 	p("- Faults applied: %d (%s).\n", len(r.Faults), kindsLine(r.Faults))
 	p("- Recoveries measured: %d, the slowest %s (bound %s); %d cut short by the next fault.\n", measured, slowest.Round(time.Millisecond), recoveryBound, interrupted)
 	p("- MAX: %d calls, busiest second %d (quota %d), %d refused 429 for the quota.\n", r.MaxCalls, r.MaxPeak, maxPerSecond, r.MaxRefused)
-	p("- Store reads checked for regressions: %d; refresh queue at the end: %s.\n", r.StoreReads, r.Queue)
+	p("- Writes checked for regressions: %d to the database, %d to the cache; refresh queue at the end: %s.\n",
+		r.StoreWrites["database"], r.StoreWrites["cache"], r.Queue)
 	for _, store := range slices.Sorted(maps.Keys(r.Source)) {
 		c := r.Source[store]
 		p("- Chats served from the %s checked against its history: %d", store, c.Checked)

@@ -17,9 +17,6 @@ type faultKind struct {
 	// hanging, slower than DATABASE_TIMEOUT, or reset): lists and gets may answer 503 while
 	// it holds and until the service has recovered after it.
 	DatabaseDown bool
-	// EmptiesCache marks a kind after which Redis holds nothing: the cache may legitimately
-	// be filled again with older data than it held before.
-	EmptiesCache bool
 	// First marks a kind its dependency draws before the others: jitter that reorders the
 	// racing writers' writes, which a run of the default length must hold at least once
 	// on each dependency it breaks. Such a fault holds alone: a fault on another dependency
@@ -52,7 +49,7 @@ func catalog() []faultKind {
 		{Name: "redis-jitter", Dep: rd, First: true, make: func() chaos.Fault { return chaos.Latency(rd, 40*time.Millisecond, 40*time.Millisecond) }},
 		{Name: "redis-reset", Dep: rd, make: func() chaos.Fault { return chaos.Reset(rd) }},
 		{Name: "redis-paused", Dep: rd, make: func() chaos.Fault { return chaos.ContainerPaused(rd) }},
-		{Name: "redis-restarted-empty", Dep: rd, EmptiesCache: true, make: func() chaos.Fault { return chaos.ContainerStopped(rd) }},
+		{Name: "redis-restarted-empty", Dep: rd, make: func() chaos.Fault { return chaos.ContainerStopped(rd) }},
 
 		{Name: "max-down", Dep: mx, make: func() chaos.Fault { return chaos.Down(mx) }},
 		{Name: "max-blackhole", Dep: mx, make: func() chaos.Fault { return chaos.Blackhole(mx) }},

@@ -80,7 +80,7 @@ type appliedFault struct {
 	To   time.Duration `json:"to"`
 	Err  string        `json:"error,omitempty"`
 
-	databaseDown, emptiesCache bool
+	databaseDown bool
 }
 
 type violation struct {
@@ -126,17 +126,15 @@ type soak struct {
 	seconds     map[int]*second
 	recoveries  []recovery
 	statuses    map[requestKind]map[int]int
-	storeReads  int
 	maxCalls    []time.Time
 	maxRefused  int
 	maxPeak     int // most calls MAX saw in any second, from checkQuota
 	lastSeq     int64
 	resources   []resourceUse
 	queueNote   string
-	cacheEmptAt time.Duration // the last time Redis was emptied by a fault
-	monitorLost int           // times the MONITOR feed was lost (Redis stopped or restarted)
-	monitorErr  string        // why, the last time
-	cursor      *writeCursor  // the write log read so far; only the database poll touches it
+	monitorLost int          // times the MONITOR feed was lost (Redis stopped or restarted)
+	monitorErr  string       // why, the last time
+	cursor      *writeCursor // the write log read so far; only the database poll touches it
 	counters    map[string]float64
 }
 
@@ -253,7 +251,6 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.bumpEpochs(ctx) })
 	wg.Go(func() { s.watchDatabase(ctx) })
-	wg.Go(func() { s.watchCache(ctx) })
 	wg.Go(func() { s.followCache(ctx) })
 	wg.Go(func() { s.watchMax(ctx) })
 	wg.Go(func() { s.sample(ctx) })
@@ -523,15 +520,12 @@ func (s *soak) runSchedule(ctx context.Context) error {
 		w := s.plan[ev.index]
 		if !ev.lift {
 			stopRecovery()
-			rec := &appliedFault{Kind: w.Kind.Name, Dep: w.Kind.Dep, databaseDown: w.Kind.DatabaseDown, emptiesCache: w.Kind.EmptiesCache}
+			rec := &appliedFault{Kind: w.Kind.Name, Dep: w.Kind.Dep, databaseDown: w.Kind.DatabaseDown}
 			f := w.Kind.make()
 			rec.Fault = f.String()
 			s.mu.Lock()
 			rec.From = s.offset(time.Now())
 			s.applied = append(s.applied, rec)
-			if rec.emptiesCache {
-				s.cacheEmptAt = rec.From
-			}
 			s.mu.Unlock()
 			undo, err := s.env.Inject(ctx, f)
 			if err != nil {

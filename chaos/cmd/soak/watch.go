@@ -132,13 +132,7 @@ func (s *soak) pollWrites(ctx context.Context) error {
 func (s *soak) pollDatabase(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := s.pollWrites(ctx); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.storeReads++
-	s.mu.Unlock()
-	return nil
+	return s.pollWrites(ctx)
 }
 
 func timeOrNull(t *time.Time) string {
@@ -152,46 +146,6 @@ func timeOrNull(t *time.Time) string {
 // paused) is retried at the next, and the run's last poll must succeed.
 func (s *soak) watchDatabase(ctx context.Context) {
 	every(ctx, time.Second, func() { _ = s.pollDatabase(ctx) })
-}
-
-// cacheMark is the newest observation seen in a chat's cache entry.
-type cacheMark struct {
-	at     time.Time
-	count  int
-	seenAt time.Duration
-	// lastAt is the entry read last, so one regression is reported once.
-	lastAt time.Time
-}
-
-// watchCache reads the hot chats' cache entries every 100 ms, directly from Redis: an entry
-// whose observation is older than one seen before, with no fault emptying Redis between,
-// was overwritten by older data.
-func (s *soak) watchCache(ctx context.Context) {
-	marks := map[int64]*cacheMark{}
-	every(ctx, 100*time.Millisecond, func() {
-		for _, id := range s.chats[:s.cfg.Hot] {
-			rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			e, found, err := s.env.ReadCacheEntry(rctx, id)
-			cancel()
-			if err != nil || !found {
-				continue
-			}
-			now := s.offset(time.Now())
-			s.mu.Lock()
-			s.storeReads++
-			emptied := s.cacheEmptAt
-			s.mu.Unlock()
-			m := marks[id]
-			switch {
-			case m == nil || emptied >= m.seenAt || !e.UpdatedAt.Before(m.at):
-				marks[id] = &cacheMark{at: e.UpdatedAt, count: e.Count, seenAt: now, lastAt: e.UpdatedAt}
-			case !e.UpdatedAt.Equal(m.lastAt):
-				m.lastAt = e.UpdatedAt
-				s.violate(now, invStore, fmt.Sprintf("redis chat %d: count %d observed %s replaced by %d observed %s",
-					id, m.count, m.at.Format(time.RFC3339Nano), e.Count, e.UpdatedAt.Format(time.RFC3339Nano)))
-			}
-		}
-	})
 }
 
 // every runs f every d until ctx ends.
