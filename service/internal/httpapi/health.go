@@ -70,21 +70,45 @@ type HealthReport struct {
 // slower of the two at most. MAX is never called here: its state comes from observed
 // calls (and from the MAX client's own rate-limited probe).
 func (a *API) CheckHealth(ctx context.Context) HealthReport {
-	return a.report(a.pingDependencies(ctx))
+	return a.report(a.pingBoth(ctx))
 }
 
-// pingDependencies pings the database and Redis concurrently and records what it found
-// in dependency_up, and any failure as bad news.
-func (a *API) pingDependencies(ctx context.Context) map[string]string {
+// pingBoth pings the database and Redis as one check.
+func (a *API) pingBoth(ctx context.Context) map[string]string {
+	return a.pingDependencies(ctx, a.databaseProbe(), a.redisProbe())
+}
+
+// probe is how one dependency is pinged.
+type probe struct {
+	dep     string
+	pinger  Pinger
+	timeout time.Duration
+}
+
+func (a *API) databaseProbe() probe {
+	return probe{dep: metrics.DepDatabase, pinger: a.deps.Database, timeout: a.cfg.DatabaseTimeout}
+}
+
+func (a *API) redisProbe() probe {
+	return probe{dep: metrics.DepRedis, pinger: a.deps.Redis, timeout: a.cfg.RedisTimeout}
+}
+
+// pingDependencies pings the dependencies of probes side by side, as one numbered check,
+// and records what it found in dependency_up, and any failure as bad news.
+func (a *API) pingDependencies(ctx context.Context, probes ...probe) map[string]string {
 	n := a.order.start()
-	var db, redis string
+	states := make([]string, len(probes))
 	var wg sync.WaitGroup
-	wg.Go(func() { db = a.ping(ctx, metrics.DepDatabase, a.deps.Database, a.cfg.DatabaseTimeout) })
-	wg.Go(func() { redis = a.ping(ctx, metrics.DepRedis, a.deps.Redis, a.cfg.RedisTimeout) })
+	for i, p := range probes {
+		wg.Go(func() { states[i] = a.ping(ctx, p.dep, p.pinger, p.timeout) })
+	}
 	wg.Wait()
-	a.observed(metrics.DepDatabase, db, n)
-	a.observed(metrics.DepRedis, redis, n)
-	return map[string]string{metrics.DepDatabase: db, metrics.DepRedis: redis}
+	found := make(map[string]string, len(probes))
+	for i, p := range probes {
+		a.observed(p.dep, states[i], n)
+		found[p.dep] = states[i]
+	}
+	return found
 }
 
 // observed records the state check n found a dependency in, unless a check that started
@@ -183,7 +207,7 @@ func (a *API) WatchHealth(ctx context.Context, interval time.Duration) {
 // healthDetailed answers /health/detailed: 200 unless the database is unhealthy. The
 // pings are cached for HealthCacheTTL; MAX's state is read afresh, which costs nothing.
 func (a *API) healthDetailed(w http.ResponseWriter, r *http.Request) {
-	h := a.report(a.detailedChecks.get(r.Context(), a.pingDependencies))
+	h := a.report(a.detailedChecks.get(r.Context(), a.pingBoth))
 	status := http.StatusOK
 	if h.Service == StatusUnhealthy {
 		status = http.StatusServiceUnavailable
@@ -213,10 +237,7 @@ func (a *API) livez(w http.ResponseWriter, _ *http.Request) {
 // cached for HealthCacheTTL.
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	states := a.readyChecks.get(r.Context(), func(ctx context.Context) map[string]string {
-		n := a.order.start()
-		db := a.ping(ctx, metrics.DepDatabase, a.deps.Database, a.cfg.DatabaseTimeout)
-		a.observed(metrics.DepDatabase, db, n)
-		return map[string]string{metrics.DepDatabase: db}
+		return a.pingDependencies(ctx, a.databaseProbe())
 	})
 	if states[metrics.DepDatabase] != StatusHealthy {
 		writeErrorCode(w, http.StatusServiceUnavailable, chat.EDATABASEUNAVAILABLE, "database unavailable")
