@@ -19,9 +19,14 @@ import (
 	"github.com/faultline/faultline/scenarios/selftest"
 )
 
-// soakOutcome is one soak variant's run.
+// controlName is the soak self-test's control: the reference service, unpatched, which
+// must pass the same soak that each variant must fail.
+const controlName = "reference"
+
+// soakOutcome is one soak variant's run, or the control's.
 type soakOutcome struct {
 	Variant  string         `json:"variant"`
+	Control  bool           `json:"control,omitempty"`
 	Seed     uint64         `json:"seed"`
 	Exit     int            `json:"exit"`
 	Violated map[string]int `json:"violated"`
@@ -32,11 +37,20 @@ type soakOutcome struct {
 	Dir      string        `json:"dir"`
 }
 
-func (o soakOutcome) ok() bool { return o.Err == "" && o.Exit == 1 && len(o.Missing) == 0 }
+// ok says the run went as it must: the control passed; a variant failed on the invariants
+// it must break.
+func (o soakOutcome) ok() bool {
+	if o.Control {
+		return o.Err == "" && o.Exit == 0
+	}
+	return o.Err == "" && o.Exit == 1 && len(o.Missing) == 0
+}
 
 // runSoak proves the soak can fail: it runs the soak (chaos/cmd/soak, its defaults) against
 // each soak variant's mutant and passes when every run fails on the invariants its variant
-// must break.
+// must break. With -control (the default) it runs the reference too, side by side with the
+// variants on the same machine, which must pass: a variant is caught by its bug, not by a
+// machine too loaded for the soak.
 func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("selftest soak", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -44,6 +58,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	parallel := fs.Int("parallel", 2, "soak runs at once")
 	names := fs.String("variants", "", "comma-separated soak variants (default: all)")
 	soakFlags := fs.String("soak-flags", "", "more flags for every soak run, e.g. \"-duration 3m\"")
+	control := fs.Bool("control", true, "run the reference too, which must pass (in "+controlName+"/)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,10 +87,15 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	soak := filepath.Join(bin, "soak")
-	fmt.Fprintf(stdout, "selftest soak: building the soak and %d variants\n", len(variants))
+	fmt.Fprintf(stdout, "selftest soak: building the soak and %d variants%s\n", len(variants), map[bool]string{true: " and the reference"}[*control])
 	patches := map[string]string{}
 	for _, v := range variants {
 		patches[v.Name] = v.Patch()
+	}
+	runs := variants
+	if *control {
+		patches[controlName] = ""
+		runs = append([]selftest.SoakVariant{{Name: controlName}}, variants...)
 	}
 	binaries, err := buildBinaries(ctx, selftest.Builder{Root: root}, bin, patches, func(ctx context.Context) error {
 		if err := goCmd(ctx, root, "build", "-o", soak, "./chaos/cmd/soak"); err != nil {
@@ -87,10 +107,10 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 
-	outcomes := make([]soakOutcome, len(variants))
+	outcomes := make([]soakOutcome, len(runs))
 	sem := make(chan struct{}, *parallel)
 	var wg sync.WaitGroup
-	for i, v := range variants {
+	for i, v := range runs {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -107,7 +127,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(&md, "# Soak self-test: %d variants in %s\n\n| variant | must break | broke (violations) | seed | verdict |\n|---|---|---|---|---|\n",
 		len(variants), time.Since(start).Round(time.Second))
 	failed := false
-	for i, v := range variants {
+	for i, v := range runs {
 		o := outcomes[i]
 		var broke []string
 		for _, inv := range slices.Sorted(maps.Keys(o.Violated)) {
@@ -115,7 +135,11 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				broke = append(broke, fmt.Sprintf("%s (%d)", inv, o.Violated[inv]))
 			}
 		}
-		fmt.Fprintf(&md, "| %s | %s | %s | %d | %s |\n", v.Name, strings.Join(v.Violates, ", "), strings.Join(broke, ", "), o.Seed, soakVerdict(o))
+		must := strings.Join(v.Violates, ", ")
+		if o.Control {
+			must = "nothing (the control)"
+		}
+		fmt.Fprintf(&md, "| %s | %s | %s | %d | %s |\n", v.Name, must, strings.Join(broke, ", "), o.Seed, soakVerdict(o))
 		failed = failed || !o.ok()
 	}
 	fmt.Fprintf(stdout, "\n%s", md.String())
@@ -137,6 +161,12 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func soakVerdict(o soakOutcome) string {
 	switch {
+	case o.Control && o.ok():
+		return "passed"
+	case o.Control && o.Err != "":
+		return "broken run: " + o.Err
+	case o.Control:
+		return "FAILED: the reference broke the soak's invariants"
 	case o.ok():
 		return "caught"
 	case o.Err != "":
@@ -150,7 +180,7 @@ func soakVerdict(o soakOutcome) string {
 // soakVariant runs the soak against one variant's service and judges the run.
 func soakVariant(ctx context.Context, v selftest.SoakVariant, soak, sut, dir string, flags []string) (o soakOutcome) {
 	start := time.Now()
-	o = soakOutcome{Variant: v.Name, Dir: dir}
+	o = soakOutcome{Variant: v.Name, Control: v.Name == controlName, Dir: dir}
 	defer func() { o.Duration = time.Since(start) }()
 	if err := os.RemoveAll(dir); err != nil {
 		o.Err = err.Error()
