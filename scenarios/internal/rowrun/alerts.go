@@ -114,9 +114,9 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 }
 
 // failedChecks says which of the service's health checks failed during the replay (which
-// began sampling at began) and why, from its "Health check failed" log lines (the reference service logs them at
-// debug): dependency_up only says that one did. "" when none failed or the service does
-// not log them.
+// began sampling at began) and why, from its "Health check failed" log lines (the reference
+// service logs them at debug): dependency_up only says that one did. The first few are
+// listed, each with when it ended. "" when none failed or the service does not log them.
 func failedChecks(logs chaos.Logs, began time.Time) string {
 	recs := logs.Msg("Health check failed").Records()
 	if len(recs) == 0 {
@@ -131,14 +131,23 @@ func failedChecks(logs chaos.Logs, began time.Time) string {
 	for i, d := range deps {
 		counts[i] = fmt.Sprintf("%s %d", d, per[d])
 	}
-	first := recs[0]
-	when := ""
-	if !first.Time.IsZero() {
-		when = fmt.Sprintf(" ended %s into the replay,", first.Time.Sub(began).Round(time.Millisecond))
+	var each []string
+	for _, r := range recs[:min(len(recs), listedChecks)] {
+		when := "ended at an unknown time,"
+		if !r.Time.IsZero() {
+			when = fmt.Sprintf("ended %s into the replay,", r.Time.Sub(began).Round(time.Millisecond))
+		}
+		each = append(each, fmt.Sprintf("%s %s after %sms: %s", when, r.Attr("dependency"), r.Attr("duration_ms"), r.Attr("error")))
 	}
-	return fmt.Sprintf("failed health checks: %d (%s); the first:%s %s after %sms: %s", len(recs),
-		strings.Join(counts, ", "), when, first.Attr("dependency"), first.Attr("duration_ms"), first.Attr("error"))
+	more := ""
+	if len(recs) > listedChecks {
+		more = fmt.Sprintf("; and %d more", len(recs)-listedChecks)
+	}
+	return fmt.Sprintf("failed health checks: %d (%s): %s%s", len(recs), strings.Join(counts, ", "), strings.Join(each, "; "), more)
 }
+
+// listedChecks is how many failed health checks a replay's observation lists.
+const listedChecks = 4
 
 // sampleMetrics reads /metrics once; a failed read is a failed scrape, as Prometheus sees it.
 func sampleMetrics(ctx context.Context, env *chaos.Env) alertreplay.Scrape {

@@ -46,21 +46,30 @@ participants_cache_request_duration_seconds_count{operation="get"} 5
 	}
 }
 
-// A replay's failed health checks are counted per dependency, and the first one's reason
-// is shown: dependency_up alone cannot say why an alert fired.
+// A replay's failed health checks are counted per dependency, and each one's time and
+// reason are shown: dependency_up alone cannot say why an alert fired.
 func TestFailedChecksSaysWhichAndWhy(t *testing.T) {
 	logs, err := chaos.ParseLogs(strings.NewReader(strings.Join([]string{
 		`{"time":"2026-12-05T10:00:00Z","level":"INFO","msg":"Server started"}`,
 		`{"time":"2026-12-05T10:00:01.5Z","level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":200,"error":"ping redis: i/o timeout"}`,
-		`{"level":"DEBUG","msg":"Health check failed","dependency":"database","duration_ms":501,"error":"ping: timeout"}`,
-		`{"level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":3,"error":"ping redis: refused"}`,
+		`{"time":"2026-12-05T10:00:01.9Z","level":"DEBUG","msg":"Health check failed","dependency":"database","duration_ms":501,"error":"ping: timeout"}`,
+		`{"time":"2026-12-05T10:00:02Z","level":"DEBUG","msg":"Health check failed","dependency":"redis","duration_ms":3,"error":"ping redis: refused"}`,
 	}, "\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "failed health checks: 3 (database 1, redis 2); the first: ended 500ms into the replay, redis after 200ms: ping redis: i/o timeout"
+	want := "failed health checks: 3 (database 1, redis 2): ended 500ms into the replay, redis after 200ms: ping redis: i/o timeout; " +
+		"ended 900ms into the replay, database after 501ms: ping: timeout; ended 1s into the replay, redis after 3ms: ping redis: refused"
 	if got := failedChecks(logs, time.Date(2026, 12, 5, 10, 0, 1, 0, time.UTC)); got != want {
 		t.Errorf("failedChecks = %q\nwant            %q", got, want)
+	}
+	line := `{"level":"DEBUG","msg":"Health check failed","dependency":"database","duration_ms":501,"error":"ping: timeout"}`
+	many, err := chaos.ParseLogs(strings.NewReader(strings.Repeat(line+"\n", listedChecks+2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedChecks(many, time.Time{}); strings.Count(got, "ping: timeout") != listedChecks || !strings.HasSuffix(got, "; and 2 more") {
+		t.Errorf("failedChecks of %d = %q, want %d listed and 2 more", listedChecks+2, got, listedChecks)
 	}
 	quiet, err := chaos.ParseLogs(strings.NewReader(`{"level":"INFO","msg":"Service started"}`))
 	if err != nil {

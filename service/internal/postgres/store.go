@@ -376,11 +376,26 @@ func (s *Store) Ping(ctx context.Context) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err := s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.Ping(ctx) })
+	acquired := time.Duration(-1)
+	err := s.withConn(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		acquired = time.Since(start)
+		return conn.Ping(ctx)
+	})
 	s.m.DatabaseDuration.WithLabelValues(OpPing).Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.failed(OpPing)
-		return chat.Wrap(fmt.Errorf("ping: %w", redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, unavailableMessage)
+		return chat.Wrap(fmt.Errorf("ping: %s: %w", s.pingStage(acquired), redact(err, s.secrets)), chat.EDATABASEUNAVAILABLE, unavailableMessage)
 	}
 	return nil
+}
+
+// pingStage says where a failed ping spent its time, for the health check's log: waiting
+// for a pooled connection (opening one, or all in use), or for the answer on one it had.
+func (s *Store) pingStage(acquired time.Duration) string {
+	if acquired < 0 {
+		st := s.pool.Stat()
+		return fmt.Sprintf("no connection (pool: %d of %d open, %d in use, %d being opened)",
+			st.TotalConns(), st.MaxConns(), st.AcquiredConns(), st.ConstructingConns())
+	}
+	return fmt.Sprintf("no answer on a connection acquired after %dms", acquired.Milliseconds())
 }

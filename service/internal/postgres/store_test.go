@@ -441,6 +441,28 @@ func TestDatabaseHangingIsUnavailableWithinTheDeadline(t *testing.T) {
 	}
 }
 
+// A failed ping says where it waited, for the health check's log: for a connection (none
+// could be opened), or for the answer on one it had.
+func TestFailedPingSaysWhereItWaited(t *testing.T) {
+	proxy := testdb.NewProxy(t, server.Addr())
+	e := newEnv(t, proxy.Addr(), Options{Timeout: 200 * time.Millisecond})
+	ctx := context.Background()
+	proxy.Hang()
+	if err := e.store.Ping(ctx); err == nil || !strings.Contains(err.Error(), "ping: no connection (pool: ") {
+		t.Errorf("ping while no connection opens: %v, want it to say it had no connection", err)
+	}
+	if err := proxy.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Hang()
+	if err := e.store.Ping(ctx); err == nil || !strings.Contains(err.Error(), "ping: no answer on a connection acquired after ") {
+		t.Errorf("ping on a pooled connection that hangs: %v, want it to say it had one", err)
+	}
+}
+
 func TestBreakerShortCircuitsAndRecovers(t *testing.T) {
 	proxy := testdb.NewProxy(t, server.Addr())
 	const timeout = 200 * time.Millisecond
