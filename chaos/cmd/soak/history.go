@@ -84,8 +84,9 @@ func (h *history) add(id int64, v version) string {
 }
 
 // restart begins a new stretch of chat id's history with v, what the store held when it
-// was read anew after its record had a gap: not compared with the version before the gap,
-// which the missed writes may have replaced in any way.
+// was read whole (before the load, or anew after its record had a gap): no write, so not
+// counted as one, and not compared with the version before a gap, which the missed writes
+// may have replaced in any way.
 func (h *history) restart(id int64, v version) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

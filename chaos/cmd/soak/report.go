@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/contract"
 )
 
 // sourceCheck is how many chats served from one store were checked against its history,
@@ -200,7 +202,7 @@ func (r *report) markdown(w io.Writer) {
 	p("- Recoveries measured: %d, the slowest %s (bound %s); %d cut short by the next fault.\n", measured, slowest.Round(time.Millisecond), recoveryBound, interrupted)
 	p("- MAX: %d calls, busiest second %d (quota %d), %d refused 429 for the quota.\n", r.MaxCalls, r.MaxPeak, maxPerSecond, r.MaxRefused)
 	p("- Writes checked for regressions: %d to the database, %d to the cache; refresh queue at the end: %s.\n",
-		r.StoreWrites["database"], r.StoreWrites["cache"], r.Queue)
+		r.StoreWrites[string(contract.SourceDatabase)], r.StoreWrites[string(contract.SourceCache)], r.Queue)
 	for _, store := range slices.Sorted(maps.Keys(r.Source)) {
 		c := r.Source[store]
 		p("- Chats served from the %s checked against its history: %d", store, c.Checked)

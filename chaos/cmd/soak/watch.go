@@ -59,7 +59,7 @@ func installTriggers(ctx context.Context, env *chaos.Env, h *history) error {
 		if err := rows.Scan(&id, &count, &at); err != nil {
 			return fmt.Errorf("read the chats: %w", err)
 		}
-		h.add(id, version{Count: int(count), At: at, Written: now, Seen: now})
+		h.restart(id, version{Count: int(count), At: at, Written: now, Seen: now})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the chats: %w", err)
