@@ -87,7 +87,11 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	soak := filepath.Join(bin, "soak")
-	fmt.Fprintf(stdout, "selftest soak: building the soak and %d variants%s\n", len(variants), map[bool]string{true: " and the reference"}[*control])
+	also := ""
+	if *control {
+		also = " and the reference"
+	}
+	fmt.Fprintf(stdout, "selftest soak: building the soak and %d variants%s\n", len(variants), also)
 	patches := map[string]string{}
 	for _, v := range variants {
 		patches[v.Name] = v.Patch()
