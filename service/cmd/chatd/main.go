@@ -101,6 +101,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return serve(ctx, cfg, log)
 }
 
+// warmFor bounds the wait for the pool's connections at start, in DATABASE_TIMEOUTs: each
+// connection's opening is bounded by one, and a failed one is opened again once.
+const warmFor = 3
+
+// warmDatabase opens the pool's DATABASE_MIN_CONNS connections before the service serves,
+// so its first requests, health checks and refreshes do not wait for connections to be
+// opened. A database that does not give them in time delays the start by at most warmFor
+// DATABASE_TIMEOUTs: the service then serves, and opens connections as they are needed.
+func warmDatabase(ctx context.Context, store *postgres.Store, cfg config.Config, log *slog.Logger) {
+	if cfg.DatabaseMinConns == 0 {
+		return
+	}
+	start := time.Now()
+	warmCtx, cancel := context.WithTimeout(ctx, warmFor*cfg.DatabaseTimeout)
+	defer cancel()
+	open := store.Warm(warmCtx)
+	took := time.Since(start)
+	if open < cfg.DatabaseMinConns {
+		log.WarnContext(ctx, "Database connections not all opened at start; opening them as needed",
+			"open", open, "want", cfg.DatabaseMinConns, "took", took.String())
+		return
+	}
+	log.InfoContext(ctx, "Database connections opened", "open", open, "took", took.String())
+}
+
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == config.LogText {
@@ -137,6 +162,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	store, err := postgres.Open(cfg.DatabaseURL, postgres.Options{
 		Timeout:         cfg.DatabaseTimeout,
 		MaxConns:        int32(cfg.DatabaseMaxConns), //nolint:gosec // config bounds it to 1..1000
+		MinConns:        int32(cfg.DatabaseMinConns), //nolint:gosec // config bounds it to 0..1000
 		ClockSkewMax:    cfg.ClockSkewMax,
 		BreakerFailures: cfg.DatabaseBreakerFailures,
 		BreakerCooldown: cfg.DatabaseBreakerCooldown,
@@ -204,6 +230,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RedisTimeout:    cfg.RedisTimeout,
 		HealthCacheTTL:  cfg.HealthCacheTTL,
 	})
+
+	warmDatabase(ctx, store, cfg, log)
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)

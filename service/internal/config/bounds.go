@@ -39,6 +39,7 @@ var IntBounds = map[string]Range[int]{
 	EnvRefreshWorkers:          {1, 64},
 	EnvReplicas:                {1, 100},
 	EnvDatabaseMaxConns:        {1, 1000},
+	EnvDatabaseMinConns:        {0, 1000},
 	EnvRefreshQueueSize:        {1, 100_000},
 	EnvMaxAPIBreakerFailures:   {1, 1000},
 	EnvRedisBreakerFailures:    {1, 1000},

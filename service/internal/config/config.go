@@ -53,6 +53,7 @@ const (
 	EnvMaxAPITimeout           = "MAX_API_TIMEOUT"
 	EnvDatabaseTimeout         = "DATABASE_TIMEOUT"
 	EnvDatabaseMaxConns        = "DATABASE_MAX_CONNS"
+	EnvDatabaseMinConns        = "DATABASE_MIN_CONNS"
 	EnvLogFormat               = "LOG_FORMAT"
 	EnvLogLevel                = "LOG_LEVEL"
 	EnvRefreshWorkers          = "REFRESH_WORKERS"
@@ -107,6 +108,11 @@ type Config struct {
 	DatabaseTimeout time.Duration
 	// DatabaseMaxConns is the size of the database connection pool.
 	DatabaseMaxConns int
+	// DatabaseMinConns connections are opened before the service serves and kept open, so
+	// a request does not pay for opening one (a process started, a password exchange: tens
+	// of milliseconds on an idle host, hundreds on a saturated one). DatabaseMaxConns when
+	// unset: a fixed-size pool.
+	DatabaseMinConns int
 
 	LogFormat LogFormat
 	LogLevel  slog.Level
@@ -198,6 +204,11 @@ func Load(getenv func(string) string) (Config, error) {
 		p.fail(EnvCacheTTL, fmt.Sprintf("must be longer than %s (%s), so stale data can be served while MAX is down",
 			EnvStaleAfter, c.StaleAfter))
 	}
+	c.DatabaseMinConns = p.integer(EnvDatabaseMinConns, c.DatabaseMaxConns)
+	if !p.failed(EnvDatabaseMinConns) && !p.failed(EnvDatabaseMaxConns) && c.DatabaseMinConns > c.DatabaseMaxConns {
+		p.fail(EnvDatabaseMinConns, fmt.Sprintf("must not exceed %s (%d), got %d", EnvDatabaseMaxConns,
+			c.DatabaseMaxConns, c.DatabaseMinConns))
+	}
 	if err := errors.Join(p.errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -223,6 +234,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("max_api_timeout", c.MaxAPITimeout.String()),
 		slog.String("database_timeout", c.DatabaseTimeout.String()),
 		slog.Int("database_max_conns", c.DatabaseMaxConns),
+		slog.Int("database_min_conns", c.DatabaseMinConns),
 		slog.Int("refresh_workers", c.RefreshWorkers),
 		slog.Int("refresh_queue_size", c.RefreshQueueSize),
 		slog.Float64("max_api_rate_limit", c.MaxAPIRateLimit),

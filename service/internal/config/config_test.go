@@ -49,6 +49,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxAPITimeout:           2 * time.Second,
 		DatabaseTimeout:         time.Second,
 		DatabaseMaxConns:        10,
+		DatabaseMinConns:        10,
 		LogFormat:               LogJSON,
 		LogLevel:                slog.LevelInfo,
 		RefreshWorkers:          4,
@@ -86,6 +87,7 @@ func TestLoadOverrides(t *testing.T) {
 		EnvMaxAPITimeout:           "1s",
 		EnvDatabaseTimeout:         "250ms",
 		EnvDatabaseMaxConns:        "25",
+		EnvDatabaseMinConns:        "3",
 		EnvLogFormat:               "TEXT",
 		EnvLogLevel:                "debug",
 		EnvRefreshWorkers:          "2",
@@ -123,6 +125,7 @@ func TestLoadOverrides(t *testing.T) {
 		{"MaxAPITimeout", c.MaxAPITimeout, time.Second},
 		{"DatabaseTimeout", c.DatabaseTimeout, 250 * time.Millisecond},
 		{"DatabaseMaxConns", c.DatabaseMaxConns, 25},
+		{"DatabaseMinConns", c.DatabaseMinConns, 3},
 		{"LogFormat", c.LogFormat, LogText},
 		{"LogLevel", c.LogLevel, slog.LevelDebug},
 		{"RefreshWorkers", c.RefreshWorkers, 2},
@@ -194,6 +197,8 @@ func TestLoadRejects(t *testing.T) {
 		{"rate overflow", map[string]string{EnvMaxAPIRateLimit: "1e400"}, EnvMaxAPIRateLimit, "between 0.1 and 30"},
 		{"max breaker failures", map[string]string{EnvMaxAPIBreakerFailures: "0"}, EnvMaxAPIBreakerFailures, "between 1 and 1000"},
 		{"redis breaker failures", map[string]string{EnvRedisBreakerFailures: "x"}, EnvRedisBreakerFailures, "integer"},
+		{"min conns above max conns", map[string]string{EnvDatabaseMaxConns: "4", EnvDatabaseMinConns: "5"}, EnvDatabaseMinConns, "must not exceed DATABASE_MAX_CONNS (4)"},
+		{"min conns negative", map[string]string{EnvDatabaseMinConns: "-1"}, EnvDatabaseMinConns, "between 0 and 1000"},
 		{"database breaker failures", map[string]string{EnvDatabaseBreakerFailures: "-1"}, EnvDatabaseBreakerFailures, "between 1 and 1000"},
 		{"redis cooldown", map[string]string{EnvRedisBreakerCooldown: "0s"}, EnvRedisBreakerCooldown, "between 100ms and 10m"},
 		{"max cooldown", map[string]string{EnvMaxAPIBreakerCooldown: "soon"}, EnvMaxAPIBreakerCooldown, "duration"},
@@ -258,6 +263,9 @@ func TestBounds(t *testing.T) {
 					overrides[EnvCacheTTL] = DurationBounds[EnvCacheTTL].Max.String()
 				case EnvCacheTTL:
 					overrides[EnvStaleAfter] = DurationBounds[EnvStaleAfter].Min.String()
+				case EnvDatabaseMinConns:
+					// Nor may the pool's minimum exceed its size.
+					overrides[EnvDatabaseMaxConns] = strconv.Itoa(IntBounds[EnvDatabaseMaxConns].Max)
 				}
 				_, err := Load(env(overrides))
 				if pr.ok && err != nil {
@@ -332,5 +340,26 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "127.0.0.1:5432") || !strings.Contains(out, `"redis_timeout":"100ms"`) {
 		t.Errorf("logged config should keep the database host and readable durations: %s", out)
+	}
+}
+
+// An unset DATABASE_MIN_CONNS follows DATABASE_MAX_CONNS (a fixed-size pool), and zero
+// keeps no connection open ahead of need.
+func TestMinConnsFollowMaxConns(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{EnvDatabaseMaxConns: "3"}, 3},
+		{map[string]string{EnvDatabaseMaxConns: "3", EnvDatabaseMinConns: "0"}, 0},
+		{map[string]string{EnvDatabaseMaxConns: "3", EnvDatabaseMinConns: "3"}, 3},
+	} {
+		c, err := Load(env(tc.env))
+		if err != nil {
+			t.Fatalf("Load(%v): %v", tc.env, err)
+		}
+		if c.DatabaseMinConns != tc.want {
+			t.Errorf("Load(%v): DatabaseMinConns %d, want %d", tc.env, c.DatabaseMinConns, tc.want)
+		}
 	}
 }

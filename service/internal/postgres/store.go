@@ -58,6 +58,9 @@ type Options struct {
 	// MaxConns is the pool size (DATABASE_MAX_CONNS); DefaultMaxConns if zero. A call that
 	// finds every connection busy until its deadline fails with ErrPoolExhausted.
 	MaxConns int32
+	// MinConns connections are kept open (at most MaxConns), so a call rarely waits for a
+	// connection to be opened; Warm opens them at start.
+	MinConns int32
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
 }
@@ -101,6 +104,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	cfg.MinConns = min(max(opts.MinConns, 0), cfg.MaxConns)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", redact(err, secrets))
@@ -124,6 +128,70 @@ func Open(dsn string, opts Options) (*Store, error) {
 	})
 	s.m.BreakerState.WithLabelValues(metrics.DepDatabase).Set(metrics.BreakerClosed)
 	return s, nil
+}
+
+// warmPoll is how often Warm looks at the pool while its connections are being opened.
+const warmPoll = 10 * time.Millisecond
+
+// Warm opens the pool's MinConns connections and waits until they are open, or until ctx
+// ends, and returns how many are open. Opening a connection costs far more than a query
+// (a backend process started, a password exchange: tens of milliseconds on an idle host,
+// hundreds on a saturated one, beyond the call deadline), so a service that serves before
+// its pool is warm makes its first requests pay for it. The pool starts opening them when
+// the store is opened; a connection that failed to open (each is bounded by the store's
+// timeout) is opened again here while ctx lasts.
+func (s *Store) Warm(ctx context.Context) int {
+	want := s.pool.Config().MinConns
+	t := time.NewTicker(warmPoll)
+	defer t.Stop()
+	// The pool's own attempt, started when the store was opened, is given a timeout
+	// before Warm opens connections itself.
+	tried := time.Now()
+	for {
+		st := s.pool.Stat()
+		open := st.TotalConns() - st.ConstructingConns()
+		if open >= want {
+			return int(open)
+		}
+		if st.ConstructingConns() == 0 && time.Since(tried) >= s.timeout {
+			// Nothing is being opened (an attempt failed): open them now, all at once as
+			// the pool does, at most once a timeout.
+			tried = time.Now()
+			s.open(ctx, int(want))
+		}
+		select {
+		case <-ctx.Done():
+			st := s.pool.Stat()
+			return int(st.TotalConns() - st.ConstructingConns())
+		case <-t.C:
+		}
+	}
+}
+
+// open holds n connections at once, opening those the pool lacks, and leaves them idle in
+// the pool; failures are left to the caller's next look at the pool.
+func (s *Store) open(ctx context.Context, n int) {
+	conns := make(chan *pgxpool.Conn, n)
+	for range n {
+		go func() {
+			conn, err := s.pool.Acquire(ctx)
+			if err != nil {
+				conn = nil
+			}
+			conns <- conn
+		}()
+	}
+	// Every connection is held until all were asked for, so that each acquisition opens
+	// a connection of its own instead of reusing one just released.
+	held := make([]*pgxpool.Conn, 0, n)
+	for range n {
+		if c := <-conns; c != nil {
+			held = append(held, c)
+		}
+	}
+	for _, c := range held {
+		c.Release()
+	}
 }
 
 // Close closes the pool's connections. It waits at most the store's timeout: after a

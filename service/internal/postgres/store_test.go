@@ -681,3 +681,64 @@ func TestUpdateParticipantsOverwritesATimeBeyondTheClockSkew(t *testing.T) {
 		t.Errorf("chat 5: count %d at %v, want 55 kept: 3s ahead is within the 5s allowance", count, at)
 	}
 }
+
+// openConns is the number of the pool's connections that are open (not being opened).
+func (e *env) openConns() int32 {
+	st := e.store.pool.Stat()
+	return st.TotalConns() - st.ConstructingConns()
+}
+
+// Warm opens MinConns connections before it returns; calls after it take those.
+func TestWarmOpensTheMinimumBeforeItReturns(t *testing.T) {
+	e := newEnv(t, "", Options{MinConns: 3, MaxConns: 5})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got := e.store.Warm(ctx); got != 3 {
+		t.Fatalf("Warm = %d open connections, want 3", got)
+	}
+	if got := e.openConns(); got != 3 {
+		t.Errorf("open connections after Warm: %d, want 3", got)
+	}
+	if err := e.store.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.store.pool.Stat().NewConnsCount(); got != 3 {
+		t.Errorf("connections opened after a ping on the warm pool: %d, want still 3", got)
+	}
+}
+
+// A minimum above the pool's size is the pool's size.
+func TestWarmOpensAtMostMaxConns(t *testing.T) {
+	e := newEnv(t, "", Options{MinConns: 9, MaxConns: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got := e.store.Warm(ctx); got != 2 {
+		t.Fatalf("Warm = %d open connections, want 2", got)
+	}
+}
+
+// A database that refuses connections at start delays Warm until its context ends, not
+// longer; once it accepts again within that time, Warm opens the connections itself (the
+// pool's own attempt failed and is not repeated for a minute).
+func TestWarmRetriesUntilItsContextEnds(t *testing.T) {
+	proxy := testdb.NewProxy(t, server.Addr())
+	proxy.Refuse()
+	e := newEnv(t, proxy.Addr(), Options{MinConns: 2, Timeout: 200 * time.Millisecond})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	start := time.Now()
+	got := e.store.Warm(ctx)
+	cancel()
+	if elapsed := time.Since(start); got != 0 || elapsed > 2*time.Second {
+		t.Fatalf("Warm against a refusing database: %d open after %s, want 0 soon after its 300ms", got, elapsed)
+	}
+
+	if err := proxy.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got := e.store.Warm(ctx); got != 2 {
+		t.Fatalf("Warm once the database accepts again: %d open, want 2", got)
+	}
+}
