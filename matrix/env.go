@@ -43,11 +43,12 @@ func BaseEnv() map[string]string {
 		// service distrusts times further ahead than CLOCK_SKEW_MAX (5s by default), so the
 		// rows run with an allowance that covers their minute.
 		"CLOCK_SKEW_MAX": formatDuration(clockSkewMax),
-		// The reference opens its whole pool (10) before it serves by default. A row needs
-		// at most six connections at once (four refresh workers, a request and a health
-		// check), and a connection costs 20 to 40 ms (PostgreSQL starting a backend, most of
-		// it): opening six, not ten, at each of the matrix's hundred-odd starts of the
-		// service took the -race suite on two cores from 4m40s to 3m48s.
-		"DATABASE_MIN_CONNS": "6",
+		// The reference opens its whole pool (10) before it serves by default. Rows run
+		// side by side on two cores, and a connection costs 20 to 40 ms of CPU (PostgreSQL
+		// starting a backend, the client's SCRAM exchange under -race), all at once at each of
+		// the matrix's hundred-odd starts of the service: ten took the -race suite from
+		// 3m24s to 4m40s, and the burst stalls the requests of the rows beside it. Two keep
+		// the service's first health check and request from opening one.
+		"DATABASE_MIN_CONNS": "2",
 	}
 }
