@@ -59,6 +59,8 @@ type config struct {
 	Tail   time.Duration `json:"tail"`
 	Out    string        `json:"-"`
 	Race   bool          `json:"race"`
+	// StopWhen ends the run once every invariant it names was broken (-stop-when).
+	StopWhen []string `json:"stop_when,omitempty"`
 }
 
 // Bounds of a run: this is a soak, not a stress test.
@@ -96,8 +98,18 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.IntVar(&c.Hot, "hot", 8, "chats that POST refreshes go to, a few times a second on every replica at once: racing writers")
 	fs.StringVar(&c.Out, "out", "out", "directory of soak.md, soak.json and soak.svg")
 	fs.BoolVar(&c.Race, "race", false, "build the service with the race detector (not by default, even in CI: the soak measures the service's own resources)")
+	stopWhen := fs.String("stop-when", "", "end the run as soon as every invariant named (comma-separated) is broken, without the end checks: "+
+		"a run that must fail on them need not last longer")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
+	}
+	if *stopWhen != "" {
+		for name := range strings.SplitSeq(*stopWhen, ",") {
+			if !knownInvariant(name) {
+				return config{}, fmt.Errorf("-stop-when: no invariant %q", name)
+			}
+			c.StopWhen = append(c.StopWhen, name)
+		}
 	}
 	switch {
 	case c.Duration < minDuration || c.Duration > maxDuration:

@@ -29,6 +29,9 @@ type report struct {
 	SUT     string        `json:"sut"`
 	Started time.Time     `json:"started"`
 	Elapsed time.Duration `json:"elapsed"`
+	// StoppedEarly: every invariant of -stop-when was broken, and the run ended then,
+	// without the end checks (queue, resources).
+	StoppedEarly bool `json:"stopped_early,omitempty"`
 	// Requests is every request of the load; Statuses counts them by kind and status (0: no
 	// answer in time).
 	Requests int                         `json:"requests"`
@@ -181,6 +184,10 @@ func (r *report) markdown(w io.Writer) {
 	p("Seed %d (repeat: `go run ./chaos/cmd/soak -seed %d -duration %s -rate %d`), %s of %s at %d requests a second on %d replicas of `%s`, %d chats (%d hot), started %s.\n\n",
 		r.Config.Seed, r.Config.Seed, r.Config.Duration, r.Config.Rate, r.Elapsed.Round(time.Second), r.Config.Duration,
 		r.Config.Rate, r.Config.Replicas, r.SUT, r.Config.Chats, r.Config.Hot, r.Started.Format(time.RFC3339))
+	if r.StoppedEarly {
+		p("Stopped early: every invariant of `-stop-when` (%s) was broken; the end checks (queue, resources) were not made.\n\n",
+			strings.Join(r.Config.StopWhen, ", "))
+	}
 	p("![timeline](soak.svg)\n\n")
 	if len(r.Violations) > 0 {
 		p("## Violations\n\n| at | invariant | faults active | evidence |\n|---|---|---|---|\n")

@@ -136,6 +136,10 @@ type soak struct {
 	monitorErr  string       // why, the last time
 	cursor      *writeCursor // the write log read so far; only the database poll touches it
 	counters    map[string]float64
+
+	// broken is closed once every invariant of cfg.StopWhen has a violation.
+	broken     chan struct{}
+	brokenOnce sync.Once
 }
 
 func newSoak(ctx context.Context, env *chaos.Env, cfg config) (*soak, error) {
@@ -147,6 +151,7 @@ func newSoak(ctx context.Context, env *chaos.Env, cfg config) (*soak, error) {
 		seconds:  map[int]*second{},
 		statuses: map[requestKind]map[int]int{},
 		cursor:   newWriteCursor(),
+		broken:   make(chan struct{}),
 	}
 	s.plan = newSchedule(cfg.Seed, catalog(), cfg.WarmUp, cfg.Duration-cfg.Tail)
 
@@ -228,6 +233,26 @@ func (s *soak) violate(at time.Duration, inv, evidence string) {
 	if s.counts[inv] <= keepPerInvariant {
 		s.violations = append(s.violations, violation{At: at, Invariant: inv, Faults: faults, Evidence: evidence})
 	}
+	s.checkBrokenLocked()
+}
+
+// knownInvariant reports whether name is one of the soak's invariants.
+func knownInvariant(name string) bool {
+	return slices.ContainsFunc(invariants, func(i struct{ id, text string }) bool { return i.id == name })
+}
+
+// checkBrokenLocked closes broken once every invariant the run stops on has a violation.
+// s.mu is held.
+func (s *soak) checkBrokenLocked() {
+	if len(s.cfg.StopWhen) == 0 {
+		return
+	}
+	for _, inv := range s.cfg.StopWhen {
+		if s.counts[inv] == 0 {
+			return
+		}
+	}
+	s.brokenOnce.Do(func() { close(s.broken) })
 }
 
 func (s *soak) bucket(at time.Duration) *second {
@@ -247,6 +272,17 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 	defer cancel()
 	s.start = time.Now()
 	end := s.start.Add(s.cfg.Duration)
+	// runCtx ends the load and the schedule early once every invariant of -stop-when is
+	// broken (the schedule lifts the faults it holds).
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go func() {
+		select {
+		case <-s.broken:
+			stopRun()
+		case <-runCtx.Done():
+		}
+	}()
 
 	var wg sync.WaitGroup
 	wg.Go(func() { s.bumpEpochs(ctx) })
@@ -264,6 +300,15 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 	newAttacker := func() *vegeta.Attacker { return vegeta.NewAttacker(vegeta.Client(client), vegeta.MaxWorkers(256)) }
 	rate := vegeta.Rate{Freq: s.cfg.Rate, Per: time.Second}
 	load := func(a *vegeta.Attacker, p vegeta.Pacer, until time.Time) {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-runCtx.Done():
+				a.Stop()
+			case <-done:
+			}
+		}()
 		for r := range a.Attack(targeter, p, time.Until(until), "soak") {
 			s.judgeResult(r)
 		}
@@ -287,18 +332,27 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 	go func() {
 		defer close(loadDone)
 		var racers sync.WaitGroup
-		racers.Go(func() { s.raceWriters(ctx, client, end) })
+		racers.Go(func() { s.raceWriters(runCtx, client, end) })
 		load(attacker, rate, end)
 		racers.Wait()
 		tr.CloseIdleConnections()
 	}()
-	scheduleErr := s.runSchedule(ctx)
+	scheduleErr := s.runSchedule(runCtx)
+	stoppedEarly := false
+	select {
+	case <-s.broken:
+		stoppedEarly = ctx.Err() == nil
+	default:
+	}
+	if stoppedEarly {
+		scheduleErr = nil
+	}
 	if scheduleErr != nil {
 		attacker.Stop()
 	}
 	<-loadDone
 	elapsed := time.Since(s.start)
-	if scheduleErr == nil {
+	if scheduleErr == nil && !stoppedEarly {
 		// The load over and its connections closed: the queue drains, then the resources.
 		s.checkQueue(ctx)
 		s.checkResources(before, s.resourceSnapshot(ctx))
@@ -314,7 +368,9 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	s.checkQuota()
-	return s.report(elapsed), nil
+	rep := s.report(elapsed)
+	rep.StoppedEarly = stoppedEarly
+	return rep, nil
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {
@@ -617,6 +673,7 @@ func (s *soak) pollMax() {
 			s.counts[invHarness]++
 			s.violations = append(s.violations, violation{At: s.offset(c.Time), Invariant: invHarness,
 				Evidence: fmt.Sprintf("MAX's journal dropped calls %d to %d before they were read", s.lastSeq+1, c.Seq-1)})
+			s.checkBrokenLocked()
 		}
 		s.lastSeq = c.Seq
 		s.maxCalls = append(s.maxCalls, c.Time)
@@ -632,6 +689,7 @@ func (s *soak) pollMax() {
 			s.violations = append(s.violations, violation{At: at, Invariant: invQuota,
 				Evidence: fmt.Sprintf("MAX answered %s %s 429: over its %d a second", c.Method, c.Path, maxPerSecond)})
 		}
+		s.checkBrokenLocked()
 	}
 }
 

@@ -200,7 +200,12 @@ func soakVariant(ctx context.Context, v selftest.SoakVariant, soak, sut, dir str
 		return o
 	}
 	defer log.Close()
-	cmd := exec.CommandContext(ctx, soak, append([]string{"-out", dir}, flags...)...) //nolint:gosec // G204: the soak just built
+	args := append([]string{"-out", dir}, flags...)
+	if !o.Control {
+		// A variant's run has done its job once it broke what it must: it ends there.
+		args = append(args, "-stop-when", strings.Join(v.Violates, ","))
+	}
+	cmd := exec.CommandContext(ctx, soak, args...) //nolint:gosec // G204: the soak just built
 	cmd.Env = append(os.Environ(), envSUTCommand+"="+sut)
 	cmd.Stdout, cmd.Stderr = log, log
 	runErr := cmd.Run()
