@@ -48,27 +48,15 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$
 
 .PHONY: test unit build vet fmt images alerts lint actionlint tools chatd fuzz stack bench \
 	env-test interrupt-test chaos scenario docs backend setup-test setup-chaos docker-check offline-images-if-needed selftest selftest-sample selftest-soak soak flake timings \
-	report-check test-static test-env
+	report-check
 
-# make test runs in two stages. First two lanes side by side (each one's output printed
-# whole when it ends): test-static (vet, lint, actionlint, alerts and the unit tests) keeps
-# the CPU busy, while test-env (the environment's own specs on both backends and the
-# interrupt test) mostly waits for processes to start and faults to act. Then the matrix,
-# its report page and the two self-tests, one after another, each with the machine to
-# itself. The soak against the reference runs inside selftest-soak, as its control (side
-# by side with the variants, and it must pass), so make test does not run make soak on its
-# own.
-test: setup-test
-	@$(MAKE) --no-print-directory -j2 --output-sync=recurse test-static test-env
-	@$(MAKE) --no-print-directory chaos report-check selftest-sample selftest-soak
+# The soak against the reference runs inside selftest-soak, as its control (side by side
+# with the variants, and it must pass), so make test does not run make soak on its own.
+test: setup-test vet lint actionlint unit alerts env-test interrupt-test chaos report-check selftest-sample selftest-soak
 
 # make test's selftest-sample builds every mutant of the service, so its unit tests only
 # check that the mutants' patches still apply (-short); make unit alone builds them too.
-test-static:
-	@$(MAKE) --no-print-directory vet lint actionlint alerts unit UNIT_FLAGS=-short
-
-test-env:
-	@$(MAKE) --no-print-directory env-test interrupt-test
+test: UNIT_FLAGS = -short
 
 # scripts/setup.sh installs what the two README commands need (apt-get, as root on Debian
 # or Ubuntu) and prints nothing when it is all there; SETUP=0 skips it.
