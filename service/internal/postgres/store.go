@@ -148,12 +148,11 @@ func (s *Store) Warm(ctx context.Context) int {
 	// before Warm opens connections itself.
 	tried := time.Now()
 	for {
-		st := s.pool.Stat()
-		open := st.TotalConns() - st.ConstructingConns()
+		open, opening := s.openConns()
 		if open >= want {
 			return int(open)
 		}
-		if st.ConstructingConns() == 0 && time.Since(tried) >= s.timeout {
+		if opening == 0 && time.Since(tried) >= s.timeout {
 			// Nothing is being opened (an attempt failed): open them now, all at once as
 			// the pool does, at most once a timeout.
 			tried = time.Now()
@@ -161,11 +160,18 @@ func (s *Store) Warm(ctx context.Context) int {
 		}
 		select {
 		case <-ctx.Done():
-			st := s.pool.Stat()
-			return int(st.TotalConns() - st.ConstructingConns())
+			open, _ := s.openConns()
+			return int(open)
 		case <-t.C:
 		}
 	}
+}
+
+// openConns is the number of the pool's connections that are open, and of those being
+// opened.
+func (s *Store) openConns() (open, opening int32) {
+	st := s.pool.Stat()
+	return st.TotalConns() - st.ConstructingConns(), st.ConstructingConns()
 }
 
 // open holds n connections at once, opening those the pool lacks, and leaves them idle in

@@ -682,38 +682,33 @@ func TestUpdateParticipantsOverwritesATimeBeyondTheClockSkew(t *testing.T) {
 	}
 }
 
-// openConns is the number of the pool's connections that are open (not being opened).
-func (e *env) openConns() int32 {
-	st := e.store.pool.Stat()
-	return st.TotalConns() - st.ConstructingConns()
-}
-
-// Warm opens MinConns connections before it returns; calls after it take those.
+// Warm opens MinConns connections, at most MaxConns, before it returns; calls after it
+// take those.
 func TestWarmOpensTheMinimumBeforeItReturns(t *testing.T) {
-	e := newEnv(t, "", Options{MinConns: 3, MaxConns: 5})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if got := e.store.Warm(ctx); got != 3 {
-		t.Fatalf("Warm = %d open connections, want 3", got)
-	}
-	if got := e.openConns(); got != 3 {
-		t.Errorf("open connections after Warm: %d, want 3", got)
-	}
-	if err := e.store.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.store.pool.Stat().NewConnsCount(); got != 3 {
-		t.Errorf("connections opened after a ping on the warm pool: %d, want still 3", got)
-	}
-}
-
-// A minimum above the pool's size is the pool's size.
-func TestWarmOpensAtMostMaxConns(t *testing.T) {
-	e := newEnv(t, "", Options{MinConns: 9, MaxConns: 2})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if got := e.store.Warm(ctx); got != 2 {
-		t.Fatalf("Warm = %d open connections, want 2", got)
+	for _, tc := range []struct {
+		name           string
+		min, max, want int32
+	}{
+		{"the minimum", 3, 5, 3},
+		{"a minimum above the pool's size is the size", 9, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, "", Options{MinConns: tc.min, MaxConns: tc.max})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if got := e.store.Warm(ctx); got != int(tc.want) {
+				t.Fatalf("Warm = %d open connections, want %d", got, tc.want)
+			}
+			if open, _ := e.store.openConns(); open != tc.want {
+				t.Errorf("open connections after Warm: %d, want %d", open, tc.want)
+			}
+			if err := e.store.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.store.pool.Stat().NewConnsCount(); got != int64(tc.want) {
+				t.Errorf("connections opened after a ping on the warm pool: %d, want still %d", got, tc.want)
+			}
+		})
 	}
 }
 
