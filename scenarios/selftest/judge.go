@@ -28,6 +28,10 @@ type Outcome struct {
 	Extra []string `json:"extra,omitempty"`
 	// OffField were rejected as expected but showed no mismatch in the variant's Fields.
 	OffField []string `json:"off_field,omitempty"`
+	// RanAlone were rejected unexpectedly on a latency bound alone while variants ran side
+	// by side, and passed when run again with nothing else on the machine: the self-test's
+	// own load, not the variant (see TimingExtras). They are reported, not held against it.
+	RanAlone []string `json:"ran_alone,omitempty"`
 	// Differing (contract-only variants) are the rows whose full judgement found differences
 	// from the reference service.
 	Differing []string `json:"differing,omitempty"`
@@ -164,6 +168,58 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 		}
 	}
 	return o
+}
+
+// TimingExtras returns the rows of o.Extra that rep shows rejected on a latency bound alone
+// (with, in a row decided early by it, eventual fields observed too soon to say). Variants
+// run side by side, several environments to a core, and a host that stalls for a moment
+// can put a request over its bound whatever the service does; run again alone, such a row
+// tells the self-test's load from the variant's doing. Any other mismatch is the variant's.
+func (o Outcome) TimingExtras(rep matrix.Report) []string {
+	var ids []string
+	for _, r := range rep.Rows {
+		if slices.Contains(o.Extra, r.ID) && timingOnly(r) {
+			ids = append(ids, r.ID)
+		}
+	}
+	return inOrder(ids, o.Extra)
+}
+
+// timingOnly reports whether r failed on latency and on nothing waiting could not mend.
+func timingOnly(r matrix.RowResult) bool {
+	unsettled := r.Observed != nil && r.Observed.Unsettled
+	latency := false
+	for _, m := range r.Mismatches {
+		switch {
+		case m.Field == matrix.FieldLatency:
+			latency = true
+		case unsettled && !m.Final && slices.Contains(matrix.EventualFields(), m.Field):
+		default:
+			return false
+		}
+	}
+	return latency
+}
+
+// RanAgainAlone records the second run, alone, of row id of TimingExtras: alone is its
+// result there. A pass moves it from Extra to RanAlone; anything else keeps it in Extra,
+// with what the second run saw.
+func (o *Outcome) RanAgainAlone(id string, alone matrix.RowResult) {
+	if !slices.Contains(o.Extra, id) {
+		return
+	}
+	if alone.Result != matrix.ResultPassed {
+		o.Details = append(o.Details, fmt.Sprintf("%s: run again alone: %s, %s", id, alone.Result, mismatchSummary(alone)))
+		return
+	}
+	o.Extra = slices.DeleteFunc(o.Extra, func(e string) bool { return e == id })
+	o.RanAlone = append(o.RanAlone, id)
+	prefix := id + ": rejected unexpectedly: "
+	for i, d := range o.Details {
+		if rest, ok := strings.CutPrefix(d, prefix); ok {
+			o.Details[i] = fmt.Sprintf("%s: rejected on latency beside the other variants (%s), passed run again alone", id, rest)
+		}
+	}
 }
 
 // judgeDifferences judges the observations of the rows the contract gate had to accept fully,

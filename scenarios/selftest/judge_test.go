@@ -149,6 +149,114 @@ func TestJudge(t *testing.T) {
 	})
 }
 
+func TestRunAgainAlone(t *testing.T) {
+	cat := matrix.Rows()
+	v := Variant{Name: "v", Reject: []string{"health.redis-down"}, Watch: []string{"health.all-up", "health.redis-blackhole"},
+		Fields: []matrix.Field{matrix.FieldHealth}}
+	ran := Selection(v, cat, false)
+	res := map[string]matrix.Result{}
+	for _, id := range ran {
+		res[id] = matrix.ResultPassed
+	}
+	res["health.redis-down"] = matrix.ResultFailed
+	res["health.all-up"], res["health.redis-blackhole"] = matrix.ResultFailed, matrix.ResultFailed
+	mismatch := func(f matrix.Field) matrix.Mismatch {
+		return matrix.Mismatch{Field: f, Item: "p95", Expected: "<= 200ms", Observed: "210ms"}
+	}
+	// health.all-up failed on latency alone; health.redis-blackhole on latency and health,
+	// observed after waiting: the health mismatch is the variant's.
+	judge := func() (Outcome, matrix.Report) {
+		rep := report(res, matrix.FieldHealth)
+		for i, r := range rep.Rows {
+			switch r.ID {
+			case "health.all-up":
+				rep.Rows[i].Mismatches = []matrix.Mismatch{mismatch(matrix.FieldLatency)}
+			case "health.redis-blackhole":
+				rep.Rows[i].Mismatches = []matrix.Mismatch{mismatch(matrix.FieldLatency), mismatch(matrix.FieldHealth)}
+			}
+		}
+		return Judge(v, ran, rep, cat), rep
+	}
+
+	t.Run("only a row rejected on latency alone runs again", func(t *testing.T) {
+		o, rep := judge()
+		if got, want := o.TimingExtras(rep), []string{"health.all-up"}; !slices.Equal(got, want) {
+			t.Fatalf("timing extras %v, want %v (extra %v)", got, want, o.Extra)
+		}
+	})
+	t.Run("an early decision's eventual fields do not count against it", func(t *testing.T) {
+		o, rep := judge()
+		for i, r := range rep.Rows {
+			if r.ID == "health.redis-blackhole" {
+				rep.Rows[i].Observed = &matrix.Observation{Unsettled: true}
+			}
+		}
+		if got := o.TimingExtras(rep); !slices.Contains(got, "health.redis-blackhole") {
+			t.Errorf("timing extras %v lack the unsettled row", got)
+		}
+		rep.Rows[slices.IndexFunc(rep.Rows, func(r matrix.RowResult) bool { return r.ID == "health.redis-blackhole" })].
+			Mismatches[1].Final = true
+		if got := o.TimingExtras(rep); slices.Contains(got, "health.redis-blackhole") {
+			t.Errorf("timing extras %v hold a row with a final health mismatch", got)
+		}
+	})
+	t.Run("passed alone: reported, not held against the variant", func(t *testing.T) {
+		res := map[string]matrix.Result{"health.redis-down": matrix.ResultFailed, "health.all-up": matrix.ResultFailed,
+			"health.redis-blackhole": matrix.ResultPassed}
+		for _, id := range ran {
+			if _, ok := res[id]; !ok {
+				res[id] = matrix.ResultPassed
+			}
+		}
+		rep := report(res, matrix.FieldHealth)
+		for i, r := range rep.Rows {
+			if r.ID == "health.all-up" {
+				rep.Rows[i].Mismatches = []matrix.Mismatch{mismatch(matrix.FieldLatency)}
+			}
+		}
+		o := Judge(v, ran, rep, cat)
+		if o.OK() {
+			t.Fatal("an unexpected rejection passed before the second run")
+		}
+		o.RanAgainAlone("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		if !o.OK() || len(o.Extra) != 0 || !slices.Equal(o.RanAlone, []string{"health.all-up"}) {
+			t.Fatalf("verdict %q, extra %v, ran alone %v", o.Verdict(), o.Extra, o.RanAlone)
+		}
+		if len(o.Details) != 1 || !strings.Contains(o.Details[0], "passed run again alone") ||
+			!strings.Contains(o.Details[0], "210ms") {
+			t.Errorf("details %q", o.Details)
+		}
+		var b strings.Builder
+		if err := (Summary{Outcomes: []Outcome{o}}).WriteMarkdown(&b); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"| pass (1 run again alone) |", "passed when run again alone (the self-test's load, not held against the variant): `health.all-up`"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("summary lacks %q:\n%s", want, b.String())
+			}
+		}
+	})
+	t.Run("failed alone too: still rejected unexpectedly", func(t *testing.T) {
+		o, _ := judge()
+		o.RanAgainAlone("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,
+			Mismatches: []matrix.Mismatch{mismatch(matrix.FieldLatency)}})
+		if o.OK() || !slices.Contains(o.Extra, "health.all-up") || len(o.RanAlone) != 0 {
+			t.Fatalf("extra %v, ran alone %v", o.Extra, o.RanAlone)
+		}
+		if !strings.Contains(strings.Join(o.Details, "\n"), "health.all-up: run again alone: failed, latency") {
+			t.Errorf("details %q", o.Details)
+		}
+	})
+	t.Run("a row not rejected unexpectedly is left alone", func(t *testing.T) {
+		o, _ := judge()
+		before := slices.Clone(o.Extra)
+		o.RanAgainAlone("health.redis-down", matrix.RowResult{ID: "health.redis-down", Result: matrix.ResultPassed})
+		if !slices.Equal(o.Extra, before) || len(o.RanAlone) != 0 {
+			t.Errorf("extra %v, ran alone %v", o.Extra, o.RanAlone)
+		}
+	})
+}
+
 func TestJudgeContractOnly(t *testing.T) {
 	cat := matrix.Rows()
 	byID := map[string]matrix.Row{}
