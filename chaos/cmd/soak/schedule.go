@@ -17,10 +17,12 @@ type faultKind struct {
 	// hanging, slower than DATABASE_TIMEOUT, or reset): lists and gets may answer 503 while
 	// it holds and until the service has recovered after it.
 	DatabaseDown bool
-	// First marks a kind its dependency draws before the others: jitter that reorders the
-	// racing writers' writes, which a run of the default length must hold at least once
-	// on each dependency it breaks. Such a fault holds alone: a fault on another dependency
-	// beside it (MAX hanging) could stop the very writes that race.
+	// First marks a kind its dependency draws before the others, which every run of the
+	// default length must hold at least once: jitter that reorders the racing writers'
+	// writes (the store invariant's occasion), and Redis restarted empty, after which
+	// every chat's entry is missing or behind its row (the source invariant's). Such a
+	// fault holds alone: a fault on another dependency beside it (MAX hanging) could stop
+	// the very writes that race.
 	First bool
 	make  func() chaos.Fault
 }
@@ -33,12 +35,16 @@ func catalog() []faultKind {
 		{Name: "postgres-blackhole", Dep: pg, DatabaseDown: true, make: func() chaos.Fault { return chaos.Blackhole(pg) }},
 		{Name: "postgres-slow", Dep: pg, DatabaseDown: true, make: func() chaos.Fault { return chaos.Latency(pg, 1500*time.Millisecond, 0) }},
 		{Name: "postgres-latency", Dep: pg, make: func() chaos.Fault { return chaos.Latency(pg, 20*time.Millisecond, 10*time.Millisecond) }},
-		// Writes of two replicas land in another order than they were observed in. Up to
-		// 200 ms a message from the server, a new connection's handshake (three of them) and
-		// its first query can outlast DATABASE_TIMEOUT on a loaded host, so lists and gets
-		// may be refused while it holds. Gentler jitter (40±40 ms) no longer reordered the
-		// writes the store invariant must see.
-		{Name: "postgres-jitter", Dep: pg, DatabaseDown: true, First: true, make: func() chaos.Fault { return chaos.Latency(pg, 100*time.Millisecond, 100*time.Millisecond) }},
+		// Writes of two replicas land in another order than they were observed in: each
+		// message to the server waits its own 0 to 200 ms, so of two writes a few tens of
+		// milliseconds apart the later one often arrives first. Delayed on the way back
+		// instead, the writes arrive in order and only contention for the pool's
+		// connections reorders them, in some runs not once. A new connection's handshake
+		// (three messages) and its first query can outlast DATABASE_TIMEOUT on a loaded
+		// host, so lists and gets may be refused while it holds.
+		{Name: "postgres-jitter", Dep: pg, DatabaseDown: true, First: true, make: func() chaos.Fault {
+			return chaos.Latency(pg, 100*time.Millisecond, 100*time.Millisecond).Upstream()
+		}},
 		{Name: "postgres-reset", Dep: pg, DatabaseDown: true, make: func() chaos.Fault { return chaos.Reset(pg) }},
 		{Name: "postgres-paused", Dep: pg, DatabaseDown: true, make: func() chaos.Fault { return chaos.ContainerPaused(pg) }},
 
@@ -49,7 +55,7 @@ func catalog() []faultKind {
 		{Name: "redis-jitter", Dep: rd, First: true, make: func() chaos.Fault { return chaos.Latency(rd, 40*time.Millisecond, 40*time.Millisecond) }},
 		{Name: "redis-reset", Dep: rd, make: func() chaos.Fault { return chaos.Reset(rd) }},
 		{Name: "redis-paused", Dep: rd, make: func() chaos.Fault { return chaos.ContainerPaused(rd) }},
-		{Name: "redis-restarted-empty", Dep: rd, make: func() chaos.Fault { return chaos.ContainerStopped(rd) }},
+		{Name: "redis-restarted-empty", Dep: rd, First: true, make: func() chaos.Fault { return chaos.ContainerStopped(rd) }},
 
 		{Name: "max-down", Dep: mx, make: func() chaos.Fault { return chaos.Down(mx) }},
 		{Name: "max-blackhole", Dep: mx, make: func() chaos.Fault { return chaos.Blackhole(mx) }},
@@ -86,9 +92,10 @@ const (
 
 // newSchedule draws the faults held between from and to from seed: one after another with
 // quiet gaps, a second one on another dependency overlapping at times, each held for a
-// random time. Each dependency's kinds are taken in a shuffled order, all of them before
-// any again, so a long run applies every kind, and those marked First first, each alone; no
-// dependency holds two faults at once.
+// random time. The dependencies take turns, in a shuffled order each round, and each
+// dependency's kinds are taken in a shuffled order, all of them before any again, so a long
+// run applies every kind, and those marked First first, each alone; no dependency holds two
+// faults at once.
 func newSchedule(seed uint64, kinds []faultKind, from, to time.Duration) []window {
 	r := rand.New(rand.NewPCG(seed, 0x50a4)) //nolint:gosec // G404: a schedule repeated from its seed, not a secret
 	deps := map[chaos.Dependency][]faultKind{}
@@ -137,9 +144,21 @@ func newSchedule(seed uint64, kinds []faultKind, from, to time.Duration) []windo
 			out = append(out, window{Kind: k, Start: start, End: min(end, to)})
 		}
 	}
+	// The dependency of each fault is drawn the same way: every one once a round, in a
+	// shuffled order, so a run of the default length breaks each of them at least twice.
+	var round []chaos.Dependency
+	nextDep := func() chaos.Dependency {
+		if len(round) == 0 {
+			round = slices.Clone(order)
+			r.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		}
+		d := round[0]
+		round = round[1:]
+		return d
+	}
 	t := from
 	for t < to {
-		first := order[r.IntN(len(order))]
+		first := nextDep()
 		w := window{Kind: next(first), Start: t, End: t + between(minHold, maxHold)}
 		add(w.Kind, w.Start, w.End)
 		end := w.End

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"io"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/chaos"
 )
 
 func TestScheduleIsTheSeeds(t *testing.T) {
@@ -85,16 +89,52 @@ func TestScheduleStopsAtItsEnd(t *testing.T) {
 }
 
 func TestScheduleDrawsTheFirstKindsFirst(t *testing.T) {
+	first := map[string][]string{}
+	for _, k := range catalog() {
+		if k.First {
+			first[string(k.Dep)] = append(first[string(k.Dep)], k.Name)
+		}
+	}
+	if len(first["postgres"]) == 0 || len(first["redis"]) == 0 {
+		t.Fatalf("no First kinds on the stores: %v", first)
+	}
 	for seed := range uint64(20) {
-		firstOf := map[string]string{}
+		drawn := map[string][]string{}
 		for _, w := range newSchedule(seed, catalog(), 0, time.Hour) {
-			if _, ok := firstOf[string(w.Kind.Dep)]; !ok {
-				firstOf[string(w.Kind.Dep)] = w.Kind.Name
+			drawn[string(w.Kind.Dep)] = append(drawn[string(w.Kind.Dep)], w.Kind.Name)
+		}
+		for dep, want := range first {
+			got := drawn[dep][:min(len(want), len(drawn[dep]))]
+			if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+				t.Errorf("seed %d: %s's first faults are %v, want %v in some order", seed, dep, got, want)
 			}
 		}
-		for dep, want := range map[string]string{"postgres": "postgres-jitter", "redis": "redis-jitter"} {
-			if firstOf[dep] != want {
-				t.Errorf("seed %d: %s's first fault is %s, want %s", seed, dep, firstOf[dep], want)
+	}
+}
+
+// Every run of the default length, whatever its seed, holds each First kind (what the store
+// and source invariants need to see a broken service fail) and breaks every dependency at
+// least twice.
+func TestScheduleOfTheDefaultRunHoldsEveryFirstKind(t *testing.T) {
+	c, err := parse(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := range uint64(1000) {
+		held := map[string]bool{}
+		per := map[chaos.Dependency]int{}
+		for _, w := range newSchedule(seed, catalog(), c.WarmUp, c.Duration-c.Tail) {
+			held[w.Kind.Name] = true
+			per[w.Kind.Dep]++
+		}
+		for _, k := range catalog() {
+			if k.First && !held[k.Name] {
+				t.Errorf("seed %d: %s never held in %s", seed, k.Name, c.Duration)
+			}
+		}
+		for _, dep := range []chaos.Dependency{chaos.Postgres, chaos.Redis, chaos.MaxAPI} {
+			if per[dep] < 2 {
+				t.Errorf("seed %d: %s broken %d times in %s", seed, dep, per[dep], c.Duration)
 			}
 		}
 	}
