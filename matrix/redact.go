@@ -27,19 +27,46 @@ type Redactor struct {
 type redactPattern struct {
 	re   *regexp.Regexp
 	repl string
+	// may reports whether the pattern can match s, given s and s in lower case: a plain
+	// search that spares the regular expression the text it cannot match, which is nearly
+	// all of a report.
+	may func(s, lower string) bool
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// containsAny reports whether s contains any of subs.
+func containsAny(s string, subs ...string) bool {
+	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
 }
 
 // NewRedactor returns a Redactor for the literal secrets (empty and very short ones ignored).
 func NewRedactor(secrets ...string) *Redactor {
 	r := &Redactor{patterns: []redactPattern{
 		// scheme://user:password@host
-		{regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@"'<>]*:)([^\s@/"'<>]+)@`), "${1}" + Redacted + "@"},
+		{regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@"'<>]*:)([^\s@/"'<>]+)@`), "${1}" + Redacted + "@",
+			func(s, _ string) bool { return strings.Contains(s, "://") && strings.Contains(s, "@") }},
 		// password=..., token=... in DSNs, query strings and key=value logs
-		{regexp.MustCompile(`(?i)\b(password|passwd|pwd|token|access_token|secret|api_key|apikey)=([^\s&"'<>;,]+)`), "${1}=" + Redacted},
+		{regexp.MustCompile(`(?i)\b(password|passwd|pwd|token|access_token|secret|api_key|apikey)=([^\s&"'<>;,]+)`), "${1}=" + Redacted,
+			func(_, lower string) bool {
+				return strings.Contains(lower, "=") && containsAny(lower, "passw", "pwd", "token", "secret", "api_key", "apikey")
+			}},
 		// Authorization: value, "Authorization":"value", authorization=value
-		{regexp.MustCompile(`(?i)\b(authorization)(["']?\s*[:=]\s*["']?)((?:bearer\s+)?[^\s"'<>,}]+)`), "${1}${2}" + Redacted},
+		{regexp.MustCompile(`(?i)\b(authorization)(["']?\s*[:=]\s*["']?)((?:bearer\s+)?[^\s"'<>,}]+)`), "${1}${2}" + Redacted,
+			func(_, lower string) bool { return strings.Contains(lower, "authorization") }},
 		// "max_api_token": "...", "password": "..."
-		{regexp.MustCompile(`(?i)("[a-z_]*(?:token|password|passwd|secret|authorization)"\s*:\s*")((?:[^"\\]|\\.)*)"`), "${1}" + Redacted + `"`},
+		{regexp.MustCompile(`(?i)("[a-z_]*(?:token|password|passwd|secret|authorization)"\s*:\s*")((?:[^"\\]|\\.)*)"`), "${1}" + Redacted + `"`,
+			func(_, lower string) bool {
+				return strings.Contains(lower, `"`) && containsAny(lower, "token", "passw", "secret", "authorization")
+			}},
 	}}
 	for _, s := range secrets {
 		if len(s) < minSecretLen {
@@ -65,8 +92,16 @@ func (r *Redactor) String(s string) string {
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, Redacted)
 	}
+	// Case-insensitive regular expressions fold a few letters outside ASCII onto ASCII ones
+	// (the Kelvin sign onto k), which a search of the lower-cased text may not: text with
+	// any is left to the expressions.
+	ascii := isASCII(s)
+	lower := strings.ToLower(s)
 	for _, p := range r.patterns {
-		s = p.re.ReplaceAllString(s, p.repl)
+		if !ascii || p.may(s, lower) {
+			s = p.re.ReplaceAllString(s, p.repl)
+			lower = strings.ToLower(s)
+		}
 	}
 	return s
 }
