@@ -55,6 +55,9 @@ type config struct {
 	maxOptions            []maxapi.Option
 	toxiproxyAPI          bool
 	backend               string
+	// keepOrphans (CHAOS_REAP_ORPHANS=0) leaves the containers of dead harness processes
+	// alone at start, for a check that counts them (make env-checks' interrupt test).
+	keepOrphans bool
 }
 
 // WithLogger sets the harness's own log (start-up and reset timings, faults applied).
@@ -134,6 +137,13 @@ func newConfig(opts []Option) (config, error) {
 	}
 	get := func(k string) string { v, _ := c.lookup(k); return strings.TrimSpace(v) }
 	c.dockerHost = get("DOCKER_HOST")
+	switch get("CHAOS_REAP_ORPHANS") {
+	case "", "1", "true":
+	case "0", "false":
+		c.keepOrphans = true
+	default:
+		return c, fmt.Errorf("CHAOS_REAP_ORPHANS %q: want 1 or 0", get("CHAOS_REAP_ORPHANS"))
+	}
 	if c.backend == "" {
 		c.backend = get("CHAOS_BACKEND")
 	}

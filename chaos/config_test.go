@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +39,18 @@ func TestConfigRefusesASUTEnvSettingWithoutValue(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("no error for a setting without =")
+	}
+}
+
+func TestConfigReapOrphans(t *testing.T) {
+	for v, keep := range map[string]bool{"": false, "1": false, "0": true, "false": true} {
+		c, err := newConfig([]Option{WithLookupEnv(lookupFrom(map[string]string{"CHAOS_REAP_ORPHANS": v})), WithSUTCommand("/bin/true")})
+		if err != nil || c.keepOrphans != keep {
+			t.Errorf("CHAOS_REAP_ORPHANS=%q: keep %v (%v), want %v", v, c.keepOrphans, err, keep)
+		}
+	}
+	_, err := newConfig([]Option{WithLookupEnv(lookupFrom(map[string]string{"CHAOS_REAP_ORPHANS": "sometimes"})), WithSUTCommand("/bin/true")})
+	if err == nil || !strings.Contains(err.Error(), "CHAOS_REAP_ORPHANS") {
+		t.Errorf("CHAOS_REAP_ORPHANS=sometimes: %v", err)
 	}
 }

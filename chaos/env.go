@@ -200,7 +200,9 @@ func (e *Env) start(ctx context.Context) error {
 		}
 		e.docker = docker
 		e.onClose(func(context.Context) error { return docker.Close() })
-		if n, err := reapOrphans(ctx, docker); err != nil {
+		if e.cfg.keepOrphans {
+			e.log.InfoContext(ctx, "Containers of dead harness processes kept (CHAOS_REAP_ORPHANS=0)")
+		} else if n, err := reapOrphans(ctx, docker); err != nil {
 			e.log.WarnContext(ctx, "Could not remove orphaned containers", "error", err)
 		} else if n > 0 {
 			e.log.InfoContext(ctx, "Removed containers of dead harness processes", "count", n)

@@ -205,6 +205,11 @@ func timingOnly(r matrix.RowResult) bool {
 // result there. A pass moves it from Extra to RanAlone; anything else keeps it in Extra,
 // with what the second run saw.
 func (o *Outcome) RanAgainAlone(id string, alone matrix.RowResult) {
+	// A latency bound is the contract's too: a variant held to both gates has the row
+	// among the contract gate's extras as well.
+	if o.Contract != nil {
+		o.Contract.RanAgainAlone(id, alone)
+	}
 	if !slices.Contains(o.Extra, id) {
 		return
 	}
@@ -214,10 +219,12 @@ func (o *Outcome) RanAgainAlone(id string, alone matrix.RowResult) {
 	}
 	o.Extra = slices.DeleteFunc(o.Extra, func(e string) bool { return e == id })
 	o.RanAlone = append(o.RanAlone, id)
-	prefix := id + ": rejected unexpectedly: "
-	for i, d := range o.Details {
-		if rest, ok := strings.CutPrefix(d, prefix); ok {
-			o.Details[i] = fmt.Sprintf("%s: rejected on latency beside the other variants (%s), passed run again alone", id, rest)
+	for _, gate := range []string{"", "contract gate: "} {
+		prefix := gate + id + ": rejected unexpectedly: "
+		for i, d := range o.Details {
+			if rest, ok := strings.CutPrefix(d, prefix); ok {
+				o.Details[i] = fmt.Sprintf("%s%s: rejected on latency beside the other variants (%s), passed run again alone", gate, id, rest)
+			}
 		}
 	}
 }

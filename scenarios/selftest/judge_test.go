@@ -236,6 +236,32 @@ func TestRunAgainAlone(t *testing.T) {
 			}
 		}
 	})
+	t.Run("held to both gates: passed alone clears both", func(t *testing.T) {
+		b := v
+		b.BothGates = true
+		rep := report(res, matrix.FieldHealth)
+		for i, r := range rep.Rows {
+			switch r.ID {
+			case "health.all-up":
+				rep.Rows[i].Mismatches = []matrix.Mismatch{mismatch(matrix.FieldLatency)}
+			case "health.redis-blackhole":
+				rep.Rows[i].Result, rep.Rows[i].Mismatches = matrix.ResultPassed, nil
+			}
+		}
+		o := Judge(b, ran, rep, cat)
+		if o.Contract == nil || !slices.Contains(o.Contract.Extra, "health.all-up") {
+			t.Fatalf("the contract gate's extras %v lack the row (contract %v)", o.Contract, o.Contract != nil)
+		}
+		o.RanAgainAlone("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		if !o.OK() || len(o.Contract.Extra) != 0 {
+			t.Fatalf("verdict %q, contract extra %v, details %q", o.Verdict(), o.Contract.Extra, o.Details)
+		}
+		for _, d := range o.Details {
+			if strings.Contains(d, "rejected unexpectedly") {
+				t.Errorf("detail left as it was: %q", d)
+			}
+		}
+	})
 	t.Run("failed alone too: still rejected unexpectedly", func(t *testing.T) {
 		o, _ := judge()
 		o.RanAgainAlone("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,

@@ -356,7 +356,7 @@ func runAlone(ctx context.Context, v selftest.Variant, id, sut, suite, root, out
 		}
 	}
 	if o := selftest.Judge(v, []string{id}, rep, catalogue); r.Result == matrix.ResultPassed && !o.OK() {
-		r.Result, r.Reason = matrix.ResultFailed, strings.Join(o.Details, "; ")+strings.Join(o.Errors, "; ")
+		r.Result, r.Reason = matrix.ResultFailed, strings.Join(slices.Concat(o.Details, o.Errors), "; ")
 	}
 	logf("%s: %s run again alone: %s", v.Name, id, r.Result)
 	return r
