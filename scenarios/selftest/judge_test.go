@@ -1,6 +1,7 @@
 package selftest
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -177,6 +178,19 @@ func TestRunAgainAlone(t *testing.T) {
 		}
 		return Judge(v, ran, rep, cat), rep
 	}
+	// onlyOnLatency judges v on a run where the expected row fails, and health.all-up on
+	// latency alone.
+	onlyOnLatency := func(v Variant) Outcome {
+		res := maps.Clone(res)
+		res["health.redis-blackhole"] = matrix.ResultPassed
+		rep := report(res, matrix.FieldHealth)
+		for i, r := range rep.Rows {
+			if r.ID == "health.all-up" {
+				rep.Rows[i].Mismatches = []matrix.Mismatch{mismatch(matrix.FieldLatency)}
+			}
+		}
+		return Judge(v, ran, rep, cat)
+	}
 
 	t.Run("only a row rejected on latency alone runs again", func(t *testing.T) {
 		o, rep := judge()
@@ -201,20 +215,7 @@ func TestRunAgainAlone(t *testing.T) {
 		}
 	})
 	t.Run("passed alone: reported, not held against the variant", func(t *testing.T) {
-		res := map[string]matrix.Result{"health.redis-down": matrix.ResultFailed, "health.all-up": matrix.ResultFailed,
-			"health.redis-blackhole": matrix.ResultPassed}
-		for _, id := range ran {
-			if _, ok := res[id]; !ok {
-				res[id] = matrix.ResultPassed
-			}
-		}
-		rep := report(res, matrix.FieldHealth)
-		for i, r := range rep.Rows {
-			if r.ID == "health.all-up" {
-				rep.Rows[i].Mismatches = []matrix.Mismatch{mismatch(matrix.FieldLatency)}
-			}
-		}
-		o := Judge(v, ran, rep, cat)
+		o := onlyOnLatency(v)
 		if o.OK() {
 			t.Fatal("an unexpected rejection passed before the second run")
 		}
@@ -239,16 +240,7 @@ func TestRunAgainAlone(t *testing.T) {
 	t.Run("held to both gates: passed alone clears both", func(t *testing.T) {
 		b := v
 		b.BothGates = true
-		rep := report(res, matrix.FieldHealth)
-		for i, r := range rep.Rows {
-			switch r.ID {
-			case "health.all-up":
-				rep.Rows[i].Mismatches = []matrix.Mismatch{mismatch(matrix.FieldLatency)}
-			case "health.redis-blackhole":
-				rep.Rows[i].Result, rep.Rows[i].Mismatches = matrix.ResultPassed, nil
-			}
-		}
-		o := Judge(b, ran, rep, cat)
+		o := onlyOnLatency(b)
 		if o.Contract == nil || !slices.Contains(o.Contract.Extra, "health.all-up") {
 			t.Fatalf("the contract gate's extras %v lack the row (contract %v)", o.Contract, o.Contract != nil)
 		}
