@@ -235,11 +235,14 @@ func Variants() []Variant {
 			Name:   "redis-no-breaker",
 			Breaks: "the Redis circuit breaker never opens, so a hanging Redis costs every request REDIS_TIMEOUT",
 			Why: "Rows where Redis hangs (blackhole, slow, paused) exceed the short-circuit latency bound; the Redis recovery rows " +
-				"expect the breaker to open and close. A refused or reset connection fails fast without a breaker.",
+				"expect the breaker to open and close. A refused or reset connection fails fast without a breaker. Replicas " +
+				"fall back to their own share of the MAX budget only once Redis is known to be down (its breaker open): a " +
+				"reservation that merely failed is taken for a slow Redis whose budget the others still spend, so with Redis " +
+				"down and no breaker the replicas row makes no MAX call at all.",
 			Patch: "redis-no-breaker.patch",
 			Reject: []string{"redis-blackhole.max-up.cache-fresh", "redis-blackhole.max-down.cache-fresh",
 				"redis-slow.max-up.cache-fresh", "redis-slow.max-down.cache-fresh", "redis-paused.max-up.cache-fresh",
-				"recovery.redis-down", "recovery.redis-blackhole"},
+				"recovery.redis-down", "recovery.redis-blackhole", "replicas.redis-down.max-up.many-chats"},
 			Watch: []string{"redis-down.max-up.cache-fresh", "redis-reset.max-up.cache-fresh", "health.redis-blackhole"},
 			// Without a breaker, a refresh still running when Redis comes back writes its entry
 			// there too, so the recovered list may serve beta from the cache: a recovery that is
