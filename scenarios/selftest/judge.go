@@ -164,7 +164,7 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 		co := Judge(c, eligible, matrix.Rejudge(rep, catalogue, matrix.ModeContract), catalogue)
 		o.Contract = &co
 		for _, d := range co.Details {
-			o.Details = append(o.Details, "contract gate: "+d)
+			o.Details = append(o.Details, contractGate+d)
 		}
 	}
 	return o
@@ -187,18 +187,23 @@ func (o Outcome) TimingExtras(rep matrix.Report) []string {
 
 // timingOnly reports whether r failed on latency and on nothing waiting could not mend.
 func timingOnly(r matrix.RowResult) bool {
-	unsettled := r.Observed != nil && r.Observed.Unsettled
 	latency := false
 	for _, m := range r.Mismatches {
 		switch {
 		case m.Field == matrix.FieldLatency:
 			latency = true
-		case unsettled && !m.Final && slices.Contains(matrix.EventualFields(), m.Field):
-		default:
+		case !tooSoon(r, m):
 			return false
 		}
 	}
 	return latency
+}
+
+// tooSoon reports whether m is no evidence: an eventual field of a row decided early was
+// observed once, too soon to say, unless its mismatch is Final (already over a maximum no
+// wait can mend).
+func tooSoon(r matrix.RowResult, m matrix.Mismatch) bool {
+	return r.Observed != nil && r.Observed.Unsettled && !m.Final && slices.Contains(matrix.EventualFields(), m.Field)
 }
 
 // RanAgainAlone records the second run, alone, of row id of TimingExtras: alone is its
@@ -219,8 +224,8 @@ func (o *Outcome) RanAgainAlone(id string, alone matrix.RowResult) {
 	}
 	o.Extra = slices.DeleteFunc(o.Extra, func(e string) bool { return e == id })
 	o.RanAlone = append(o.RanAlone, id)
-	for _, gate := range []string{"", "contract gate: "} {
-		prefix := gate + id + ": rejected unexpectedly: "
+	for _, gate := range []string{"", contractGate} {
+		prefix := gate + id + rejectedUnexpectedly
 		for i, d := range o.Details {
 			if rest, ok := strings.CutPrefix(d, prefix); ok {
 				o.Details[i] = fmt.Sprintf("%s%s: rejected on latency beside the other variants (%s), passed run again alone", gate, id, rest)
@@ -228,6 +233,12 @@ func (o *Outcome) RanAgainAlone(id string, alone matrix.RowResult) {
 		}
 	}
 }
+
+// Detail wording that RanAgainAlone finds again in the lines Judge wrote.
+const (
+	rejectedUnexpectedly = ": rejected unexpectedly: "
+	contractGate         = "contract gate: "
+)
 
 // judgeDifferences judges the observations of the rows the contract gate had to accept fully,
 // as if the variant were meant to be the reference service, and checks that they differ on
@@ -278,11 +289,8 @@ func onlyReference(ms []matrix.Mismatch, fields []matrix.Field) bool {
 // evidence only in the fields waiting cannot change: its eventual mismatches may be ones
 // that waiting would have met.
 func failsIn(r matrix.RowResult, fields []matrix.Field) bool {
-	unsettled := r.Observed != nil && r.Observed.Unsettled
 	for _, m := range r.Mismatches {
-		// An eventual field of a row decided early was observed once, too soon to say,
-		// unless its mismatch is Final: already over a maximum no wait can mend.
-		if unsettled && !m.Final && slices.Contains(matrix.EventualFields(), m.Field) {
+		if tooSoon(r, m) {
 			continue
 		}
 		if slices.Contains(fields, m.Field) {
@@ -316,7 +324,7 @@ func (o Outcome) why(results map[string]matrix.RowResult) []string {
 		lines = append(lines, fmt.Sprintf("%s: expected rejected, but %s", id, results[id].Result))
 	}
 	for _, id := range o.Extra {
-		lines = append(lines, fmt.Sprintf("%s: rejected unexpectedly: %s", id, mismatchSummary(results[id])))
+		lines = append(lines, id+rejectedUnexpectedly+mismatchSummary(results[id]))
 	}
 	for _, id := range o.OffField {
 		lines = append(lines, fmt.Sprintf("%s: rejected, but not in the expected fields: %s", id, mismatchSummary(results[id])))
