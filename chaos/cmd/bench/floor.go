@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,49 +58,20 @@ type floorEntry struct {
 	UpdatedAt *string `json:"updated_at"`
 }
 
-// floorProcess is the floor's process, as the bench started it.
-type floorProcess struct {
-	cmd *exec.Cmd
-	url string
-}
-
 // startFloor starts the floor's process on env's proxies, for pages of limit chats, and
 // waits for the address it serves on.
-func startFloor(ctx context.Context, env *chaos.Env, limit int) (*floorProcess, error) {
+func startFloor(ctx context.Context, env *chaos.Env, limit int) (*selfProcess, error) {
 	dsn, err := url.Parse(env.DatabaseURL(ctx))
 	if err != nil {
 		return nil, errors.New("floor: the database URL does not parse")
 	}
 	dsn.Host = env.ProxyAddr(chaos.Postgres)
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("floor: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, self, floorCommand) //nolint:gosec // G204: this binary itself
-	cmd.Env = append(os.Environ(), floorEnvDB+"="+dsn.String(), floorEnvRedis+"="+env.ProxyAddr(chaos.Redis),
+	p, err := startSelf(ctx, floorCommand, floorEnvDB+"="+dsn.String(), floorEnvRedis+"="+env.ProxyAddr(chaos.Redis),
 		floorEnvLimit+"="+strconv.Itoa(limit))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("floor: %w", err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("floor: no address from its process: %w", err)
-	}
-	return &floorProcess{cmd: cmd, url: "http://" + strings.TrimSpace(line)}, nil
-}
-
-func (p *floorProcess) URL() string { return p.url }
-
-func (p *floorProcess) Close() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	_ = p.cmd.Wait()
+	return p, nil
 }
 
 // serveFloor is the floor's process: it serves on a loopback port, prints the address on
@@ -127,23 +93,11 @@ func serveFloor(ctx context.Context, getenv func(string) string, stdout io.Write
 	defer db.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: getenv(floorEnvRedis)})
 	defer func() { _ = rdb.Close() }()
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("floor: listen: %w", err)
-	}
 	f := &floor{db: db, rdb: rdb, limit: limit}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /chats/all", f.list)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	if _, err := fmt.Fprintln(stdout, ln.Addr().String()); err != nil {
-		return err
-	}
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if err := serveSelf(ctx, mux, stdout); err != nil {
+		return fmt.Errorf("floor: %w", err)
 	}
 	return nil
 }

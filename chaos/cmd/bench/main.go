@@ -42,9 +42,12 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == floorCommand:
 		err = serveFloor(ctx, os.Getenv, os.Stdout)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == maxCommand:
+		err = serveMax(ctx, os.Getenv, os.Stdout)
+	default:
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	stop()
@@ -97,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		replicas   = fs.Int("replicas", 3, "processes of the service in the quota case")
 		budget     = fs.Int("budget", 28, "MAX_API_RATE_LIMIT of the quota case: MAX calls a second for the whole deployment (MAX allows 30)")
 		quotaRate  = fs.Int("quota-rate", 50, fmt.Sprintf("lists a second of the quota case, pages of %d chats (at most %d)", quotaPage, maxRate))
+		quotaMaxIn = fs.String("quota-max", "process", "the quota case's fake MAX: \"process\" (a process of its own, reached directly) or \"env\" (the environment's, in the bench process behind a proxy)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -109,6 +113,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *workers < 1 || *workers > 256 || *rounds < 1 || *rounds > 10 {
 		return errors.New("-workers must be in 1..256 and -rounds in 1..10")
+	}
+	if *quotaMaxIn != "process" && *quotaMaxIn != "env" {
+		return fmt.Errorf("-quota-max must be \"process\" or \"env\", not %q", *quotaMaxIn)
 	}
 	if *staleChats < 1 || *staleChats > 100_000 || *replicas < 1 || *replicas > 8 || *budget < 1 || *quotaRate < 1 || *quotaRate > maxRate {
 		return fmt.Errorf("-stale-chats must be in 1..100000, -replicas in 1..8, -budget positive and -quota-rate in 1..%d", maxRate)
@@ -175,7 +182,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if selected("quota") {
-		q, err := quotaCase(ctx, env, *staleChats, *replicas, *budget, *quotaRate)
+		var fake quotaMax = envMax{env}
+		if *quotaMaxIn == "process" {
+			p, err := startMax(ctx, env.MaxToken(), maxapi.DefaultJournalLimit+4**staleChats)
+			if err != nil {
+				return fmt.Errorf("quota: %w", err)
+			}
+			defer p.Close()
+			fake = p
+		}
+		q, err := quotaCase(ctx, env, fake, *staleChats, *replicas, *budget, *quotaRate)
 		if err != nil {
 			return fmt.Errorf("quota: %w", err)
 		}

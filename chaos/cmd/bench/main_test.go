@@ -149,6 +149,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-rate", "0"}, {"-duration", "2m"}, {"-workers", "0"}, {"-rounds", "11"},
 		{"-stale-chats", "0"}, {"-replicas", "9"}, {"-budget", "0"}, {"-quota-rate", "0"},
+		{"-quota-max", "remote"},
 	} {
 		var stderr bytes.Buffer
 		if err := run(t.Context(), args, &bytes.Buffer{}, &stderr); err == nil {

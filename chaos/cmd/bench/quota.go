@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -22,8 +23,11 @@ type quotaResult struct {
 	Chats, Replicas, Budget int
 	// Calls is how many GET /chats/{id} calls MAX saw; TooMany how many it answered 429.
 	Calls, TooMany int
-	// Peak is the most calls MAX saw in any window of one second, [t, t+1s).
-	Peak int
+	// Peak is the most calls MAX saw in any window of one second, [t, t+1s); Tightest the
+	// shortest time in which it saw one call more than its limit, the margin left: under
+	// a second is a second with more calls than MAX allows.
+	Peak     int
+	Tightest time.Duration
 	// Late is how many reserved slots the replicas gave up because the call would have
 	// been made more than one slot after its slot; Local how many calls they made on their
 	// own share because the shared budget could not be asked.
@@ -43,25 +47,29 @@ func (q *quotaResult) done() bool { return q.Refreshed == q.Chats }
 // service sharing one budget of MAX calls a second (MAX_API_RATE_LIMIT, the deployment's),
 // at rate lists a second in pages of quotaPage, the replicas and pages in turn, until every
 // chat stored MAX's count or twice the time the budget needs has passed.
-func quotaCase(ctx context.Context, env *chaos.Env, n, replicas, budget, rate int) (*quotaResult, error) {
+func quotaCase(ctx context.Context, env *chaos.Env, fake quotaMax, n, replicas, budget, rate int) (*quotaResult, error) {
 	rows, entries, maxChats := seedChats(n, time.Now().UTC(), 2*time.Hour)
-	err := env.Reset(ctx, chaos.WithChats(rows...), chaos.WithCache(entries...), chaos.WithMaxChats(maxChats...),
-		chaos.WithSUTEnv(fmt.Sprintf("REPLICAS=%d", replicas), fmt.Sprintf("MAX_API_RATE_LIMIT=%d", budget)))
+	useMax, err := fake.Seed(ctx, maxChats)
+	if err != nil {
+		return nil, err
+	}
+	err = env.Reset(ctx, append(useMax, chaos.WithChats(rows...), chaos.WithCache(entries...),
+		chaos.WithSUTEnv(fmt.Sprintf("REPLICAS=%d", replicas), fmt.Sprintf("MAX_API_RATE_LIMIT=%d", budget)))...)
 	if err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
 	if err := env.StartReplicas(ctx, replicas-1); err != nil {
 		return nil, err
 	}
-	// MAX's own limit, which refuses the call with 429 beyond it.
-	env.Max().SetRateLimit(maxapi.DefaultRateLimit)
 	var urls []string
 	for off := 0; off < n; off += quotaPage {
 		for _, c := range env.Clients() {
 			urls = append(urls, fmt.Sprintf("%s/chats/all?limit=%d&offset=%d", c.URL(), quotaPage, off))
 		}
 	}
-	env.Max().ResetJournal()
+	if err := fake.ResetJournal(ctx); err != nil {
+		return nil, err
+	}
 	before, err := quotaCounts(ctx, env)
 	if err != nil {
 		return nil, err
@@ -116,7 +124,10 @@ poll:
 	}
 	res.Late, res.Local = after[0]-before[0], after[1]-before[1]
 
-	calls := env.Max().Calls(maxapi.EndpointChat)
+	calls, err := fake.ChatCalls(ctx)
+	if err != nil {
+		return nil, err
+	}
 	times := make([]time.Time, 0, len(calls))
 	for _, c := range calls {
 		times = append(times, c.Time)
@@ -126,7 +137,23 @@ poll:
 	}
 	res.Calls = len(calls)
 	res.Peak = matrix.PeakPerSecond(times)
+	res.Tightest = tightest(times, maxPerSecond+1)
 	return res, nil
+}
+
+// tightest is the shortest time in which n of times fall (from the first of them to the
+// last), zero when there are fewer.
+func tightest(times []time.Time, n int) time.Duration {
+	if n < 1 || len(times) < n {
+		return 0
+	}
+	ts := slices.Clone(times)
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	least := ts[n-1].Sub(ts[0])
+	for i := 1; i+n-1 < len(ts); i++ {
+		least = min(least, ts[i+n-1].Sub(ts[i]))
+	}
+	return least
 }
 
 // quotaCounts is the slots of the shared budget given up as too late and the calls made on
@@ -158,7 +185,7 @@ func seedChats(n int, now time.Time, age time.Duration) ([]chaos.ChatRow, []chao
 func (q *quotaResult) write(w io.Writer) {
 	_, _ = fmt.Fprintf(w, "\n%d stale chats listed on %d replicas (pages of %d, in turn), MAX_API_RATE_LIMIT=%d for the deployment, MAX limiting at %d a second:\n\n",
 		q.Chats, q.Replicas, quotaPage, q.Budget, maxPerSecond)
-	_, _ = fmt.Fprint(w, "| MAX calls | answered 429 | busiest 1 s window | slots given up late | calls on a replica's share | refreshed | time | lists p50 | lists p99 | lists ok |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	_, _ = fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d of %d | %s | %s | %s | %.1f%% |\n", q.Calls, q.TooMany, q.Peak, q.Late, q.Local, q.Refreshed, q.Chats,
+	_, _ = fmt.Fprintf(w, "| MAX calls | answered 429 | busiest 1 s window | tightest %d calls | slots given up late | calls on a replica's share | refreshed | time | lists p50 | lists p99 | lists ok |\n|---|---|---|---|---|---|---|---|---|---|---|\n", maxPerSecond+1)
+	_, _ = fmt.Fprintf(w, "| %d | %d | %d | %s | %d | %d | %d of %d | %s | %s | %s | %.1f%% |\n", q.Calls, q.TooMany, q.Peak, ms(q.Tightest), q.Late, q.Local, q.Refreshed, q.Chats,
 		q.Elapsed.Round(100*time.Millisecond), ms(q.Lists.Latencies.P50), ms(q.Lists.Latencies.P99), 100*q.Lists.Success)
 }

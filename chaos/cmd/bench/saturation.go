@@ -70,7 +70,7 @@ func compareSaturation(ctx context.Context, env *chaos.Env, n, workers, rounds i
 		pid       int
 		rounds    *[]float64
 	}{
-		{"floor", f.URL() + "/chats/all", f.cmd.Process.Pid, &s.floor},
+		{"floor", f.URL() + "/chats/all", f.Pid(), &s.floor},
 		{"service", fmt.Sprintf("%s/chats/all?limit=%d", env.URL(), n), env.SUTPid(), &s.service},
 	}
 	// Warm both up: connections opened, code paths hot.
