@@ -133,7 +133,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		QuotaLate: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "participants_rate_limit_late_total",
-			Help: "Slots of the shared MAX rate limit given up because the call would have been made more than one slot after its slot (a slow Redis answer or a busy replica); the call reserves another.",
+			Help: "Slots of the shared MAX rate limit given up because the call would have been made more than half a slot after its slot (a slow Redis answer or a busy replica); the call reserves another.",
 		}),
 		RefreshQueueLen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "participants_refresh_queue_length",

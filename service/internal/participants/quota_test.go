@@ -144,10 +144,10 @@ func TestSharedQuotaWaitIsKept(t *testing.T) {
 	}
 }
 
-// At 20 calls a second a slot is 50 ms: a reservation whose answer took longer than that
-// may have taken a slot the call can no longer keep.
+// At 20 calls a second a slot is 50 ms: a reservation whose answer took longer than half of
+// that may have taken a slot the call can no longer keep closely enough.
 func TestCallTooLateForItsSlotReservesAnother(t *testing.T) {
-	q := &fakeQuota{trips: []time.Duration{51 * time.Millisecond, 2 * time.Millisecond}}
+	q := &fakeQuota{trips: []time.Duration{26 * time.Millisecond, 2 * time.Millisecond}}
 	e := newEnv(t, withQuota(q, 20, 3))
 	q.clock = e.clock
 	e.store.Put(linked(1, -101, 10, dbAt))
@@ -169,8 +169,8 @@ func TestCallTooLateForItsSlotReservesAnother(t *testing.T) {
 	}
 }
 
-func TestCallWithinOneSlotOfItsSlotKeepsIt(t *testing.T) {
-	q := &fakeQuota{trips: []time.Duration{50 * time.Millisecond}}
+func TestCallWithinHalfASlotOfItsSlotKeepsIt(t *testing.T) {
+	q := &fakeQuota{trips: []time.Duration{25 * time.Millisecond}}
 	e := newEnv(t, withQuota(q, 20, 3))
 	q.clock = e.clock
 	e.store.Put(linked(1, -101, 10, dbAt))
@@ -184,8 +184,8 @@ func TestCallWithinOneSlotOfItsSlotKeepsIt(t *testing.T) {
 }
 
 func TestCallAlwaysLateForItsSlotIsALocalRefusal(t *testing.T) {
-	// Each slot is free at once, but each answer takes 60 ms, longer than a slot.
-	q := &fakeQuota{trips: []time.Duration{60 * time.Millisecond, 60 * time.Millisecond, 60 * time.Millisecond}}
+	// Each slot is free at once, but each answer takes 30 ms, longer than half a slot.
+	q := &fakeQuota{trips: []time.Duration{30 * time.Millisecond, 30 * time.Millisecond, 30 * time.Millisecond}}
 	e := newEnv(t, withQuota(q, 20, 3))
 	q.clock = e.clock
 	e.store.Put(linked(1, -101, 10, dbAt))
