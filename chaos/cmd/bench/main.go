@@ -42,12 +42,9 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var err error
-	switch {
-	case len(os.Args) > 1 && os.Args[1] == floorCommand:
-		err = serveFloor(ctx, os.Getenv, os.Stdout)
-	case len(os.Args) > 1 && os.Args[1] == maxCommand:
-		err = serveMax(ctx, os.Getenv, os.Stdout)
-	default:
+	if serve := serveCommand(os.Args[1:]); serve != nil {
+		err = serve(ctx, os.Getenv, os.Stdout)
+	} else {
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	stop()
@@ -122,12 +119,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	selected := func(name string) bool { return *only == "" || strings.Contains(name, *only) }
 
+	// A journal with room for every call of the quota case: four a chat.
+	journal := maxapi.DefaultJournalLimit + 4**staleChats
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := []chaos.Option{
 		chaos.WithLogger(log),
 		chaos.WithRace(*race),
 		// No limit at MAX but in the quota case, and a journal that keeps all of its calls.
-		chaos.WithMaxOptions(maxapi.WithRateLimit(0), maxapi.WithJournalLimit(maxapi.DefaultJournalLimit+4**staleChats)),
+		chaos.WithMaxOptions(maxapi.WithRateLimit(0), maxapi.WithJournalLimit(journal)),
 		// Info level: the debug log of every refresh would measure the logger.
 		chaos.WithBaseSUTEnv("LOG_LEVEL=info"),
 	}
@@ -184,7 +183,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if selected("quota") {
 		var fake quotaMax = envMax{env}
 		if *quotaMaxIn == "process" {
-			p, err := startMax(ctx, env.MaxToken(), maxapi.DefaultJournalLimit+4**staleChats)
+			p, err := startMax(ctx, env.MaxToken(), journal)
 			if err != nil {
 				return fmt.Errorf("quota: %w", err)
 			}

@@ -15,14 +15,16 @@ import (
 	"github.com/faultline/faultline/fakes/maxapi"
 )
 
-// quotaMax is the fake MAX of the quota case: it counts the calls as they arrive, as MAX
-// does, and answers 429 beyond MAX's limit.
+// quotaMax is the fake MAX of the quota case: from Begin on, it records the calls as they
+// arrive, as MAX counts them, and answers 429 beyond MAX's limit.
 type quotaMax interface {
-	// Seed replaces MAX's chats with chats; the reset options make the service use it.
+	// Seed adds chats to MAX (replacing any with the same ids) before the environment's
+	// reset; the reset options it returns make the service use this fake MAX.
 	Seed(ctx context.Context, chats []maxapi.Chat) ([]chaos.ResetOption, error)
-	// ResetJournal forgets the calls recorded so far.
-	ResetJournal(ctx context.Context) error
-	// ChatCalls is every GET /chats/{id} recorded since, oldest first.
+	// Begin, after the reset, forgets the calls recorded so far and limits at MAX's rate.
+	Begin(ctx context.Context) error
+	// ChatCalls is every GET /chats/{id} recorded since Begin, oldest first; an error when
+	// the journal no longer holds them all.
 	ChatCalls(ctx context.Context) ([]maxapi.Call, error)
 	Close()
 }
@@ -31,20 +33,30 @@ type quotaMax interface {
 type envMax struct{ env *chaos.Env }
 
 func (m envMax) Seed(_ context.Context, chats []maxapi.Chat) ([]chaos.ResetOption, error) {
-	m.env.Max().SetRateLimit(maxapi.DefaultRateLimit)
 	return []chaos.ResetOption{chaos.WithMaxChats(chats...)}, nil
 }
 
-func (m envMax) ResetJournal(context.Context) error {
+// Begin sets the limit after the reset, which restores the environment's own (none).
+func (m envMax) Begin(context.Context) error {
+	m.env.Max().SetRateLimit(maxapi.DefaultRateLimit)
 	m.env.Max().ResetJournal()
 	return nil
 }
 
 func (m envMax) ChatCalls(context.Context) ([]maxapi.Call, error) {
-	return m.env.Max().Calls(maxapi.EndpointChat), nil
+	return wholeJournal(m.env.Max().Calls(maxapi.EndpointChat), m.env.Max().Count(maxapi.EndpointChat))
 }
 
 func (envMax) Close() {}
+
+// wholeJournal returns calls when they are all count calls the fake MAX received: a journal
+// that dropped its oldest would undercount every figure made from it.
+func wholeJournal(calls []maxapi.Call, count int) ([]maxapi.Call, error) {
+	if len(calls) != count {
+		return nil, fmt.Errorf("fake MAX: the journal holds %d of its %d calls; raise its limit", len(calls), count)
+	}
+	return calls, nil
+}
 
 // The first argument that makes this binary serve the fake MAX, and its settings, in the
 // environment so that the token is not on a command line.
@@ -85,7 +97,8 @@ func (m *procMax) Seed(ctx context.Context, chats []maxapi.Chat) ([]chaos.ResetO
 	return []chaos.ResetOption{chaos.WithSUTEnv("MAX_API_URL=" + m.URL())}, nil
 }
 
-func (m *procMax) ResetJournal(ctx context.Context) error {
+// Begin forgets the calls so far; the process limits at MAX's rate from its start.
+func (m *procMax) Begin(ctx context.Context) error {
 	return m.admin(ctx, http.MethodDelete, "journal", nil, nil)
 }
 
@@ -93,8 +106,21 @@ func (m *procMax) ChatCalls(ctx context.Context) ([]maxapi.Call, error) {
 	var j struct {
 		Calls []maxapi.Call `json:"calls"`
 	}
-	err := m.admin(ctx, http.MethodGet, "journal?endpoint="+url.QueryEscape(maxapi.EndpointChat), nil, &j)
-	return j.Calls, err
+	if err := m.admin(ctx, http.MethodGet, "journal?endpoint="+url.QueryEscape(maxapi.EndpointChat), nil, &j); err != nil {
+		return nil, err
+	}
+	var counts struct {
+		Endpoints map[string]int `json:"endpoints"`
+	}
+	if err := m.admin(ctx, http.MethodGet, "counts", nil, &counts); err != nil {
+		return nil, err
+	}
+	return wholeJournal(j.Calls, counts.Endpoints[maxapi.EndpointChat])
+}
+
+func (m *procMax) Close() {
+	m.client.CloseIdleConnections()
+	m.selfProcess.Close()
 }
 
 // admin sends one request to the admin API, decoding the answer into out when it is not nil.

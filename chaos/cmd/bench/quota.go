@@ -26,11 +26,12 @@ type quotaResult struct {
 	// Peak is the most calls MAX saw in any window of one second, [t, t+1s); Tightest the
 	// shortest time in which it saw one call more than its limit, the margin left: under
 	// a second is a second with more calls than MAX allows. Closest is the shortest time
-	// between two calls: calls leave at least half a slot apart, so less is the way to MAX.
+	// between two calls: calls on the shared budget leave at least half a slot apart, so
+	// less was lost on the way to MAX.
 	Peak              int
 	Tightest, Closest time.Duration
 	// Late is how many reserved slots the replicas gave up because the call would have
-	// been made more than one slot after its slot; Local how many calls they made on their
+	// been made more than half a slot after its slot; Local how many calls they made on their
 	// own share because the shared budget could not be asked.
 	Late, Local int
 	// Refreshed is how many chats stored MAX's count by the end; Elapsed the time from the
@@ -68,7 +69,7 @@ func quotaCase(ctx context.Context, env *chaos.Env, fake quotaMax, n, replicas, 
 			urls = append(urls, fmt.Sprintf("%s/chats/all?limit=%d&offset=%d", c.URL(), quotaPage, off))
 		}
 	}
-	if err := fake.ResetJournal(ctx); err != nil {
+	if err := fake.Begin(ctx); err != nil {
 		return nil, err
 	}
 	before, err := quotaCounts(ctx, env)
@@ -142,6 +143,14 @@ poll:
 	return res, nil
 }
 
+// span prints a tightest span, "-" when there were too few calls for one.
+func span(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return ms(d)
+}
+
 // tightest is the shortest time in which n of times fall (from the first of them to the
 // last), zero when there are fewer.
 func tightest(times []time.Time, n int) time.Duration {
@@ -187,6 +196,6 @@ func (q *quotaResult) write(w io.Writer) {
 	_, _ = fmt.Fprintf(w, "\n%d stale chats listed on %d replicas (pages of %d, in turn), MAX_API_RATE_LIMIT=%d for the deployment, MAX limiting at %d a second:\n\n",
 		q.Chats, q.Replicas, quotaPage, q.Budget, maxPerSecond)
 	_, _ = fmt.Fprintf(w, "| MAX calls | answered 429 | busiest 1 s window | tightest %d calls | closest 2 calls | slots given up late | calls on a replica's share | refreshed | time | lists p50 | lists p99 | lists ok |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", maxPerSecond+1)
-	_, _ = fmt.Fprintf(w, "| %d | %d | %d | %s | %s | %d | %d | %d of %d | %s | %s | %s | %.1f%% |\n", q.Calls, q.TooMany, q.Peak, ms(q.Tightest), ms(q.Closest), q.Late, q.Local, q.Refreshed, q.Chats,
+	_, _ = fmt.Fprintf(w, "| %d | %d | %d | %s | %s | %d | %d | %d of %d | %s | %s | %s | %.1f%% |\n", q.Calls, q.TooMany, q.Peak, span(q.Tightest), span(q.Closest), q.Late, q.Local, q.Refreshed, q.Chats,
 		q.Elapsed.Round(100*time.Millisecond), ms(q.Lists.Latencies.P50), ms(q.Lists.Latencies.P99), 100*q.Lists.Success)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -33,6 +34,8 @@ func startSelf(ctx context.Context, command string, environ ...string) (*selfPro
 	cmd := exec.CommandContext(ctx, self, command) //nolint:gosec // G204: this binary itself
 	cmd.Env = append(os.Environ(), environ...)
 	cmd.Stderr = os.Stderr
+	// A bench killed outright takes its servers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -40,13 +43,45 @@ func startSelf(ctx context.Context, command string, environ ...string) (*selfPro
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
+	type answer struct {
+		line string
+		err  error
+	}
+	read := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(out).ReadString('\n')
+		read <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case a = <-read:
+	case <-time.After(selfStartTimeout):
+		a.err = fmt.Errorf("none within %s", selfStartTimeout)
+	}
+	if a.err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("no address from its process: %w", err)
+		return nil, fmt.Errorf("no address from its process: %w", a.err)
 	}
-	return &selfProcess{cmd: cmd, url: "http://" + strings.TrimSpace(line)}, nil
+	return &selfProcess{cmd: cmd, url: "http://" + strings.TrimSpace(a.line)}, nil
+}
+
+// selfStartTimeout bounds the wait for a server of this binary to print its address.
+const selfStartTimeout = 30 * time.Second
+
+// serveCommand is the server this binary runs when started with command (startSelf), nil
+// for any other first argument.
+func serveCommand(args []string) func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return nil
+	}
+	switch args[0] {
+	case floorCommand:
+		return serveFloor
+	case maxCommand:
+		return serveMax
+	}
+	return nil
 }
 
 func (p *selfProcess) URL() string { return p.url }
