@@ -8,6 +8,10 @@
 //	go run ./chaos/cmd/bench
 //	go run ./chaos/cmd/bench -rate 300 -duration 20s -chats 200 -race
 //
+// The raw floor of the saturation comparison and the quota case's fake MAX run as processes
+// of this same binary (its first argument serve-floor or serve-fakemax), so that neither
+// shares a runtime with the load generator.
+//
 // Traffic goes only to the environment's own loopback addresses, and every attack is
 // bounded in rate and time.
 package main
