@@ -21,8 +21,18 @@ import (
 // it is reserved with a lock file for the life of the environment, so two environments on
 // one machine never share it.
 
-// portLockDir holds one lock file per reserved port.
-var portLockDir = filepath.Join(os.TempDir(), "faultline-ports")
+// portLockDir holds one lock file per reserved port. It is the machine's, whatever TMPDIR a
+// run was given (the interrupt test gives each of its runs one of its own): runs with
+// different lock directories could reserve the same port.
+var portLockDir = filepath.Join(machineTempDir(os.TempDir()), "faultline-ports")
+
+// machineTempDir is /tmp when it is a directory, else fallback.
+func machineTempDir(fallback string) string {
+	if fi, err := os.Stat("/tmp"); err == nil && fi.IsDir() {
+		return "/tmp"
+	}
+	return fallback
+}
 
 // Ports are drawn from [portLow, ephemeral range start).
 const portLow = 20000

@@ -3,6 +3,7 @@ package chaos
 import (
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 )
@@ -52,5 +53,17 @@ func TestTryPortRefusesAPortSomethingListensOn(t *testing.T) {
 	if p, err := tryPort(n); !errors.Is(err, errPortTaken) {
 		_ = p.release()
 		t.Errorf("tryPort(%d) with a listener = %v, want errPortTaken", n, err)
+	}
+}
+
+// A run given a TMPDIR of its own (the interrupt test's, beside the environment specs)
+// still reserves its ports where every other run does.
+func TestPortLocksAreTheMachinesWhateverTheRunsTMPDIR(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	if got := machineTempDir(os.TempDir()); got != "/tmp" {
+		t.Errorf("lock directory under %q with TMPDIR=%s, want /tmp", got, os.Getenv("TMPDIR"))
+	}
+	if portLockDir != "/tmp/faultline-ports" {
+		t.Errorf("portLockDir = %q", portLockDir)
 	}
 }
