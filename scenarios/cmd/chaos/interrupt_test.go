@@ -26,9 +26,7 @@ func TestInterruptLeavesNothingBehind(t *testing.T) {
 		t.Skip("set CHAOS_INTERRUPT_TEST=1 (make interrupt-test): runs make chaos and interrupts it")
 	}
 	// Each signal and each backend once: the harness handles both signals the same way on
-	// both backends, and what differs by backend is what must be stopped. The two runs go
-	// side by side: each waits on its own environments' start and stop far more than it
-	// computes, and each judges only what its own process group started.
+	// both backends, and what differs by backend is what must be stopped.
 	cases := []struct {
 		backend string
 		sig     syscall.Signal
@@ -38,7 +36,6 @@ func TestInterruptLeavesNothingBehind(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.backend+"-"+c.sig.String(), func(t *testing.T) {
-			t.Parallel()
 			if c.backend == "docker" && exec.CommandContext(t.Context(), "docker", "info").Run() != nil {
 				t.Skip("the Docker engine is not reachable")
 			}
