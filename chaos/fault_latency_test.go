@@ -20,9 +20,15 @@ var _ = Describe("Latency", Label("env", "fault"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(took).To(BeNumerically(">=", 300*time.Millisecond))
 		undo()
-		took, err = pingThroughProxy(env, 5*time.Second)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(took).To(BeNumerically("<", 300*time.Millisecond))
+		// Gone: the fastest of three round trips is under the delay, which every one of them
+		// would pay while it held (one alone may be slowed by a busy machine).
+		fastest := time.Hour
+		for range 3 {
+			took, err = pingThroughProxy(env, 5*time.Second)
+			Expect(err).NotTo(HaveOccurred())
+			fastest = min(fastest, took)
+		}
+		Expect(fastest).To(BeNumerically("<", 300*time.Millisecond))
 	})
 
 	It("slows the SUT's own requests to the dependency", func() {
