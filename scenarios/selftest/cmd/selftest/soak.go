@@ -192,7 +192,7 @@ func soakVerdict(o soakOutcome) string {
 	switch {
 	case o.Control && o.Exit == 1 && o.Alone != nil && o.Alone.ok():
 		return "passed when run again alone (beside the variants it broke " + strings.Join(broken(o.Violated), ", ") + ")"
-	case o.Control && o.Alone != nil:
+	case o.Control && o.Alone != nil && !o.Alone.ok():
 		return "FAILED: the reference broke the soak's invariants, beside the variants and alone"
 	case o.Control && o.ok():
 		return "passed"
