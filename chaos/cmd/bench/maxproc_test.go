@@ -43,13 +43,21 @@ func TestTightestIsTheShortestSpanOfNTimes(t *testing.T) {
 		want  time.Duration
 	}{
 		{[]int{0, 100, 150, 400}, 2, 50 * time.Millisecond},
-		{[]int{400, 0, 150, 100}, 3, 150 * time.Millisecond}, // unordered, as calls finish
+		{[]int{0, 100, 150, 400}, 3, 150 * time.Millisecond},
 		{[]int{0, 100, 150, 400}, 4, 400 * time.Millisecond},
 		{[]int{0, 100}, 3, 0},
 	} {
 		if got := tightest(at(c.times...), c.n); got != c.want {
 			t.Errorf("tightest(%v, %d) = %v, want %v", c.times, c.n, got, c.want)
 		}
+	}
+	// Calls in the order they finished: 31 within 300 ms, two of them 1 ms apart.
+	ms := []int{300, 0, 1}
+	for i := 2; i < maxPerSecond; i++ {
+		ms = append(ms, 10*i)
+	}
+	if over, closest := spans(at(ms...)); over != 300*time.Millisecond || closest != time.Millisecond {
+		t.Errorf("spans of unordered calls = %v, %v; want 300ms, 1ms", over, closest)
 	}
 }
 

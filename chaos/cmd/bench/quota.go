@@ -139,7 +139,7 @@ poll:
 	}
 	res.Calls = len(calls)
 	res.Peak = matrix.PeakPerSecond(times)
-	res.Tightest, res.Closest = tightest(times, maxPerSecond+1), tightest(times, 2)
+	res.Tightest, res.Closest = spans(times)
 	return res, nil
 }
 
@@ -151,14 +151,21 @@ func span(d time.Duration) string {
 	return ms(d)
 }
 
-// tightest is the shortest time in which n of times fall (from the first of them to the
-// last), zero when there are fewer.
-func tightest(times []time.Time, n int) time.Duration {
-	if n < 1 || len(times) < n {
-		return 0
-	}
+// spans is the tightest time in which MAX saw one call over its limit, and the tightest
+// between two calls, of times in any order (calls are journaled as they arrive and may
+// finish in another order); sorted once for both.
+func spans(times []time.Time) (overLimit, closest time.Duration) {
 	ts := slices.Clone(times)
 	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	return tightest(ts, maxPerSecond+1), tightest(ts, 2)
+}
+
+// tightest is the shortest time in which n of times, in order, fall (from the first of
+// them to the last), zero when there are fewer.
+func tightest(ts []time.Time, n int) time.Duration {
+	if n < 1 || len(ts) < n {
+		return 0
+	}
 	least := ts[n-1].Sub(ts[0])
 	for i := 1; i+n-1 < len(ts); i++ {
 		least = min(least, ts[i+n-1].Sub(ts[i]))
