@@ -24,14 +24,14 @@ import (
 // portLockDir holds one lock file per reserved port. It is the machine's, whatever TMPDIR a
 // run was given (the interrupt test gives each of its runs one of its own): runs with
 // different lock directories could reserve the same port.
-var portLockDir = filepath.Join(machineTempDir(os.TempDir()), "faultline-ports")
+var portLockDir = filepath.Join(machineTempDir(), "faultline-ports")
 
-// machineTempDir is /tmp when it is a directory, else fallback.
-func machineTempDir(fallback string) string {
+// machineTempDir is /tmp when it is a directory, else the run's temporary directory.
+func machineTempDir() string {
 	if fi, err := os.Stat("/tmp"); err == nil && fi.IsDir() {
 		return "/tmp"
 	}
-	return fallback
+	return os.TempDir()
 }
 
 // Ports are drawn from [portLow, ephemeral range start).
