@@ -226,10 +226,21 @@ func (c *Client) Readyz(ctx context.Context) Response {
 
 // Metrics calls GET /metrics and parses the text format.
 func (c *Client) Metrics(ctx context.Context) MetricsResponse {
+	return c.metrics(ctx, ParseMetrics)
+}
+
+// MetricsOf scrapes /metrics as Metrics does, keeping only the series called one of names
+// (ParseMetricsOf).
+func (c *Client) MetricsOf(ctx context.Context, names []string) MetricsResponse {
+	return c.metrics(ctx, func(r io.Reader) (Snapshot, error) { return ParseMetricsOf(r, names) })
+}
+
+// metrics calls GET /metrics and parses a 200 answer with parse.
+func (c *Client) metrics(ctx context.Context, parse func(io.Reader) (Snapshot, error)) MetricsResponse {
 	r := c.send(ctx, http.MethodGet, contract.PathMetrics)
 	out := MetricsResponse{}
 	if r.Err == nil && r.Status == http.StatusOK {
-		snap, err := ParseMetrics(bytes.NewReader(r.Body))
+		snap, err := parse(bytes.NewReader(r.Body))
 		if err != nil {
 			r.Err = fmt.Errorf("%w: %w", ErrDecode, err)
 		}

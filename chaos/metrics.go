@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -33,6 +34,49 @@ type Snapshot struct {
 
 // ParseMetrics reads the Prometheus text format.
 func ParseMetrics(r io.Reader) (Snapshot, error) {
+	return parseMetrics(r, nil)
+}
+
+// ParseMetricsOf reads the Prometheus text format keeping only the series called one of
+// names (as the text format names them: a histogram's x_count, not x). It gives the same
+// series as ParseMetrics followed by dropping the others, at a fraction of the cost for a
+// page that is mostly other metrics: the sample lines of the others are skipped before
+// parsing, and so are the # HELP and # TYPE lines, which give no series of their own (a
+// series keeps its name, labels and value without them).
+func ParseMetricsOf(r io.Reader, names []string) (Snapshot, error) {
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
+	text, err := io.ReadAll(r)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read metrics: %w", err)
+	}
+	kept := make([]byte, 0, len(text))
+	for line := range bytes.Lines(text) {
+		if !skippable(line, keep) {
+			kept = append(kept, line...)
+		}
+	}
+	return parseMetrics(bytes.NewReader(kept), keep)
+}
+
+// skippable reports whether the parser can do without a line of the text format: a # HELP
+// or # TYPE line, or the sample line of a series not kept. Any other line (a blank line,
+// another comment, a sample whose name is quoted) is left to the parser.
+func skippable(line []byte, keep map[string]bool) bool {
+	if bytes.HasPrefix(line, []byte("# HELP ")) || bytes.HasPrefix(line, []byte("# TYPE ")) {
+		return true
+	}
+	end := bytes.IndexAny(line, "{ \t")
+	if end <= 0 || line[0] == '#' {
+		return false
+	}
+	return !keep[string(line[:end])]
+}
+
+// parseMetrics parses the text format; a non-nil keep drops every series not in it.
+func parseMetrics(r io.Reader, keep map[string]bool) (Snapshot, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(r)
 	if err != nil {
@@ -46,6 +90,9 @@ func ParseMetrics(r io.Reader) (Snapshot, error) {
 	byName := make(map[string][]keyed)
 	for _, smp := range vec {
 		name := string(smp.Metric[model.MetricNameLabel])
+		if keep != nil && !keep[name] {
+			continue
+		}
 		labels := make(map[string]string, len(smp.Metric)-1)
 		for k, v := range smp.Metric {
 			if k != model.MetricNameLabel {

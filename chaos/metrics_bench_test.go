@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +17,7 @@ import (
 
 // metricsPage renders a /metrics page shaped like chatd's: the Go and process collectors,
 // request histograms by route and status, and per-dependency counters and gauges.
-func metricsPage(b *testing.B) []byte {
+func metricsPage(b testing.TB) []byte {
 	b.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -49,6 +51,72 @@ func BenchmarkParseMetrics(b *testing.B) {
 	for b.Loop() {
 		if _, err := chaos.ParseMetrics(bytes.NewReader(page)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseMetricsOf reads the same scrape keeping what the alert rules read: the
+// replay's way (a few counters and gauges, and one histogram's _count).
+func BenchmarkParseMetricsOf(b *testing.B) {
+	page := metricsPage(b)
+	names := []string{"circuit_breaker_state", "http_requests_total", "participants_max_api_errors_total", "http_request_duration_seconds_count"}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := chaos.ParseMetricsOf(bytes.NewReader(page), names); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseMetricsOfKeepsWhatAFullParseKeeps holds ParseMetricsOf to its promise: the series
+// of ParseMetrics with every other name dropped, whatever the names select (a whole
+// family, one part of a histogram, a name the page lacks, none), on a page like chatd's and
+// on lines the skipping must not misread.
+func TestParseMetricsOfKeepsWhatAFullParseKeeps(t *testing.T) {
+	const edges = `# HELP bare
+# TYPE bare counter
+bare 3
+# TYPE spaced gauge
+spaced	7
+# A free comment
+# TYPE h histogram
+h_bucket{le="1"} 1
+h_bucket{le="+Inf"} 2
+h_sum 0.5
+h_count 2
+
+{"utf8.name",code="200"} 4
+`
+	pages := map[string][]byte{"chatd-like": metricsPage(t), "edges": []byte(edges)}
+	selections := [][]string{
+		{"circuit_breaker_state", "http_requests_total", "participants_max_api_errors_total", "http_request_duration_seconds_count"},
+		{"http_request_duration_seconds_bucket"},
+		{"go_goroutines", "process_open_fds"},
+		{"bare", "spaced", "h_count", "utf8.name"},
+		{"h_bucket", "h_sum"},
+		{"absent_total"},
+		{},
+	}
+	for page, text := range pages {
+		full, err := chaos.ParseMetrics(bytes.NewReader(text))
+		if err != nil {
+			t.Fatalf("%s: %v", page, err)
+		}
+		for _, names := range selections {
+			var want []chaos.Sample
+			for _, s := range full.Samples() {
+				if slices.Contains(names, s.Name) {
+					want = append(want, s)
+				}
+			}
+			got, err := chaos.ParseMetricsOf(bytes.NewReader(text), names)
+			if err != nil {
+				t.Fatalf("%s %v: %v", page, names, err)
+			}
+			if !reflect.DeepEqual(got.Samples(), want) {
+				t.Errorf("%s, keeping %v:\n got %v\nwant %v", page, names, got.Samples(), want)
+			}
 		}
 	}
 }

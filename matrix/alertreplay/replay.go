@@ -119,6 +119,16 @@ func (r Result) String() string {
 	return b.String()
 }
 
+// Metrics returns the names of the series the rules read, sorted: all a scrape needs to
+// hold for Replay, which ignores every other series.
+func (r Replayer) Metrics() ([]string, error) {
+	rules, err := readRules(r.RulesPath)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(rules.metrics)), nil
+}
+
 // Replay evaluates the rules over the scrapes and returns the alerts that fired. It fails when
 // promtool is missing, the rules do not load, or promtool's output cannot be read.
 func (r Replayer) Replay(ctx context.Context, scrapes []Scrape) (Result, error) {

@@ -235,3 +235,38 @@ func TestTestFileRendersSeriesAsPrometheusStoresThem(t *testing.T) {
 		t.Errorf("test file carries go_goroutines, which no rule reads")
 	}
 }
+
+// A scrape that holds only Metrics' series replays as the whole scrape does: the sampler may
+// read no more of /metrics than that.
+func TestScrapesOfMetricsAloneGiveTheSameTestFile(t *testing.T) {
+	r := Replayer{RulesPath: rulesPath}
+	names, err := r.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, "participants_max_api_request_duration_seconds_count") || slices.Contains(names, "go_goroutines") {
+		t.Fatalf("Metrics = %v: want the series the rules read, a histogram's _count among them, and nothing else", names)
+	}
+	whole := simulate(20, func(i int) fault { return fault{redis: i > 5, max: i > 10} })
+	var reduced []Scrape
+	for _, s := range whole {
+		kept := Scrape{At: s.At, Failed: s.Failed}
+		for _, smp := range s.Samples {
+			if slices.Contains(names, smp.Name) {
+				kept.Samples = append(kept.Samples, smp)
+			}
+		}
+		reduced = append(reduced, kept)
+	}
+	want, err := r.TestFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.TestFile(reduced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("the reduced scrapes render another test file:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -15,7 +15,8 @@ type Sample struct {
 }
 
 // Scrape is what one read of a service's /metrics returned. The harness parses each read
-// once (chaos.ParseMetrics) and hands its series over as Samples.
+// once, only the series the rules read (Replayer.Metrics, chaos.ParseMetricsOf), and hands
+// them over as Samples.
 type Scrape struct {
 	// At is when the scrape was taken. Replay maps scrapes onto rule time by their order, not by
 	// At, which is kept for reports.
