@@ -83,6 +83,19 @@ func slowestFirst(rows []Row, t Timings) []Row {
 	return out
 }
 
+// Priorities returns a scheduling priority for each row, by id: its measured time in
+// milliseconds (a row never measured counts as the median). A parallel run that starts the
+// slowest rows first ends closer to its total time divided by its processes: a long row taken
+// last would run alone while the other processes wait.
+func Priorities(rows []Row, t Timings) map[string]int {
+	med := t.median(rows)
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.ID] = int(t.of(r.ID, med).Milliseconds())
+	}
+	return out
+}
+
 // Shard returns the rows of shard i of n (1-based): taken slowest first, each row goes to the
 // shard with the least time so far (the lowest index among equals). The same rows and timings
 // always give the same shards, every row is in exactly one, and their times differ by at most

@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -99,6 +100,15 @@ func TestSlowestFirstOrdersByTime(t *testing.T) {
 	got := slowestFirst(rows, Timings{"a": time.Second, "b": 3 * time.Second, "c": 2 * time.Second})
 	if got[0].ID != "b" || got[1].ID != "c" || got[2].ID != "a" {
 		t.Errorf("slowestFirst = %v", got)
+	}
+}
+
+func TestPrioritiesAreMeasuredTimesAndTheMedianForNewRows(t *testing.T) {
+	rows := []Row{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "new"}}
+	got := Priorities(rows, Timings{"a": 9 * time.Second, "b": 1500 * time.Millisecond, "c": 2 * time.Second})
+	want := map[string]int{"a": 9000, "b": 1500, "c": 2000, "new": 2000}
+	if !maps.Equal(got, want) {
+		t.Errorf("Priorities = %v, want %v", got, want)
 	}
 }
 

@@ -197,9 +197,17 @@ var _ = ReportAfterEach(func(r SpecReport) {
 })
 
 var _ = Describe("Behaviour matrix", func() {
+	// The slowest rows are handed out first (the runner shuffles the rows, and Ginkgo orders
+	// them by priority before the shuffle): a long row taken last would run on one process
+	// while the others sit idle.
+	timings, err := matrix.MeasuredTimings()
+	if err != nil {
+		panic(err)
+	}
+	priority := matrix.Priorities(matrix.Rows(), timings)
 	var entries []TableEntry
 	for _, row := range matrix.Rows() {
-		args := []any{Label(matrix.Labels(row)...), SpecTimeout(3 * time.Minute), row}
+		args := []any{Label(matrix.Labels(row)...), SpecTimeout(3 * time.Minute), SpecPriority(priority[row.ID]), row}
 		if row.Serial() != "" {
 			args = append(args, Serial)
 		}

@@ -72,8 +72,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer logFile.Close()
 
+	// --randomize-all makes every row a unit of scheduling, so the rows' SpecPriority (their
+	// measured time) orders them, slowest first; rows of equal priority are shuffled, and
+	// every row resets its environment, so no row may depend on another having run before.
 	args := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(o.Procs), "--no-color",
-		"--output-dir", o.Out, "--json-report", FileGinkgoJSON}
+		"--randomize-all", "--output-dir", o.Out, "--json-report", FileGinkgoJSON}
 	if o.Timeout > 0 {
 		args = append(args, "--timeout", o.Timeout.String())
 	}
