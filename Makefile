@@ -221,7 +221,7 @@ flake: backend
 			$(if $(MATRIX_PROCS),-procs $(MATRIX_PROCS)) | tail -n 3; \
 	done
 	$(GO) run ./matrix/cmd/matrix flake -o $(MATRIX_DIR)/flake.md \
-		-note "make flake RUNS=$(RUNS)$(if $(CI)$(CHAOS_RACE), (CI=$(CI) CHAOS_RACE=$(CHAOS_RACE)$(comma) the service built with -race unless CHAOS_RACE=0)): $$(nproc) cores, $$(date -u +%Y-%m-%d)" \
+		-note "make flake RUNS=$(RUNS)$(if $(MATRIX_PROCS), MATRIX_PROCS=$(MATRIX_PROCS))$(if $(CI)$(CHAOS_RACE), (CI=$(CI) CHAOS_RACE=$(CHAOS_RACE)$(comma) the service built with -race unless CHAOS_RACE=0)): $$(nproc) cores, $$(date -u +%Y-%m-%d)" \
 		$$(for i in $$(seq 1 $(RUNS)); do echo $(MATRIX_DIR)/flake/run-$$i; done)
 
 # Refresh matrix/timings.json (shard balance, parallel order) from the last full run.
@@ -245,9 +245,9 @@ selftest:
 	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
 	CHAOS_BACKEND=$(SELFTEST_BACKEND) out/selftest/bin/selftest $(SELFTEST_FLAGS)
 
-# make test runs each variant on its sample: its expected rows (of those that run alone,
-# the replicas rows, only the quickest), the rows nearest to its change and the control
-# rows, a quarter of the row runs. Every expected row of the sample is required to be rejected; a row outside the sample rejected unexpectedly is what only the
+# make test runs each variant on its sample: its expected rows (at most eight, the quickest
+# of each group first), the rows nearest to its change and the control rows, a quarter of
+# the row runs. Every expected row of the sample is required to be rejected; a row outside the sample rejected unexpectedly is what only the
 # full self-test (make selftest) sees.
 selftest-sample:
 	@$(MAKE) --no-print-directory selftest SELFTEST_FLAGS='-sample $(SELFTEST_FLAGS)'

@@ -25,18 +25,6 @@ const replicaChats = 300
 // reference budget's time for them, with 30% to spare, and five seconds.
 var replicaRefreshWithin = time.Duration(float64(replicaChats)/referenceRate*1.3*float64(time.Second)) + 5*time.Second
 
-// Serial is why the row runs alone, after the rows that run side by side, with the machine
-// to itself: empty for most rows. Several replicas are several service processes (built with
-// -race in CI), and the deadlines the rows hold them to (REDIS_TIMEOUT 100ms, DATABASE_TIMEOUT
-// 500ms) are the production ones: on two cores they hold for three processes refreshing
-// hundreds of chats only without three other environments beside them.
-func (r Row) Serial() string {
-	if r.Given.Replicas > 1 {
-		return "several service processes, held to production deadlines, need the machine's CPU to themselves"
-	}
-	return ""
-}
-
 func replicaRows() []Row {
 	return []Row{replicasManyStale(), replicasRedisDown(), replicasRateLimitedOnce(), replicasBotRemoved(), replicasRefreshFlood(),
 		replicasOneKilled()}

@@ -398,21 +398,6 @@ func TestAlertsAreTheRuleFilesAlerts(t *testing.T) {
 	}
 }
 
-func TestOnlyReplicaRowsRunAlone(t *testing.T) {
-	var serial []string
-	for _, r := range Rows() {
-		if r.Serial() != "" {
-			serial = append(serial, r.ID)
-			if r.Group != GroupReplicas {
-				t.Errorf("row %s runs alone but is not a replicas row", r.ID)
-			}
-		}
-	}
-	if len(serial) != len(replicaRows()) {
-		t.Errorf("rows that run alone: %v; want the %d replicas rows", serial, len(replicaRows()))
-	}
-}
-
 func TestFaultStringNamesALimitedFault(t *testing.T) {
 	for f, want := range map[Fault]string{
 		{Kind: FaultRateLimited, RetryAfter: 5 * time.Second, Times: 1}: "rate-limited(retry-after 5s) once",

@@ -208,9 +208,6 @@ var _ = Describe("Behaviour matrix", func() {
 	var entries []TableEntry
 	for _, row := range matrix.Rows() {
 		args := []any{Label(matrix.Labels(row)...), SpecTimeout(3 * time.Minute), SpecPriority(priority[row.ID]), row}
-		if row.Serial() != "" {
-			args = append(args, Serial)
-		}
 		entries = append(entries, Entry(row.ID, args...))
 	}
 	DescribeTable("row", func(ctx SpecContext, row matrix.Row) {

@@ -525,16 +525,13 @@ func Lookup(name string) (Variant, bool) {
 	return Variant{}, false
 }
 
-// SampleReject is how many of a variant's Reject rows that run beside others a sample
-// runs at most.
+// SampleReject is how many of a variant's Reject rows a sample runs at most.
 const SampleReject = 8
 
 // Selection returns the rows a run of v covers, in catalogue order: every row of catalogue
 // in v's scope when all is set, otherwise a sample: v's Watch and Differs rows, its
-// ControlSample, and of its Reject rows at most SampleReject of those that run beside others (the
-// quickest of each group first, then the quickest) and the quickest of those that run alone
-// (Row.Serial: they run one after another at the end of the suite, each paid in full). The
-// full run checks every Reject row.
+// ControlSample, and at most SampleReject of its Reject rows (the quickest of each group
+// first, then the quickest). The full run checks every Reject row.
 func Selection(v Variant, catalogue []matrix.Row, all bool) []string {
 	reject := v.Reject
 	if !all {
@@ -557,35 +554,25 @@ func sampleReject(ids []string, catalogue []matrix.Row) []string {
 	if err != nil {
 		return ids
 	}
-	var beside []matrix.Row
-	quickest := ""
+	var rows []matrix.Row
 	for _, id := range ids {
-		r, ok := matrix.Lookup(catalogue, id)
-		switch {
-		case !ok:
-			continue
-		case r.Serial() == "":
-			beside = append(beside, r)
-		case quickest == "" || timings[id] < timings[quickest]:
-			quickest = id
+		if r, ok := matrix.Lookup(catalogue, id); ok {
+			rows = append(rows, r)
 		}
 	}
-	slices.SortStableFunc(beside, func(a, b matrix.Row) int { return cmp.Compare(timings[a.ID], timings[b.ID]) })
+	slices.SortStableFunc(rows, func(a, b matrix.Row) int { return cmp.Compare(timings[a.ID], timings[b.ID]) })
 	var out []string
 	groups := map[matrix.Group]bool{}
-	for _, r := range beside {
+	for _, r := range rows {
 		if len(out) < SampleReject && !groups[r.Group] {
 			groups[r.Group] = true
 			out = append(out, r.ID)
 		}
 	}
-	for _, r := range beside {
+	for _, r := range rows {
 		if len(out) < SampleReject && !slices.Contains(out, r.ID) {
 			out = append(out, r.ID)
 		}
-	}
-	if quickest != "" {
-		out = append(out, quickest)
 	}
 	return out
 }

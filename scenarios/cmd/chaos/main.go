@@ -29,13 +29,13 @@ import (
 
 // The number of parallel processes when neither -procs nor MATRIX_PROCS says, measured on
 // two cores (README, "Running the matrix"): as many as keep every row within its bounds run
-// after run. Five were a little faster on the process backend, but under that load a
-// short-circuited request now and then missed its 100 ms bound (make flake); the Docker
-// backend's containers cost more CPU still, and so does a service built with -race (CI):
-// at four processes, one fresh-clone CI run saw three rows miss production deadlines (a 1 s
-// database write, a 100 ms p95, a database alert in a replay).
+// after run (make flake). On the process backend five: 84 rows passed ten runs of ten, the
+// suite 68 to 74 s (81 s at four, 62 s at six). The Docker backend's containers cost more
+// CPU, and so does a service built with -race (CI): at four processes, one fresh-clone CI
+// run saw three rows miss production deadlines (a 1 s database write, a 100 ms p95, a
+// database alert in a replay).
 const (
-	DefaultProcs       = 4
+	DefaultProcs       = 5
 	DefaultDockerProcs = 3
 	DefaultRaceProcs   = 3
 )
@@ -80,7 +80,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	procs := fs.Int("procs", envInt("MATRIX_PROCS", 0), "parallel processes, each with its own environments "+
-		"(MATRIX_PROCS; default 4, or 3 on the Docker backend)")
+		"(MATRIX_PROCS; default 5, or 3 on the Docker backend or with -race)")
 	shard := fs.String("shard", "", "run shard i/n of the rows, balanced by matrix/timings.json (e.g. 2/4)")
 	row := fs.String("row", "", "run this row only")
 	labels := fs.String("labels", "", "run the rows this Ginkgo label filter selects, e.g. 'dep:redis && fault:blackhole'")
