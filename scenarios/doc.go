@@ -47,6 +47,9 @@
 //	                      refuses a report judged this way
 //	MATRIX_ALERTS         0: skip the alert replay (rows then show their alerts as unknown)
 //	MATRIX_PROGRESS       a file each process appends a line to per finished row
+//	MATRIX_ROOT           the module root (default: the first directory with a go.mod above
+//	                      the working directory); the runner sets it, since a precompiled
+//	                      suite runs in its own directory
 //	CHAOS_BACKEND         docker, process or auto: where PostgreSQL and Redis run
 //
 // Secrets of the environment (the MAX token, the database password) are redacted from

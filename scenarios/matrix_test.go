@@ -258,8 +258,12 @@ var _ = ReportAfterSuite("matrix report", func(r Report) {
 	}
 })
 
-// moduleRoot walks up from the working directory (go test runs in the package's) to go.mod.
+// moduleRoot is MATRIX_ROOT, set by the runner, or else the first directory with a go.mod
+// above the working directory (go test runs in the package's).
 func moduleRoot() (string, error) {
+	if root := os.Getenv("MATRIX_ROOT"); root != "" {
+		return root, nil
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

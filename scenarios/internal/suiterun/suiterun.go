@@ -92,6 +92,14 @@ func Run(ctx context.Context, o Options) error {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = o.Dir
 	cmd.Env = append(append(os.Environ(), o.Env...), "MATRIX_OUT="+o.Out, "MATRIX_PROGRESS="+progress)
+	if o.Dir != "" {
+		// A precompiled suite runs in its own directory, which may lie outside the module.
+		root, err := filepath.Abs(o.Dir)
+		if err != nil {
+			return err
+		}
+		cmd.Env = append(cmd.Env, "MATRIX_ROOT="+root)
+	}
 	var out io.Writer = logFile
 	if o.Verbose {
 		out = io.MultiWriter(logFile, os.Stdout)
