@@ -190,7 +190,7 @@ func replicasRateLimitedOnce() Row {
 			replicaCount),
 		Description: "Each replica lists the stale chats once and queues alpha and beta. MAX answers the first chat " +
 			"call, whichever replica made it, 429 with Retry-After 5, and answers normally after. The replica answered " +
-			"stores the pause in Redis, and the others read it with their next reservation: no call reaches MAX for " +
+			"stores the pause in Redis, and the others read it with their next reservation or before a call that waited for its slot: no call reaches MAX for " +
 			"five seconds but those already on their way. The chat answered 429 waits for the next list; the other " +
 			"chat's refresh, claimed and reserved but not yet made when the pause began, waits it out and is " +
 			"refreshed once it ends, instead of being dropped and left to no replica. As for one replica answered " +

@@ -27,6 +27,10 @@ type Quota interface {
 	Release(ctx context.Context, id int64) error
 	// Pause stops every replica's MAX calls until until, d from now.
 	Pause(ctx context.Context, until time.Time, d time.Duration) error
+	// PausedUntil answers the pause MAX imposed on any replica (zero when none), as Reserve
+	// does, for a call that waited for its slot: another replica may have been answered
+	// 429 since the reservation.
+	PausedUntil(ctx context.Context) (time.Time, error)
 }
 
 // claimFor is how long a background refresh holds its chat: the wait for a slot, the MAX
@@ -114,6 +118,9 @@ func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (cla
 		}
 		late := s.clock.Now().Sub(asked) - r.Wait
 		if late <= slot/2 {
+			if r.Wait > 0 {
+				s.recheckPause(ctx)
+			}
 			return claimed, nil
 		}
 		s.m.QuotaLate.Inc()
@@ -218,6 +225,19 @@ func (s *Service) quotaAvailable(ctx context.Context) {
 	if s.quota.setUp() {
 		s.log.InfoContext(ctx, msgQuotaShared, "dependency", metrics.DepRedis)
 	}
+}
+
+// recheckPause asks again for the shared pause before a call that waited for its slot: the
+// pause its reservation answered is as old as the wait, and another replica answered 429
+// meanwhile would otherwise see this call arrive inside its pause (the caller's check of
+// the pause then stops it). A failed ask changes nothing: the reservation did answer.
+func (s *Service) recheckPause(ctx context.Context) {
+	until, err := s.cfg.Quota.PausedUntil(ctx)
+	if err != nil {
+		s.log.DebugContext(ctx, "Shared MAX pause not read again", "error", err.Error())
+		return
+	}
+	s.syncPause(ctx, until)
 }
 
 // syncPause takes a pause another replica stored (MAX answered it 429): the call about to

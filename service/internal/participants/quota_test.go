@@ -30,6 +30,7 @@ type fakeQuota struct {
 	claims      map[int64]bool // chats claimed by a background refresh and not released
 	claimed     []int64        // every claim taken, in order
 	released    []int64
+	pauseReads  int // PausedUntil calls
 	// trips are the round trips of the reservations in turn, passed on clock.
 	trips []time.Duration
 	clock interface{ Advance(time.Duration) }
@@ -89,6 +90,13 @@ func (q *fakeQuota) Pause(_ context.Context, until time.Time, _ time.Duration) e
 		q.pausedUntil = until
 	}
 	return nil
+}
+
+func (q *fakeQuota) PausedUntil(context.Context) (time.Time, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pauseReads++
+	return q.pausedUntil, q.err
 }
 
 func (q *fakeQuota) set(f func(q *fakeQuota)) { q.mu.Lock(); f(q); q.mu.Unlock() }
@@ -416,6 +424,50 @@ func TestPauseOfAnotherReplicaIsKept(t *testing.T) {
 	e.clock.Advance(5 * time.Second)
 	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 30 {
 		t.Errorf("Refresh after the pause = %+v, %v; want MAX's 30", got.Participants, err)
+	}
+}
+
+// A call reserved before another replica was answered 429 must not be made into that
+// replica's pause once its wait is over: the pause is asked for again after the wait.
+func TestCallThatWaitedForItsSlotKeepsAPauseStoredMeanwhile(t *testing.T) {
+	q := &fakeQuota{waits: []time.Duration{50 * time.Millisecond}}
+	e := newEnv(t, withQuota(q, 20, 3))
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	type result struct {
+		c   chat.Chat
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := e.svc.Refresh(context.Background(), 1)
+		done <- result{c, err}
+	}()
+	eventually(t, func() bool { return e.clock.Waiters() == 1 }, "the refresh waits for its slot")
+	// Meanwhile MAX answers another replica 429, which stores the pause.
+	q.set(func(q *fakeQuota) { q.pausedUntil = t0.Add(5 * time.Second) })
+	e.clock.Advance(50 * time.Millisecond)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refresh did not end after its wait")
+	}
+	if n := e.max.Calls(); n != 0 {
+		t.Fatalf("MAX called %d times inside another replica's pause, want 0", n)
+	}
+	if r.err != nil || r.c.Participants.Count != 10 {
+		t.Errorf("Refresh = %+v, %v; want the stored 10", r.c.Participants, r.err)
+	}
+	// A call that did not wait is made on the answer of its own reservation.
+	e.clock.Advance(5 * time.Second)
+	reads := func() int { q.mu.Lock(); defer q.mu.Unlock(); return q.pauseReads }
+	before := reads()
+	if got, err := e.svc.Refresh(t.Context(), 1); err != nil || got.Participants.Count != 30 {
+		t.Fatalf("Refresh after the pause = %+v, %v; want MAX's 30", got.Participants, err)
+	}
+	if n := reads() - before; n != 0 {
+		t.Errorf("a call granted at once read the pause %d more times, want 0", n)
 	}
 }
 

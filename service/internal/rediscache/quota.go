@@ -2,6 +2,7 @@ package rediscache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 const (
 	OpQuotaTake    = "quota_take"
 	OpQuotaPause   = "quota_pause"
+	OpQuotaPaused  = "quota_paused"
 	OpQuotaRelease = "quota_release"
 )
 
@@ -121,6 +123,30 @@ if cur >= tonumber(ARGV[1]) then return 0 end
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 return 1
 `)
+
+// PausedUntil answers the shared pause (zero when none), as Reserve does.
+func (q *Quota) PausedUntil(ctx context.Context) (time.Time, error) {
+	var ms int64
+	err := q.c.call(ctx, OpQuotaPaused, func(ctx context.Context) error {
+		v, err := q.c.client.Get(ctx, PauseKey).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return nil
+		case err != nil:
+			return err
+		}
+		// What no replica writes is no pause, as in reserve.
+		ms, _ = strconv.ParseInt(v, 10, 64)
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the shared MAX pause: %w", err)
+	}
+	if ms <= 0 {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(ms), nil
+}
 
 // Pause stops every replica's MAX calls until until, d from now.
 func (q *Quota) Pause(ctx context.Context, until time.Time, d time.Duration) error {

@@ -31,12 +31,17 @@ func reserveCall(ctx context.Context, q *Quota, rate float64, maxWait time.Durat
 	return r.Wait, r.OK, err
 }
 
-// pausedUntil is the shared pause as a reservation answers it.
+// pausedUntil is the shared pause as a reservation answers it, which PausedUntil must
+// answer alike.
 func pausedUntil(t *testing.T, q *Quota) time.Time {
 	t.Helper()
 	r, err := q.Reserve(t.Context(), chat.QuotaCall{Rate: 1000, MaxWait: time.Second})
 	if err != nil {
 		t.Fatalf("Reserve: %v", err)
+	}
+	read, err := q.PausedUntil(t.Context())
+	if err != nil || !read.Equal(r.PausedUntil) {
+		t.Errorf("PausedUntil = %v, %v; want the reservation's %v", read, err, r.PausedUntil)
 	}
 	return r.PausedUntil
 }
@@ -152,8 +157,11 @@ func TestQuotaFailsFastWhileRedisIsDown(t *testing.T) {
 	start = time.Now()
 	err = q.Release(ctx, 1)
 	assertFailedWithin(t, err, time.Since(start), time.Second)
-	if e.errorsTotal() != 2 {
-		t.Errorf("participants_cache_errors_total = %v, want 2", e.errorsTotal())
+	start = time.Now()
+	_, err = q.PausedUntil(ctx)
+	assertFailedWithin(t, err, time.Since(start), time.Second)
+	if e.errorsTotal() != 3 {
+		t.Errorf("participants_cache_errors_total = %v, want 3", e.errorsTotal())
 	}
 }
 
