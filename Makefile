@@ -50,13 +50,20 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v -x -e '$(MODULE)/scenarios' -e '$
 	env-test interrupt-test env-checks env-test-docker env-test-process interrupt-test-run chaos scenario docs backend setup-test setup-chaos docker-check offline-images-if-needed selftest selftest-sample selftest-soak selftest-checks soak flake timings \
 	report-check
 
-# The soak against the reference runs inside selftest-soak, as its control (side by side
-# with the variants, and it must pass), so make test does not run make soak on its own.
-test: setup-test vet lint actionlint unit alerts env-checks chaos report-check selftest-checks
-
-# make test's selftest-sample builds every mutant of the service, so its unit tests only
-# check that the mutants' patches still apply (-short); make unit alone builds them too.
-test: UNIT_FLAGS = -short
+# make test runs these steps one after another and says how long each took, so a CI log
+# shows where its time went. The soak against the reference runs inside selftest-soak, as
+# its control (side by side with the variants, and it must pass), so make test does not run
+# make soak on its own. selftest-sample builds every mutant of the service, so the unit
+# tests only check that the mutants' patches still apply (UNIT_FLAGS=-short); make unit
+# alone builds them too.
+TEST_STEPS = vet lint actionlint unit alerts env-checks chaos report-check selftest-checks
+test: setup-test
+	@for step in $(TEST_STEPS); do \
+		start=$$(date +%s); \
+		$(MAKE) --no-print-directory $$step SETUP=0 UNIT_FLAGS=-short || { \
+			echo "make test: $$step failed after $$(( $$(date +%s) - start )) s"; exit 1; }; \
+		echo "make test: $$step took $$(( $$(date +%s) - start )) s"; \
+	done
 
 # scripts/setup.sh installs what the two README commands need (apt-get, as root on Debian
 # or Ubuntu) and prints nothing when it is all there; SETUP=0 skips it.
