@@ -115,12 +115,11 @@ func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (cla
 				return claimed, fmt.Errorf("wait for the MAX rate limit: %w", ctx.Err())
 			case <-s.clock.After(r.Wait):
 			}
+			// Read before the lateness is judged: the read is part of the way to MAX.
+			s.recheckPause(ctx)
 		}
 		late := s.clock.Now().Sub(asked) - r.Wait
 		if late <= slot/2 {
-			if r.Wait > 0 {
-				s.recheckPause(ctx)
-			}
 			return claimed, nil
 		}
 		s.m.QuotaLate.Inc()

@@ -30,7 +30,8 @@ type fakeQuota struct {
 	claims      map[int64]bool // chats claimed by a background refresh and not released
 	claimed     []int64        // every claim taken, in order
 	released    []int64
-	pauseReads  int // PausedUntil calls
+	pauseReads  int           // PausedUntil calls
+	pauseTrip   time.Duration // the round trip of each PausedUntil, passed on clock
 	// trips are the round trips of the reservations in turn, passed on clock.
 	trips []time.Duration
 	clock interface{ Advance(time.Duration) }
@@ -93,6 +94,9 @@ func (q *fakeQuota) Pause(_ context.Context, until time.Time, _ time.Duration) e
 }
 
 func (q *fakeQuota) PausedUntil(context.Context) (time.Time, error) {
+	if q.pauseTrip > 0 {
+		q.clock.Advance(q.pauseTrip)
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.pauseReads++
@@ -174,6 +178,35 @@ func TestCallTooLateForItsSlotReservesAnother(t *testing.T) {
 	}
 	if n := e.max.Calls(); n != 1 {
 		t.Errorf("MAX calls = %d, want 1", n)
+	}
+}
+
+// The pause read after a wait is on the way to MAX: a read slow enough to leave the call
+// more than half a slot late gives the slot up, as a late reservation does.
+func TestSlowPauseReadAfterTheWaitGivesTheSlotUp(t *testing.T) {
+	q := &fakeQuota{waits: []time.Duration{50 * time.Millisecond}, pauseTrip: 26 * time.Millisecond}
+	e := newEnv(t, withQuota(q, 20, 3))
+	q.clock = e.clock
+	e.store.Put(linked(1, -101, 10, dbAt))
+	e.max.SetCount(-101, 30)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Refresh(context.Background(), 1)
+		done <- err
+	}()
+	eventually(t, func() bool { return e.clock.Waiters() == 1 }, "the refresh waits for its slot")
+	e.clock.Advance(50 * time.Millisecond)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refresh did not end")
+	}
+	// The second slot is free at once, so no pause is read for it.
+	if n := testutil.ToFloat64(e.m.QuotaLate); n != 1 || q.Takes() != 2 || e.max.Calls() != 1 {
+		t.Errorf("slots given up %v, quota asked %d times, MAX calls %d; want 1, 2, 1", n, q.Takes(), e.max.Calls())
 	}
 }
 
