@@ -81,11 +81,15 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
+# Test binaries are linked without DWARF: they are run, not debugged, and each link takes
+# half the time (failures and race reports still name files and lines).
+TEST_LDFLAGS = -ldflags=-w
+
 # Docker-free and fast: every package but the two that start containers, and the chaos
 # package's own unit specs.
 unit:
-	$(GO) test -race $(UNIT_FLAGS) $(UNIT_PKGS)
-	$(GO) test -race ./chaos -ginkgo.label-filter='!env'
+	$(GO) test -race $(TEST_LDFLAGS) $(UNIT_FLAGS) $(UNIT_PKGS)
+	$(GO) test -race $(TEST_LDFLAGS) ./chaos -ginkgo.label-filter='!env'
 
 # The chaos package's specs against a real environment, on both backends: containers (Docker)
 # and processes (the machine's PostgreSQL and Redis). Specs labelled docker need containers.
@@ -108,13 +112,13 @@ env-checks: docker-check offline-images-if-needed
 	@$(MAKE) --no-print-directory -j3 --output-sync=target env-test-docker env-test-process interrupt-test-run KEEP_ORPHANS=1
 
 env-test-docker:
-	CHAOS_BACKEND=docker $(if $(KEEP_ORPHANS),CHAOS_REAP_ORPHANS=0 )$(GO) test -race -count=1 ./chaos -ginkgo.label-filter=env
+	CHAOS_BACKEND=docker $(if $(KEEP_ORPHANS),CHAOS_REAP_ORPHANS=0 )$(GO) test -race $(TEST_LDFLAGS) -count=1 ./chaos -ginkgo.label-filter=env
 env-test-process:
-	CHAOS_BACKEND=process $(GO) test -race -count=1 ./chaos -ginkgo.label-filter='env && !docker'
+	CHAOS_BACKEND=process $(GO) test -race $(TEST_LDFLAGS) -count=1 ./chaos -ginkgo.label-filter='env && !docker'
 # The make chaos the test starts must not inherit this make's -j and --output-sync (which
 # would hold its progress lines back until it ends): MAKEFLAGS is cleared for it.
 interrupt-test-run:
-	MAKEFLAGS= MFLAGS= CHAOS_INTERRUPT_TEST=1 $(GO) test -count=1 -run TestInterruptLeavesNothingBehind -v ./scenarios/cmd/chaos
+	MAKEFLAGS= MFLAGS= CHAOS_INTERRUPT_TEST=1 $(GO) test $(TEST_LDFLAGS) -count=1 -run TestInterruptLeavesNothingBehind -v ./scenarios/cmd/chaos
 
 # golangci-lint v2 with .golangci.yml; installed into $(go env GOPATH)/bin when missing.
 lint:
@@ -261,11 +265,14 @@ selftest-sample:
 
 # make test's self-tests, the matrix's (sampled) and the soak's, side by side: both wait
 # more than they compute (4m15s side by side on two cores, against about 7 minutes one after
-# the other). The back end and the selftest command are made ready before either starts, so
-# their own set-up finds nothing left to do and neither writes the binary the other runs.
+# the other). The back end, the selftest command and both self-tests' binaries (-build-only)
+# are made ready before either starts, so their own set-up finds nothing left to do, neither
+# writes a binary the other runs, and the 28 mutants are not linked beside the soak's load.
 selftest-checks:
 	@$(MAKE) --no-print-directory backend CHAOS_BACKEND=$(SELFTEST_BACKEND)
 	$(GO) build -o out/selftest/bin/selftest ./scenarios/selftest/cmd/selftest
+	CHAOS_BACKEND=$(SELFTEST_BACKEND) out/selftest/bin/selftest -sample -build-only $(SELFTEST_FLAGS)
+	CHAOS_BACKEND=$(SELFTEST_BACKEND) out/selftest/bin/selftest soak -build-only $(SELFTEST_SOAK_FLAGS)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target selftest-sample selftest-soak
 
 # The soak proves it can fail: it runs, as make soak does, against each soak variant (a

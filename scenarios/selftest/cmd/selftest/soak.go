@@ -83,6 +83,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	names := fs.String("variants", "", "comma-separated soak variants (default: all)")
 	soakFlags := fs.String("soak-flags", "", "more flags for every soak run, e.g. \"-duration 3m\"")
 	control := fs.Bool("control", true, "run the reference too, which must pass (in "+controlName+"/)")
+	buildOnly := fs.Bool("build-only", false, "build the soak and the variants' binaries, and run nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -133,6 +134,10 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	})
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(stdout, "selftest soak: built in %s\n", time.Since(start).Round(time.Second))
+	if *buildOnly {
+		return nil
 	}
 
 	outcomes := make([]soakOutcome, len(runs))
