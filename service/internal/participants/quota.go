@@ -108,6 +108,11 @@ func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (cla
 		}
 		// The chat is claimed with the first slot; later reservations keep that claim.
 		claimed, call.ChatID = claim, 0
+		if s.paused() {
+			// The caller's check of the pause refuses the call: waiting for the slot, or
+			// reserving another, would only spend the budget.
+			return claimed, nil
+		}
 		if r.Wait > 0 {
 			// The slot is taken: a caller that gives up now leaves it unused, never to another.
 			select {
@@ -117,6 +122,9 @@ func (s *Service) waitLimiter(ctx context.Context, c chat.Chat, claim bool) (cla
 			}
 			// Read before the lateness is judged: the read is part of the way to MAX.
 			s.recheckPause(ctx)
+			if s.paused() {
+				return claimed, nil
+			}
 		}
 		late := s.clock.Now().Sub(asked) - r.Wait
 		if late <= slot/2 {

@@ -205,8 +205,12 @@ func TestSlowPauseReadAfterTheWaitGivesTheSlotUp(t *testing.T) {
 		t.Fatal("the refresh did not end")
 	}
 	// The second slot is free at once, so no pause is read for it.
-	if n := testutil.ToFloat64(e.m.QuotaLate); n != 1 || q.Takes() != 2 || e.max.Calls() != 1 {
-		t.Errorf("slots given up %v, quota asked %d times, MAX calls %d; want 1, 2, 1", n, q.Takes(), e.max.Calls())
+	q.mu.Lock()
+	reads := q.pauseReads
+	q.mu.Unlock()
+	if n := testutil.ToFloat64(e.m.QuotaLate); n != 1 || q.Takes() != 2 || e.max.Calls() != 1 || reads != 1 {
+		t.Errorf("slots given up %v, quota asked %d times, MAX calls %d, pause reads %d; want 1, 2, 1, 1",
+			n, q.Takes(), e.max.Calls(), reads)
 	}
 }
 
@@ -463,8 +467,11 @@ func TestPauseOfAnotherReplicaIsKept(t *testing.T) {
 // A call reserved before another replica was answered 429 must not be made into that
 // replica's pause once its wait is over: the pause is asked for again after the wait.
 func TestCallThatWaitedForItsSlotKeepsAPauseStoredMeanwhile(t *testing.T) {
-	q := &fakeQuota{waits: []time.Duration{50 * time.Millisecond}}
+	// The read is slow enough to leave the call late: a paused call is refused as paused,
+	// not given another slot.
+	q := &fakeQuota{waits: []time.Duration{50 * time.Millisecond}, pauseTrip: 26 * time.Millisecond}
 	e := newEnv(t, withQuota(q, 20, 3))
+	q.clock = e.clock
 	e.store.Put(linked(1, -101, 10, dbAt))
 	e.max.SetCount(-101, 30)
 	type result struct {
@@ -491,6 +498,9 @@ func TestCallThatWaitedForItsSlotKeepsAPauseStoredMeanwhile(t *testing.T) {
 	}
 	if r.err != nil || r.c.Participants.Count != 10 {
 		t.Errorf("Refresh = %+v, %v; want the stored 10", r.c.Participants, r.err)
+	}
+	if n := testutil.ToFloat64(e.m.QuotaLate); n != 0 || q.Takes() != 1 {
+		t.Errorf("slots given up %v, quota asked %d times; want 0, 1: the pause refuses the call", n, q.Takes())
 	}
 	// A call that did not wait is made on the answer of its own reservation.
 	e.clock.Advance(5 * time.Second)
