@@ -40,13 +40,17 @@ func ParseMetrics(r io.Reader) (Snapshot, error) {
 // ParseMetricsOf reads the Prometheus text format keeping only the series called one of
 // names (as the text format names them: a histogram's x_count, not x). It gives the same
 // series as ParseMetrics followed by dropping the others, at a fraction of the cost for a
-// page that is mostly other metrics: the sample lines of the others are skipped before
-// parsing, and so are the # HELP and # TYPE lines, which give no series of their own (a
-// series keeps its name, labels and value without them).
+// page that is mostly other metrics: the # HELP lines and the sample lines of every other
+// family are skipped before parsing. A family with a series kept is parsed whole, with its
+// # TYPE, as a histogram or summary read by type is normalised from all its lines
+// (le="1.0" becomes le="1", a missing +Inf bucket is added from _count). A malformed line
+// of a family not kept is not seen, so not refused.
 func ParseMetricsOf(r io.Reader, names []string) (Snapshot, error) {
 	keep := make(map[string]bool, len(names))
+	families := make(map[string]bool, len(names))
 	for _, n := range names {
 		keep[n] = true
+		families[family(n)] = true
 	}
 	text, err := io.ReadAll(r)
 	if err != nil {
@@ -54,25 +58,39 @@ func ParseMetricsOf(r io.Reader, names []string) (Snapshot, error) {
 	}
 	kept := make([]byte, 0, len(text))
 	for line := range bytes.Lines(text) {
-		if !skippable(line, keep) {
+		if !skippable(line, families) {
 			kept = append(kept, line...)
 		}
 	}
 	return parseMetrics(bytes.NewReader(kept), keep)
 }
 
+// family is the family a series name may belong to: the name without a histogram's or
+// summary's _bucket, _count or _sum (a counter named x_count is then its own family and
+// x's too, which only keeps a few lines more).
+func family(name string) string {
+	for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok {
+			return base
+		}
+	}
+	return name
+}
+
 // skippable reports whether the parser can do without a line of the text format: a # HELP
-// or # TYPE line, or the sample line of a series not kept. Any other line (a blank line,
-// another comment, a sample whose name is quoted) is left to the parser.
-func skippable(line []byte, keep map[string]bool) bool {
-	if bytes.HasPrefix(line, []byte("# HELP ")) || bytes.HasPrefix(line, []byte("# TYPE ")) {
+// line, or the sample line of a series whose family is not in families. Any other line (a
+// # TYPE line, a blank line, another comment, a sample whose name is quoted) is left to the
+// parser.
+func skippable(line []byte, families map[string]bool) bool {
+	if bytes.HasPrefix(line, []byte("# HELP ")) {
 		return true
 	}
 	end := bytes.IndexAny(line, "{ \t")
 	if end <= 0 || line[0] == '#' {
 		return false
 	}
-	return !keep[string(line[:end])]
+	name := string(line[:end])
+	return !families[name] && !families[family(name)]
 }
 
 // parseMetrics parses the text format; a non-nil keep drops every series not in it.
