@@ -181,28 +181,50 @@ func TestCallTooLateForItsSlotReservesAnother(t *testing.T) {
 	}
 }
 
-// The pause read after a wait does not count toward the call's lateness: a slow read
-// leaves the slot kept and the call made.
-func TestSlowPauseReadAfterTheWaitKeepsTheSlot(t *testing.T) {
+// slowPauseReadEnv is a replica whose refresh of chat 1 (stored 10, MAX 30) waits 50 ms for
+// its slot at 20 a second, and whose read of the pause after the wait takes 26 ms, over
+// half a slot.
+func slowPauseReadEnv(t *testing.T) (*fakeQuota, *env) {
+	t.Helper()
 	q := &fakeQuota{waits: []time.Duration{50 * time.Millisecond}, pauseTrip: 26 * time.Millisecond}
 	e := newEnv(t, withQuota(q, 20, 3))
 	q.clock = e.clock
 	e.store.Put(linked(1, -101, 10, dbAt))
 	e.max.SetCount(-101, 30)
-	done := make(chan error, 1)
+	return q, e
+}
+
+// refreshAfterSlotWait refreshes chat 1 while it waits for its slot: once the refresh waits,
+// meanwhile runs, the clock moves on by wait, and the refresh's answer is returned.
+func refreshAfterSlotWait(t *testing.T, e *env, wait time.Duration, meanwhile func()) (chat.Chat, error) {
+	t.Helper()
+	type result struct {
+		c   chat.Chat
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		_, err := e.svc.Refresh(context.Background(), 1)
-		done <- err
+		c, err := e.svc.Refresh(context.Background(), 1)
+		done <- result{c, err}
 	}()
 	eventually(t, func() bool { return e.clock.Waiters() == 1 }, "the refresh waits for its slot")
-	e.clock.Advance(50 * time.Millisecond)
+	meanwhile()
+	e.clock.Advance(wait)
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
+	case r := <-done:
+		return r.c, r.err
 	case <-time.After(5 * time.Second):
-		t.Fatal("the refresh did not end")
+		t.Fatal("the refresh did not end after its wait")
+		return chat.Chat{}, nil
+	}
+}
+
+// The pause read after a wait does not count toward the call's lateness: a slow read
+// leaves the slot kept and the call made.
+func TestSlowPauseReadAfterTheWaitKeepsTheSlot(t *testing.T) {
+	q, e := slowPauseReadEnv(t)
+	if _, err := refreshAfterSlotWait(t, e, 50*time.Millisecond, func() {}); err != nil {
+		t.Fatal(err)
 	}
 	q.mu.Lock()
 	reads := q.pauseReads
@@ -466,37 +488,17 @@ func TestPauseOfAnotherReplicaIsKept(t *testing.T) {
 // A call reserved before another replica was answered 429 must not be made into that
 // replica's pause once its wait is over: the pause is asked for again after the wait.
 func TestCallThatWaitedForItsSlotKeepsAPauseStoredMeanwhile(t *testing.T) {
-	// The read is slow enough to leave the call late: a paused call is refused as paused,
-	// not given another slot.
-	q := &fakeQuota{waits: []time.Duration{50 * time.Millisecond}, pauseTrip: 26 * time.Millisecond}
-	e := newEnv(t, withQuota(q, 20, 3))
-	q.clock = e.clock
-	e.store.Put(linked(1, -101, 10, dbAt))
-	e.max.SetCount(-101, 30)
-	type result struct {
-		c   chat.Chat
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		c, err := e.svc.Refresh(context.Background(), 1)
-		done <- result{c, err}
-	}()
-	eventually(t, func() bool { return e.clock.Waiters() == 1 }, "the refresh waits for its slot")
+	// The read is slow too: the pause it finds refuses the call, which takes no other slot.
+	q, e := slowPauseReadEnv(t)
 	// Meanwhile MAX answers another replica 429, which stores the pause.
-	q.set(func(q *fakeQuota) { q.pausedUntil = t0.Add(5 * time.Second) })
-	e.clock.Advance(50 * time.Millisecond)
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the refresh did not end after its wait")
-	}
+	c, err := refreshAfterSlotWait(t, e, 50*time.Millisecond, func() {
+		q.set(func(q *fakeQuota) { q.pausedUntil = t0.Add(5 * time.Second) })
+	})
 	if n := e.max.Calls(); n != 0 {
 		t.Fatalf("MAX called %d times inside another replica's pause, want 0", n)
 	}
-	if r.err != nil || r.c.Participants.Count != 10 {
-		t.Errorf("Refresh = %+v, %v; want the stored 10", r.c.Participants, r.err)
+	if err != nil || c.Participants.Count != 10 {
+		t.Errorf("Refresh = %+v, %v; want the stored 10", c.Participants, err)
 	}
 	if n := testutil.ToFloat64(e.m.QuotaLate); n != 0 || q.Takes() != 1 {
 		t.Errorf("slots given up %v, quota asked %d times; want 0, 1: the pause refuses the call", n, q.Takes())
