@@ -235,6 +235,15 @@ func (c *Client) MetricsOf(ctx context.Context, names []string) MetricsResponse 
 	return c.metrics(ctx, func(r io.Reader) (Snapshot, error) { return ParseMetricsOf(r, names) })
 }
 
+// MetricsWhere scrapes /metrics as Metrics does, keeping only the series whose name keep
+// accepts (ParseMetricsWhere); a nil keep keeps every series.
+func (c *Client) MetricsWhere(ctx context.Context, keep func(name string) bool) MetricsResponse {
+	if keep == nil {
+		return c.Metrics(ctx)
+	}
+	return c.metrics(ctx, func(r io.Reader) (Snapshot, error) { return ParseMetricsWhere(r, keep) })
+}
+
 // metrics calls GET /metrics and parses a 200 answer with parse.
 func (c *Client) metrics(ctx context.Context, parse func(io.Reader) (Snapshot, error)) MetricsResponse {
 	r := c.send(ctx, http.MethodGet, contract.PathMetrics)

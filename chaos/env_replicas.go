@@ -247,6 +247,12 @@ func pidOf(p *sutProcess) int {
 // MetricsPages scrapes /metrics of every replica that KillReplica has not killed, the
 // primary first, at once. A failed scrape of any replica is an error.
 func (e *Env) MetricsPages(ctx context.Context) ([]MetricsResponse, error) {
+	return e.MetricsPagesWhere(ctx, nil)
+}
+
+// MetricsPagesWhere scrapes as MetricsPages does, each snapshot keeping only the series
+// whose name keep accepts (Client.MetricsWhere); a nil keep keeps every series.
+func (e *Env) MetricsPagesWhere(ctx context.Context, keep func(name string) bool) ([]MetricsResponse, error) {
 	type target struct {
 		index  int
 		client *Client
@@ -263,7 +269,7 @@ func (e *Env) MetricsPages(ctx context.Context) ([]MetricsResponse, error) {
 	pages := make([]MetricsResponse, len(targets))
 	var wg sync.WaitGroup
 	for k, t := range targets {
-		wg.Go(func() { pages[k] = t.client.Metrics(ctx) })
+		wg.Go(func() { pages[k] = t.client.MetricsWhere(ctx, keep) })
 	}
 	wg.Wait()
 	var errs []error

@@ -127,6 +127,21 @@ var _ = Describe("Environment", Label("env"), func() {
 		Expect(err).To(HaveOccurred(), "an entry that is not the contract's JSON")
 		Expect(found).To(BeTrue())
 		Expect(env.Redis().Exists(ctx, chaos.CacheKey(98)).Val()).To(BeZero())
+
+		By("reading several chats of both stores at once, as a row's every observation does")
+		byID, err := env.ReadChatRows(ctx, []int64{99, 2, 1})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(byID).To(Equal(map[int64]chaos.ChatRow{1: rows[0], 2: {ID: 2, Name: "unlinked"}}))
+		reads := env.ReadCacheEntries(ctx, []int64{97, 99, 1})
+		Expect(reads).To(HaveLen(3))
+		Expect(reads[0].Found).To(BeTrue())
+		Expect(reads[0].Err).To(MatchError(ContainSubstring("not the contract's JSON")))
+		Expect(reads[1]).To(Equal(chaos.CacheRead{}), "no entry for chat 99")
+		Expect(reads[2].Err).NotTo(HaveOccurred())
+		Expect(reads[2].Entry.ChatID).To(Equal(int64(1)))
+		Expect(reads[2].Entry.Count).To(Equal(read.Count))
+		Expect(reads[2].Entry.UpdatedAt).To(Equal(read.UpdatedAt))
+		Expect(reads[2].Entry.TTL).To(BeNumerically("~", time.Hour, time.Minute))
 		// The restarted SUT may already have probed GET /me with its token; the journal holds
 		// nothing older than the reset but the unauthenticated call made just above.
 		var ours []maxapi.Call

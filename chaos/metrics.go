@@ -38,31 +38,51 @@ func ParseMetrics(r io.Reader) (Snapshot, error) {
 }
 
 // ParseMetricsOf reads the Prometheus text format keeping only the series called one of
-// names (as the text format names them: a histogram's x_count, not x). It gives the same
-// series as ParseMetrics followed by dropping the others, at a fraction of the cost for a
-// page that is mostly other metrics: the # HELP lines and the sample lines of every other
-// family are skipped before parsing. A family with a series kept is parsed whole, with its
-// # TYPE, as a histogram or summary read by type is normalised from all its lines
-// (le="1.0" becomes le="1", a missing +Inf bucket is added from _count). A malformed line
-// of a family not kept is not seen, so not refused.
+// names (as the text format names them: a histogram's x_count, not x); see
+// ParseMetricsWhere.
 func ParseMetricsOf(r io.Reader, names []string) (Snapshot, error) {
 	keep := make(map[string]bool, len(names))
-	families := make(map[string]bool, len(names))
 	for _, n := range names {
 		keep[n] = true
-		families[family(n)] = true
 	}
+	return ParseMetricsWhere(r, func(name string) bool { return keep[name] })
+}
+
+// ParseMetricsWhere reads the Prometheus text format keeping only the series whose name
+// (as the text format names it: a histogram's x_count, not x) keep accepts. It gives the
+// same series as ParseMetrics followed by dropping the others, at a fraction of the cost
+// for a page that is mostly other metrics: the # HELP lines and the sample lines of every
+// family none of whose series keep accepts are skipped before parsing. A family with a
+// series kept is parsed whole, with its # TYPE, as a histogram or summary read by type is
+// normalised from all its lines (le="1.0" becomes le="1", a missing +Inf bucket is added
+// from _count). A malformed line of a family not kept is not seen, so not refused.
+func ParseMetricsWhere(r io.Reader, keep func(name string) bool) (Snapshot, error) {
 	text, err := io.ReadAll(r)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("read metrics: %w", err)
 	}
+	wanted := map[string]bool{}
+	wantedFamily := func(name string) bool {
+		w, seen := wanted[name]
+		if !seen {
+			w = familyKept(name, keep) || familyKept(family(name), keep)
+			wanted[name] = w
+		}
+		return w
+	}
 	kept := make([]byte, 0, len(text))
 	for line := range bytes.Lines(text) {
-		if !skippable(line, families) {
+		if !skippable(line, wantedFamily) {
 			kept = append(kept, line...)
 		}
 	}
 	return parseMetrics(bytes.NewReader(kept), keep)
+}
+
+// familyKept reports whether keep accepts a series of the family called f, by any name the
+// text format may give it.
+func familyKept(f string, keep func(string) bool) bool {
+	return keep(f) || keep(f+"_bucket") || keep(f+"_count") || keep(f+"_sum")
 }
 
 // family is the family a series name may belong to: the name without a histogram's or
@@ -78,10 +98,10 @@ func family(name string) string {
 }
 
 // skippable reports whether the parser can do without a line of the text format: a # HELP
-// line, or the sample line of a series whose family is not in families. Any other line (a
+// line, or the sample line of a series whose family is not wanted. Any other line (a
 // # TYPE line, a blank line, another comment, a sample whose name is quoted) is left to the
 // parser.
-func skippable(line []byte, families map[string]bool) bool {
+func skippable(line []byte, wanted func(name string) bool) bool {
 	if bytes.HasPrefix(line, []byte("# HELP ")) {
 		return true
 	}
@@ -89,12 +109,11 @@ func skippable(line []byte, families map[string]bool) bool {
 	if end <= 0 || line[0] == '#' {
 		return false
 	}
-	name := string(line[:end])
-	return !families[name] && !families[family(name)]
+	return !wanted(string(line[:end]))
 }
 
-// parseMetrics parses the text format; a non-nil keep drops every series not in it.
-func parseMetrics(r io.Reader, keep map[string]bool) (Snapshot, error) {
+// parseMetrics parses the text format; a non-nil keep drops every series it does not accept.
+func parseMetrics(r io.Reader, keep func(name string) bool) (Snapshot, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(r)
 	if err != nil {
@@ -108,7 +127,7 @@ func parseMetrics(r io.Reader, keep map[string]bool) (Snapshot, error) {
 	byName := make(map[string][]keyed)
 	for _, smp := range vec {
 		name := string(smp.Metric[model.MetricNameLabel])
-		if keep != nil && !keep[name] {
+		if keep != nil && !keep(name) {
 			continue
 		}
 		labels := make(map[string]string, len(smp.Metric)-1)

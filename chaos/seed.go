@@ -214,11 +214,23 @@ func DecodeCacheValue(raw string) (count int, updatedAt time.Time, err error) {
 // ReadChatRow reads a chat's row directly from the database; found is false when it does
 // not exist.
 func (e *Env) ReadChatRow(ctx context.Context, id int64) (row ChatRow, found bool, err error) {
-	rows, err := e.queryChats(ctx, "WHERE id = $1", id)
-	if err != nil || len(rows) == 0 {
-		return ChatRow{}, false, err
+	rows, err := e.ReadChatRows(ctx, []int64{id})
+	row, found = rows[id]
+	return row, found, err
+}
+
+// ReadChatRows reads the rows of the chats with the given ids directly from the database,
+// in one query, by id; a chat without a row is absent from the map.
+func (e *Env) ReadChatRows(ctx context.Context, ids []int64) (map[int64]ChatRow, error) {
+	rows, err := e.queryChats(ctx, "WHERE id = ANY($1)", ids)
+	if err != nil {
+		return nil, err
 	}
-	return rows[0], true, nil
+	out := make(map[int64]ChatRow, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r
+	}
+	return out, nil
 }
 
 // ChatRows reads every row of the chats table directly, in id order.
@@ -253,32 +265,63 @@ func (e *Env) queryChats(ctx context.Context, where string, args ...any) ([]Chat
 // there is none. An error is unreachable Redis, or an entry that is not the contract's JSON
 // (found is then true).
 func (e *Env) ReadCacheEntry(ctx context.Context, chatID int64) (entry CacheEntry, found bool, err error) {
-	return e.cacheEntry(ctx, chatID)
+	r := e.ReadCacheEntries(ctx, []int64{chatID})[0]
+	return r.Entry, r.Found, r.Err
 }
 
-func (e *Env) cacheEntry(ctx context.Context, chatID int64) (CacheEntry, bool, error) {
+// CacheRead is one chat's participants entry as ReadCacheEntries found it: Found is false
+// when there is none; Err is unreachable Redis, or an entry that is not the contract's
+// JSON (Found is then true).
+type CacheRead struct {
+	Entry CacheEntry
+	Found bool
+	Err   error
+}
+
+// ReadCacheEntries reads the participants entries of the given chats directly from Redis,
+// each value with its remaining time to live, in one pipelined round trip; the reads are in
+// the order of ids.
+func (e *Env) ReadCacheEntries(ctx context.Context, ids []int64) []CacheRead {
 	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
 	defer cancel()
+	gets := make([]*redis.StringCmd, len(ids))
+	ttls := make([]*redis.DurationCmd, len(ids))
+	// Every command's own error is read below; Exec's is the first of them.
+	_, _ = e.Redis().Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			gets[i] = p.Get(ctx, CacheKey(id))
+			ttls[i] = p.PTTL(ctx, CacheKey(id))
+		}
+		return nil
+	})
+	out := make([]CacheRead, len(ids))
+	for i, id := range ids {
+		out[i] = cacheRead(id, gets[i], ttls[i])
+	}
+	return out
+}
+
+func cacheRead(chatID int64, get *redis.StringCmd, pttl *redis.DurationCmd) CacheRead {
 	key := CacheKey(chatID)
-	raw, err := e.Redis().Get(ctx, key).Result()
+	raw, err := get.Result()
 	if errors.Is(err, redis.Nil) {
-		return CacheEntry{}, false, nil
+		return CacheRead{}
 	}
 	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("read cache entry %d: %w", chatID, err)
+		return CacheRead{Err: fmt.Errorf("read cache entry %d: %w", chatID, err)}
 	}
 	count, updated, err := DecodeCacheValue(raw)
 	if err != nil {
-		return CacheEntry{}, true, fmt.Errorf("cache entry %s: %w", key, err)
+		return CacheRead{Found: true, Err: fmt.Errorf("cache entry %s: %w", key, err)}
 	}
-	ttl, err := e.Redis().PTTL(ctx, key).Result()
+	ttl, err := pttl.Result()
 	if err != nil {
-		return CacheEntry{}, true, fmt.Errorf("read ttl of %s: %w", key, err)
+		return CacheRead{Found: true, Err: fmt.Errorf("read ttl of %s: %w", key, err)}
 	}
 	if ttl < 0 {
 		ttl = 0
 	}
-	return CacheEntry{ChatID: chatID, Count: count, UpdatedAt: updated, TTL: ttl}, true, nil
+	return CacheRead{Entry: CacheEntry{ChatID: chatID, Count: count, UpdatedAt: updated, TTL: ttl}, Found: true}
 }
 
 func nullInt(v int64) any {

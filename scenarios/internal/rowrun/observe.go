@@ -16,6 +16,38 @@ import (
 // ended in even where no row asks for it.
 var standardGauges = []string{matrix.MetricFreshness, matrix.MetricBreakerState, "dependency_up"}
 
+// metricsRead returns whether a series is one an observation of a row expecting e reads:
+// a counter (counterDeltas), or a metric, gauge or resource the row names. A scrape parses
+// only these: every other family of the page (the Go runtime's, the latency histograms')
+// is skipped unparsed, which the row's polling would otherwise pay for every 100 ms.
+func metricsRead(e matrix.Expected) func(name string) bool {
+	names := map[string]bool{}
+	for _, n := range slices.Concat(metricNames(e.Metrics), gaugeNames(e.Gauges), standardGauges) {
+		names[n] = true
+	}
+	for _, r := range e.Resources {
+		names[r.Name] = true
+	}
+	if e.Recovery != nil {
+		for _, n := range gaugeNames(e.Recovery.Gauges) {
+			names[n] = true
+		}
+	}
+	return func(name string) bool { return names[name] || isCounter(name) }
+}
+
+// metricsObserved is what a row expecting e observes of the metrics: the counters' deltas
+// over the row (start to now) and over its measured requests, the gauges now and the
+// resources' growth; every series it reads is one metricsRead(e) accepts.
+func metricsObserved(e matrix.Expected, start, now, measured, measuredEnd chaos.Snapshot) ([]matrix.MetricDelta, []matrix.GaugeValue, []matrix.ResourceDelta) {
+	names := metricNames(e.Metrics)
+	deltas := append(counterDeltas(now.Delta(start), names, false), counterDeltas(measuredEnd.Delta(measured), names, true)...)
+	return deltas, gauges(now, append(gaugeNames(e.Gauges), standardGauges...)), resources(start, now, e.Resources)
+}
+
+// isCounter is the convention counterDeltas reads counters by.
+func isCounter(name string) bool { return strings.HasSuffix(name, "_total") }
+
 // counterDeltas returns the series of counters (by the _total convention) that moved, and
 // every series of the expected metrics, moved or not, so an expectation of "no change"
 // meets a recorded zero.
@@ -24,7 +56,7 @@ func counterDeltas(d chaos.Snapshot, expected []string, measured bool) []matrix.
 	for _, name := range d.Names() {
 		// Every counter, and the other series a row asks for (a histogram's _count).
 		want := slices.Contains(expected, name)
-		if !want && !strings.HasSuffix(name, "_total") {
+		if !want && !isCounter(name) {
 			continue
 		}
 		for _, s := range d.Series(name) {

@@ -1,11 +1,17 @@
 package rowrun
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faultline/faultline/chaos"
 	"github.com/faultline/faultline/fakes/maxapi"
@@ -128,5 +134,78 @@ go_gc_duration_seconds_count %d
 	}
 	if got := counterDeltas(d, nil, false); len(got) != 0 {
 		t.Errorf("deltas %+v, want none when no _count is asked for", got)
+	}
+}
+
+// chatdPage renders a /metrics page shaped like chatd's after n list requests: the Go and
+// process collectors, a latency histogram, counters, gauges.
+func chatdPage(t *testing.T, n int) []byte {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds", Buckets: prometheus.DefBuckets}, []string{"route"})
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total"}, []string{"route"})
+	fallback := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "participants_fallback_usage_total"}, []string{"reason"})
+	queue := prometheus.NewGauge(prometheus.GaugeOpts{Name: "participants_refresh_queue_length"})
+	state := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: matrix.MetricBreakerState}, []string{"dependency"})
+	reg.MustRegister(dur, reqs, fallback, queue, state)
+	for i := range n {
+		dur.WithLabelValues("/chats/all").Observe(float64(i) / 100)
+		reqs.WithLabelValues("/chats/all").Inc()
+		fallback.WithLabelValues("cache_unavailable").Add(2)
+	}
+	queue.Set(float64(n))
+	state.WithLabelValues("redis").Set(2)
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
+	return rec.Body.Bytes()
+}
+
+// TestMetricsReadKeepsEverySeriesAnObservationReads: a row's scrapes parse only the series
+// metricsRead accepts, and what the row observes of them is what it observes of a whole
+// parse of the same pages.
+func TestMetricsReadKeepsEverySeriesAnObservationReads(t *testing.T) {
+	e := matrix.Expected{
+		Metrics:   []matrix.MetricExpectation{{Name: "http_request_duration_seconds_count"}},
+		Gauges:    []matrix.GaugeExpectation{{Name: "participants_refresh_queue_length"}},
+		Resources: []matrix.ResourceExpectation{{Name: "go_goroutines"}},
+		Recovery:  &matrix.Recovery{Gauges: []matrix.GaugeExpectation{{Name: "go_threads"}}},
+	}
+	keep := metricsRead(e)
+	pages := [][]byte{chatdPage(t, 1), chatdPage(t, 3), chatdPage(t, 4), chatdPage(t, 9)}
+	parse := func(whole bool) []chaos.Snapshot {
+		var out []chaos.Snapshot
+		for _, p := range pages {
+			var s chaos.Snapshot
+			var err error
+			if whole {
+				s, err = chaos.ParseMetrics(bytes.NewReader(p))
+			} else {
+				s, err = chaos.ParseMetricsWhere(bytes.NewReader(p), keep)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	whole, part := parse(true), parse(false)
+	if part[0].Has("go_memstats_alloc_bytes") || part[0].Has("http_request_duration_seconds_bucket") {
+		t.Errorf("kept %v: want only what an observation reads", part[0].Names())
+	}
+	if !part[0].Has("go_threads") {
+		t.Errorf("kept %v: want the recovery's gauge go_threads", part[0].Names())
+	}
+	observed := func(s []chaos.Snapshot) string {
+		m, g, r := metricsObserved(e, s[0], s[3], s[1], s[2])
+		return fmt.Sprintf("%+v\n%+v\n%+v", m, g, r)
+	}
+	got, want := observed(part), observed(whole)
+	if got != want {
+		t.Errorf("observed of the kept series:\n%s\nof the whole pages:\n%s", got, want)
+	}
+	if !strings.Contains(want, "participants_fallback_usage_total") || !strings.Contains(want, "go_goroutines") {
+		t.Fatalf("the pages do not exercise the observation:\n%s", want)
 	}
 }

@@ -81,7 +81,7 @@ func New(env *chaos.Env, cfg Config) *Runner {
 // failed, a fault that could not be applied, a service that did not stop cleanly) are
 // recorded in Observation.Failures, which Compare turns into mismatches.
 func (r *Runner) Run(ctx context.Context, row matrix.Row) matrix.Observation {
-	run := &rowRun{Runner: r, row: row, obs: matrix.Observation{RowID: row.ID}}
+	run := &rowRun{Runner: r, row: row, obs: matrix.Observation{RowID: row.ID}, keepMetric: metricsRead(row.Expected)}
 	if r.cfg.Alerts == nil {
 		run.run(ctx)
 		return run.obs
@@ -106,8 +106,10 @@ type rowRun struct {
 	row matrix.Row
 	obs matrix.Observation
 
-	// Metric snapshots at the start of the row window and the two ends of the measured one.
+	// Metric snapshots at the start of the row window and the two ends of the measured one,
+	// each of the series keepMetric accepts.
 	start, measured, measuredEnd chaos.Snapshot
+	keepMetric                   func(name string) bool
 	// bodies are every measured response body, for the secrets check.
 	bodies [][]byte
 	// undo lifts the held faults; undoFreezing lifts those that keep stores unreadable.
@@ -163,7 +165,7 @@ func (rr *rowRun) killAfter(ctx context.Context, calls int) (stop func()) {
 // metrics reads the service's metrics: the one process's page, or every replica's added
 // up (chaos.CombinePages), and every page as read, for the secrets check.
 func (rr *rowRun) metrics(ctx context.Context) (snap chaos.Snapshot, bodies [][]byte, err error) {
-	pages, err := rr.env.MetricsPages(ctx)
+	pages, err := rr.env.MetricsPagesWhere(ctx, rr.keepMetric)
 	if err != nil {
 		return chaos.Snapshot{}, nil, err
 	}
@@ -407,11 +409,7 @@ func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
 		return obs, fmt.Errorf("scrape metrics: %w", err)
 	}
 	expected := rr.row.Expected
-	names := metricNames(expected.Metrics)
-	obs.Metrics = append(counterDeltas(snap.Delta(rr.start), names, false),
-		counterDeltas(rr.measuredEnd.Delta(rr.measured), names, true)...)
-	obs.Gauges = gauges(snap, append(gaugeNames(expected.Gauges), standardGauges...))
-	obs.Resources = resources(rr.start, snap, expected.Resources)
+	obs.Metrics, obs.Gauges, obs.Resources = metricsObserved(expected, rr.start, snap, rr.measured, rr.measuredEnd)
 	obs.Logs = logEvents(rr.env.Logs())
 	obs.MaxCalls = maxCalls(rr.env.Max().Journal())
 	obs.Stores = rr.stores(ctx)
@@ -428,30 +426,39 @@ func (rr *rowRun) observe(ctx context.Context) (matrix.Observation, error) {
 	return obs, nil
 }
 
-// stores reads every seeded chat from both stores directly, bypassing the proxies.
+// stores reads every seeded chat from both stores directly, bypassing the proxies: one
+// query and one pipelined Redis round trip however many chats the row seeds, as it runs
+// every poll.
 func (rr *rowRun) stores(ctx context.Context) []matrix.StoredValue {
-	var out []matrix.StoredValue
-	for _, c := range rr.row.Given.Seed.Chats {
-		db := matrix.StoredValue{ChatID: c.ID, Store: matrix.StoreDatabase}
-		row, found, err := rr.env.ReadChatRow(ctx, c.ID)
-		switch {
-		case err != nil:
-			db.Error = err.Error()
-		case found:
+	chats := rr.row.Given.Seed.Chats
+	if len(chats) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(chats))
+	for i, c := range chats {
+		ids[i] = c.ID
+	}
+	rows, dbErr := rr.env.ReadChatRows(ctx, ids)
+	entries := rr.env.ReadCacheEntries(ctx, ids)
+	out := make([]matrix.StoredValue, 0, 2*len(chats))
+	for i, id := range ids {
+		db := matrix.StoredValue{ChatID: id, Store: matrix.StoreDatabase}
+		if row, found := rows[id]; dbErr != nil {
+			db.Error = dbErr.Error()
+		} else if found {
 			db.Present, db.Count = true, row.Count
 			if !row.UpdatedAt.IsZero() {
 				at := row.UpdatedAt
 				db.UpdatedAt = &at
 			}
 		}
-		cache := matrix.StoredValue{ChatID: c.ID, Store: matrix.StoreRedis}
-		entry, found, err := rr.env.ReadCacheEntry(ctx, c.ID)
-		switch {
-		case err != nil:
-			cache.Error = err.Error()
-		case found:
-			at := entry.UpdatedAt
-			cache.Present, cache.Count, cache.UpdatedAt, cache.TTL = true, entry.Count, &at, entry.TTL
+		cache := matrix.StoredValue{ChatID: id, Store: matrix.StoreRedis}
+		switch e := entries[i]; {
+		case e.Err != nil:
+			cache.Error = e.Err.Error()
+		case e.Found:
+			at := e.Entry.UpdatedAt
+			cache.Present, cache.Count, cache.UpdatedAt, cache.TTL = true, e.Entry.Count, &at, e.Entry.TTL
 		}
 		out = append(out, db, cache)
 	}
