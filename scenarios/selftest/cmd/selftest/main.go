@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 2] [-procs 4] [-out out/selftest] [-race] [-timeout 30m] [-v] [-build-only]
+//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 4] [-procs 4] [-out out/selftest] [-race] [-timeout 30m] [-v] [-build-only]
 //	selftest soak [-variants a,b] [-parallel 2] [-out out/selftest/soak] [-soak-flags "-duration 3m"] [-build-only]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
@@ -134,6 +134,17 @@ type options struct {
 // dockerProcs is the processes of a variant's suite on the Docker backend, as make chaos's.
 const dockerProcs = 3
 
+// Variants run at the same time on the process backend, as measured on two cores
+// (README): every row of the 27 variants took 12m44s two at a time, 8m49s three at a time
+// and 7m0s four at a time (the cores 80% busy; five of three processes each, 7m8s). The
+// sample runs beside the soak's self-test in make test, three at a time (3m4s against 3m46s
+// two at a time): at four, a variant without a MAX rate limit was not caught, its replicas
+// too slowed down to exceed the limit, and a p95 of another row overshot.
+const (
+	defaultParallel       = 4
+	defaultParallelSample = 3
+)
+
 func parseRun(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -143,7 +154,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
 	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
-	parallel := fs.Int("parallel", 2, "variants run at the same time")
+	parallel := fs.Int("parallel", defaultParallel, fmt.Sprintf("variants run at the same time (%d with -sample; 1 on Docker)", defaultParallelSample))
 	procs := fs.Int("procs", 4, "parallel processes of each variant's suite, each with its own environment")
 	alerts := fs.Bool("alerts", false, "replay each row's alerts too (twice the time; no variant targets alerts)")
 	buildOnly := fs.Bool("build-only", false, "build the suite and the variants' binaries, and run nothing")
@@ -155,6 +166,9 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *sample && !set["parallel"] {
+		*parallel = defaultParallelSample
+	}
 	if b, err := chaos.ResolveBackend(context.Background()); err == nil && b == chaos.BackendDocker {
 		// Containers cost about three times the CPU of processes: on two cores, three
 		// variants of four processes each overload the machine until rows fail on time
