@@ -81,8 +81,8 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-# Test binaries are linked without DWARF: they are run, not debugged, and each link takes
-# half the time (failures and race reports still name files and lines).
+# Test binaries are linked as the harness links the binaries it builds (chaos.LDFlags says
+# why): without DWARF.
 TEST_LDFLAGS = -ldflags=-w
 
 # Docker-free and fast: every package but the two that start containers, and the chaos

@@ -37,15 +37,18 @@ func BuildSUT(ctx context.Context, dir string, opts ...Option) (string, error) {
 }
 
 // buildSUT compiles pkg (relative to the module root) into dir and returns the binary.
+// LDFlags is how the harness links the binaries it builds (the service, the self-test's
+// mutants, suite and soak): without DWARF, as they are run, not debugged, and each link
+// takes half the time; stack traces and race reports still name files and lines.
+const LDFlags = "-ldflags=-w"
+
 func buildSUT(ctx context.Context, moduleRoot, pkg, dir string, race bool) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("%w: build %s: the go tool is not on PATH: %w", ErrSUT, pkg, err)
 	}
 	out := filepath.Join(dir, "sut")
-	// No DWARF (-w): the binary is run, not debugged, and its link takes half the time
-	// (stack traces and race reports do not need it).
-	args := []string{"build", "-ldflags=-w", "-o", out}
+	args := []string{"build", LDFlags, "-o", out}
 	if race {
 		args = append(args, "-race")
 	}

@@ -114,9 +114,8 @@ func (b Builder) Apply(ctx context.Context, dir, name string) error {
 // Build builds the service in dir (a copy, or the module root) to the binary out.
 func (b Builder) Build(ctx context.Context, dir, out string) error {
 	// -trimpath keeps the directory out of the build, so every package a patch leaves alone
-	// is the same build action in every copy, and comes from the cache. No DWARF (-w): the
-	// binaries are run, not debugged, and each link takes half the time.
-	args := []string{"build", "-trimpath", "-ldflags=-w", "-o", out}
+	// is the same build action in every copy, and comes from the cache.
+	args := []string{"build", "-trimpath", chaos.LDFlags, "-o", out}
 	if b.Race {
 		args = append(args, "-race")
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/chaos"
 )
 
 // Options say how to run the suite.
@@ -75,10 +77,10 @@ func Run(ctx context.Context, o Options) error {
 	// --randomize-all makes every row a unit of scheduling, so the rows' SpecPriority (their
 	// measured time) orders them, slowest first; rows of equal priority are shuffled, and
 	// every row resets its environment, so no row may depend on another having run before.
-	// --ldflags=-w: the suite binary is linked on every run, and without DWARF in a third
-	// of the time (it is run, not debugged).
+	// The suite binary is linked on every run, as the harness links its binaries
+	// (chaos.LDFlags: without DWARF, in a third of the time).
 	args := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(o.Procs), "--no-color",
-		"--randomize-all", "--ldflags=-w", "--output-dir", o.Out, "--json-report", FileGinkgoJSON}
+		"--randomize-all", chaos.LDFlags, "--output-dir", o.Out, "--json-report", FileGinkgoJSON}
 	if o.Timeout > 0 {
 		args = append(args, "--timeout", o.Timeout.String())
 	}

@@ -234,7 +234,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		patches[v.Name] = v.Patch
 	}
 	binaries, err := buildBinaries(ctx, b, bin, patches, func(ctx context.Context) error {
-		if err := goCmd(ctx, root, "test", "-c", "-ldflags=-w", "-o", suite, suitePackage); err != nil {
+		if err := goCmd(ctx, root, "test", "-c", chaos.LDFlags, "-o", suite, suitePackage); err != nil {
 			return fmt.Errorf("build the scenarios suite: %w", err)
 		}
 		return nil

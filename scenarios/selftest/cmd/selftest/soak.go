@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/chaos"
 	"github.com/faultline/faultline/scenarios/selftest"
 )
 
@@ -127,7 +128,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		runs = append([]selftest.SoakVariant{{Name: controlName}}, variants...)
 	}
 	binaries, err := buildBinaries(ctx, selftest.Builder{Root: root}, bin, patches, func(ctx context.Context) error {
-		if err := goCmd(ctx, root, "build", "-ldflags=-w", "-o", soak, "./chaos/cmd/soak"); err != nil {
+		if err := goCmd(ctx, root, "build", chaos.LDFlags, "-o", soak, "./chaos/cmd/soak"); err != nil {
 			return fmt.Errorf("build the soak: %w", err)
 		}
 		return nil
