@@ -31,6 +31,17 @@ type AlertReplay struct {
 	Faulty int
 	// Interval is the real time between two samples.
 	Interval time.Duration
+
+	// metrics are the series the rules read (Replayer.Metrics), read once.
+	metricsOnce sync.Once
+	metrics     []string
+	metricsErr  error
+}
+
+// readMetrics returns the series the rules read: all a sample needs to keep.
+func (a *AlertReplay) readMetrics() ([]string, error) {
+	a.metricsOnce.Do(func() { a.metrics, a.metricsErr = a.Replayer.Metrics() })
+	return a.metrics, a.metricsErr
 }
 
 // resetOptions are the row's reset options with the service's health cache kept to one
@@ -57,7 +68,7 @@ func (r *Runner) replayAlerts(ctx context.Context, row matrix.Row) (*matrix.Aler
 	}
 	// A scrape keeps only what the rules read: parsing the whole page 73 times a row was a
 	// third of the harness's CPU.
-	metrics, err := a.Replayer.Metrics()
+	metrics, err := a.readMetrics()
 	if err != nil {
 		return nil, err
 	}
