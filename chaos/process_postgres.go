@@ -86,7 +86,7 @@ func postgresTemplate(ctx context.Context, binDir string, cred *syscall.Credenti
 	}
 	sql := "CREATE DATABASE " + quoteIdent(templateDB) + " STRATEGY FILE_COPY;\n" +
 		"DROP DATABASE postgres;\n" +
-		"UPDATE pg_database SET datistemplate = false WHERE datname = 'template0';\n" +
+		"ALTER DATABASE template0 IS_TEMPLATE false;\n" +
 		"DROP DATABASE template0;\n"
 	if err := singleUser(ctx, binDir, data, cred, sql); err != nil {
 		return "", fmt.Errorf("postgres template: %w", err)

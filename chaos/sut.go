@@ -36,12 +36,13 @@ func BuildSUT(ctx context.Context, dir string, opts ...Option) (string, error) {
 	return buildSUT(ctx, cfg.moduleRoot, cfg.sutPackage, dir, cfg.race)
 }
 
-// buildSUT compiles pkg (relative to the module root) into dir and returns the binary.
-// LDFlags is how the harness links the binaries it builds (the service, the self-test's
-// mutants, suite and soak): without DWARF, as they are run, not debugged, and each link
-// takes half the time; stack traces and race reports still name files and lines.
+// LDFlags is how the harness links the binaries it builds with the go tool (the service,
+// the self-test's mutants, suite and soak): without DWARF, as they are run, not debugged,
+// and each link takes half the time; stack traces and race reports still name files and
+// lines. (The Ginkgo CLI links the suites it compiles without DWARF already.)
 const LDFlags = "-ldflags=-w"
 
+// buildSUT compiles pkg (relative to the module root) into dir and returns the binary.
 func buildSUT(ctx context.Context, moduleRoot, pkg, dir string, race bool) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {

@@ -19,7 +19,9 @@ var standardGauges = []string{matrix.MetricFreshness, matrix.MetricBreakerState,
 // metricsRead returns whether a series is one an observation of a row expecting e reads:
 // a counter (counterDeltas), or a metric, gauge or resource the row names. A scrape parses
 // only these: every other family of the page (the Go runtime's, the latency histograms')
-// is skipped unparsed, which the row's polling would otherwise pay for every 100 ms.
+// is skipped unparsed, which the row's polling would otherwise pay for every 100 ms. A
+// malformed line in a skipped family goes unseen during the row; the whole page is parsed
+// once at every reset (the environment's baseline), which refuses a malformed one.
 func metricsRead(e matrix.Expected) func(name string) bool {
 	names := map[string]bool{}
 	for _, n := range slices.Concat(metricNames(e.Metrics), gaugeNames(e.Gauges), standardGauges) {

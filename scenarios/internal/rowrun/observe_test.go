@@ -148,7 +148,9 @@ func chatdPage(t *testing.T, n int) []byte {
 	fallback := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "participants_fallback_usage_total"}, []string{"reason"})
 	queue := prometheus.NewGauge(prometheus.GaugeOpts{Name: "participants_refresh_queue_length"})
 	state := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: matrix.MetricBreakerState}, []string{"dependency"})
-	reg.MustRegister(dur, reqs, fallback, queue, state)
+	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dependency_up"}, []string{"dependency"})
+	fresh := prometheus.NewGauge(prometheus.GaugeOpts{Name: matrix.MetricFreshness})
+	reg.MustRegister(dur, reqs, fallback, queue, state, up, fresh)
 	for i := range n {
 		dur.WithLabelValues("/chats/all").Observe(float64(i) / 100)
 		reqs.WithLabelValues("/chats/all").Inc()
@@ -156,6 +158,8 @@ func chatdPage(t *testing.T, n int) []byte {
 	}
 	queue.Set(float64(n))
 	state.WithLabelValues("redis").Set(2)
+	up.WithLabelValues("redis").Set(0)
+	fresh.Set(float64(10 * n))
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
 	return rec.Body.Bytes()
@@ -205,7 +209,9 @@ func TestMetricsReadKeepsEverySeriesAnObservationReads(t *testing.T) {
 	if got != want {
 		t.Errorf("observed of the kept series:\n%s\nof the whole pages:\n%s", got, want)
 	}
-	if !strings.Contains(want, "participants_fallback_usage_total") || !strings.Contains(want, "go_goroutines") {
-		t.Fatalf("the pages do not exercise the observation:\n%s", want)
+	for _, name := range append([]string{"participants_fallback_usage_total", "go_goroutines", "participants_refresh_queue_length"}, standardGauges...) {
+		if !strings.Contains(want, name) {
+			t.Fatalf("the pages do not exercise the observation's %s:\n%s", name, want)
+		}
 	}
 }

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/faultline/faultline/chaos"
 )
 
 // Options say how to run the suite.
@@ -77,10 +75,10 @@ func Run(ctx context.Context, o Options) error {
 	// --randomize-all makes every row a unit of scheduling, so the rows' SpecPriority (their
 	// measured time) orders them, slowest first; rows of equal priority are shuffled, and
 	// every row resets its environment, so no row may depend on another having run before.
-	// The suite binary is linked on every run, as the harness links its binaries
-	// (chaos.LDFlags: without DWARF, in a third of the time).
+	// The Ginkgo CLI compiles the suite, and links it without DWARF or a symbol table
+	// unless told otherwise, as the harness does its own binaries (chaos.LDFlags).
 	args := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(o.Procs), "--no-color",
-		"--randomize-all", chaos.LDFlags, "--output-dir", o.Out, "--json-report", FileGinkgoJSON}
+		"--randomize-all", "--output-dir", o.Out, "--json-report", FileGinkgoJSON}
 	if o.Timeout > 0 {
 		args = append(args, "--timeout", o.Timeout.String())
 	}
