@@ -238,9 +238,6 @@ func (c *Client) MetricsOf(ctx context.Context, names []string) MetricsResponse 
 // MetricsWhere scrapes /metrics as Metrics does, keeping only the series whose name keep
 // accepts (ParseMetricsWhere); a nil keep keeps every series.
 func (c *Client) MetricsWhere(ctx context.Context, keep func(name string) bool) MetricsResponse {
-	if keep == nil {
-		return c.Metrics(ctx)
-	}
 	return c.metrics(ctx, func(r io.Reader) (Snapshot, error) { return ParseMetricsWhere(r, keep) })
 }
 

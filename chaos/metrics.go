@@ -55,8 +55,12 @@ func ParseMetricsOf(r io.Reader, names []string) (Snapshot, error) {
 // family none of whose series keep accepts are skipped before parsing. A family with a
 // series kept is parsed whole, with its # TYPE, as a histogram or summary read by type is
 // normalised from all its lines (le="1.0" becomes le="1", a missing +Inf bucket is added
-// from _count). A malformed line of a family not kept is not seen, so not refused.
+// from _count). A malformed line of a family not kept is not seen, so not refused. A nil
+// keep keeps every series, as ParseMetrics does.
 func ParseMetricsWhere(r io.Reader, keep func(name string) bool) (Snapshot, error) {
+	if keep == nil {
+		return parseMetrics(r, nil)
+	}
 	text, err := io.ReadAll(r)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("read metrics: %w", err)

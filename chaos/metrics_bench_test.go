@@ -120,6 +120,10 @@ s_sum 0.3
 		if err != nil {
 			t.Fatalf("%s: %v", page, err)
 		}
+		all, err := chaos.ParseMetricsWhere(bytes.NewReader(text), nil)
+		if err != nil || !reflect.DeepEqual(all.Samples(), full.Samples()) {
+			t.Errorf("%s, keeping all (nil): %v, %v; want every series, as ParseMetrics", page, all.Samples(), err)
+		}
 		for _, names := range selections {
 			var want []chaos.Sample
 			for _, s := range full.Samples() {
