@@ -3,8 +3,10 @@ package chaos_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"syscall"
 	"time"
 
@@ -104,5 +106,55 @@ var _ = Describe("Probe client", Label("unit"), func() {
 		srv.Close()
 		r = client.Get(ctx, 1)
 		Expect(errors.Is(r.Err, syscall.ECONNREFUSED)).To(BeTrue(), r.String())
+	})
+
+	It("keeps one connection between scrapes, and scrapes a service restarted on the same port", func() {
+		metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("# TYPE x_total counter\nx_total 1\n"))
+		})
+		var mu sync.Mutex
+		opened := 0
+		countNew := func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				mu.Lock()
+				opened++
+				mu.Unlock()
+			}
+		}
+		opens := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return opened
+		}
+		first := httptest.NewUnstartedServer(metrics)
+		first.Config.ConnState = countNew
+		first.Start()
+		addr := first.Listener.Addr().String()
+		c := chaos.NewClient("http://" + addr)
+		for range 3 {
+			m := c.Metrics(ctx)
+			Expect(m.Err).NotTo(HaveOccurred())
+			Expect(m.Snapshot.Value("x_total")).To(Equal(1.0))
+		}
+		Expect(opens()).To(Equal(1), "three scrapes, one connection")
+		for range 2 {
+			Expect(c.Livez(ctx).Status).To(Equal(http.StatusOK))
+		}
+		Expect(opens()).To(Equal(3), "every other probe opens its own connection")
+
+		// A restarted service closes the kept connection; the next scrape must not fail
+		// for it, whether or not the connection was dropped first.
+		first.Close()
+		ln, err := net.Listen("tcp", addr)
+		Expect(err).NotTo(HaveOccurred())
+		second := httptest.NewUnstartedServer(metrics)
+		second.Listener = ln
+		second.Start()
+		DeferCleanup(second.Close)
+		m := c.Metrics(ctx)
+		Expect(m.Err).NotTo(HaveOccurred())
+		Expect(m.Status).To(Equal(http.StatusOK))
+		c.CloseIdle()
+		Expect(c.Metrics(ctx).Status).To(Equal(http.StatusOK))
 	})
 })

@@ -98,6 +98,14 @@ func (e *Env) stopSUT() error {
 			errs = append(errs, fmt.Errorf("run %d: %w\nlast SUT output:\n%s", p.run, err, e.runTail(p.run)))
 		}
 	}
+	// The next run listens on the same ports; its first scrapes open new connections.
+	e.client.CloseIdle()
+	e.mu.Lock()
+	slots := e.slots
+	e.mu.Unlock()
+	for _, s := range slots {
+		s.client.CloseIdle()
+	}
 	return errors.Join(errs...)
 }
 
