@@ -106,10 +106,13 @@ func (r *Redactor) String(s string) string {
 	return s
 }
 
+// sensitiveWords name a secret in a key.
+var sensitiveWords = []string{"token", "password", "passwd", "secret", "authorization", "cookie"}
+
 // sensitiveKey reports whether a map key names a secret, so its value goes whatever it is.
 func sensitiveKey(k string) bool {
 	k = strings.ToLower(k)
-	for _, w := range []string{"token", "password", "passwd", "secret", "authorization", "cookie"} {
+	for _, w := range sensitiveWords {
 		if strings.Contains(k, w) {
 			return true
 		}
@@ -130,11 +133,47 @@ func redactValue[T any](r *Redactor, v T) (T, error) {
 	if err != nil {
 		return out, err
 	}
+	if !r.mayChange(b) {
+		// Nothing to redact: the copy alone, without the generic walk's two more passes
+		// (most of a report's rows; half of building one was this walk).
+		err = json.Unmarshal(b, &out)
+		return out, err
+	}
+	return redactJSON(r, b, out)
+}
+
+// mayChange reports whether redacting the value encoded as b could change it: a literal
+// secret in it, or text any pattern or secret-naming key could match. Every check is a
+// search that the text of any one string or key of b passes only if b does, as JSON keeps
+// them verbatim but for quotes, backslashes, control characters and <, > and & (escaped
+// in b as in the secrets' JSON form, and searched for by no pattern's check).
+func (r *Redactor) mayChange(b []byte) bool {
+	s := string(b)
+	for _, sec := range r.secrets {
+		if strings.Contains(s, sec) {
+			return true
+		}
+	}
+	if !isASCII(s) {
+		return true
+	}
+	lower := strings.ToLower(s)
+	for _, p := range r.patterns {
+		if p.may(s, lower) {
+			return true
+		}
+	}
+	return containsAny(lower, sensitiveWords...)
+}
+
+// redactJSON decodes b, the JSON of a value of out's type, redacts every string and every
+// member under a secret-naming key, and decodes the result into out.
+func redactJSON[T any](r *Redactor, b []byte, out T) (T, error) {
 	var generic any
 	if err := json.Unmarshal(b, &generic); err != nil {
 		return out, err
 	}
-	b, err = json.Marshal(r.walk(generic))
+	b, err := json.Marshal(r.walk(generic))
 	if err != nil {
 		return out, err
 	}

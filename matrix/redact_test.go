@@ -1,7 +1,10 @@
 package matrix
 
 import (
+	"encoding/json"
+	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -118,5 +121,54 @@ func TestRedactIsTheReportsRedaction(t *testing.T) {
 	}
 	if strings.Contains(got.Failures[0], "abc-secret-123") || o.Failures[0] != "token abc-secret-123 in an error" {
 		t.Errorf("redacted %q, original %q", got.Failures[0], o.Failures[0])
+	}
+}
+
+func TestRedactValueSkipsTheWalkOnlyWhereItWouldChangeNothing(t *testing.T) {
+	r := NewRedactor(`s3cr<t"pw`, "plainsecret")
+	clean := Observation{RowID: "x", Failures: []string{"dial tcp 127.0.0.1:5432: connection refused"},
+		Logs: []LogEvent{{Msg: "Request served", Attrs: map[string]any{"route": "/chats/all", "status": 200.0}}}}
+	for _, tc := range []struct {
+		name   string
+		change func(*Observation)
+		may    bool
+	}{
+		{"nothing to redact", func(*Observation) {}, false},
+		{"a literal secret", func(o *Observation) { o.Failures = append(o.Failures, "with plainsecret inside") }, true},
+		{"a secret JSON escapes", func(o *Observation) { o.Failures = append(o.Failures, `with s3cr<t"pw inside`) }, true},
+		{"a URL password", func(o *Observation) { o.Failures = append(o.Failures, "postgres://u:x@h/db") }, true},
+		{"a password pair", func(o *Observation) { o.Failures = append(o.Failures, "password=x") }, true},
+		{"an authorization header", func(o *Observation) { o.Headers = map[string]string{"Authorization": "x"} }, true},
+		{"a secret-naming key", func(o *Observation) { o.Logs[0].Attrs["session_cookie"] = "x" }, true},
+		{"text outside ASCII", func(o *Observation) { o.Failures = append(o.Failures, "тест") }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := clean
+			o.Failures = slices.Clone(clean.Failures)
+			o.Logs = []LogEvent{{Msg: clean.Logs[0].Msg, Attrs: maps.Clone(clean.Logs[0].Attrs)}}
+			tc.change(&o)
+			b, err := json.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.mayChange(b); got != tc.may {
+				t.Errorf("mayChange = %v, want %v", got, tc.may)
+			}
+			// Whichever way it goes, the result is the full walk's.
+			fast, err := redactValue(r, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow, err := redactJSON(r, b, Observation{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Errorf("redactValue %+v, the walk %+v", fast, slow)
+			}
+			if tc.may && reflect.DeepEqual(fast, o) && tc.name != "text outside ASCII" {
+				t.Errorf("nothing was redacted in %+v", fast)
+			}
+		})
 	}
 }

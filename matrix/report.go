@@ -221,7 +221,7 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 	if len(Gate(rep, catalogue, GateOptions{Mode: rep.Summary.Mode})) > 0 {
 		rep.Summary.Verdict = ResultFailed
 	}
-	redacted, err := redactValue(NewRedactor(opts.Secrets...), rep)
+	redacted, err := redactReport(NewRedactor(opts.Secrets...), rep)
 	if err != nil {
 		// Nothing that might hold a secret leaves: only the verdicts and the reason.
 		for i := range rep.Rows {
@@ -232,6 +232,26 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 		return rep
 	}
 	return redacted
+}
+
+// redactReport redacts rep a row at a time, as most rows hold nothing a redaction could
+// change and are only copied (redactValue), then the rest of it.
+func redactReport(r *Redactor, rep Report) (Report, error) {
+	rows := make([]RowResult, len(rep.Rows))
+	for i, row := range rep.Rows {
+		var err error
+		if rows[i], err = redactValue(r, row); err != nil {
+			return Report{}, err
+		}
+	}
+	rest := rep
+	rest.Rows = nil
+	rest, err := redactValue(r, rest)
+	if err != nil {
+		return Report{}, err
+	}
+	rest.Rows = rows
+	return rest, nil
 }
 
 // resultRank orders verdicts when several specs carry one row: the worst wins, and any spec
