@@ -21,8 +21,9 @@
 //  6. for a row with Expected.Recovery: lift the faults, repeat the request until
 //     RecoveryMatches (or Recovery.Within runs out) and record RecoveryObserved;
 //  7. observe (metric deltas for both windows, gauges, log records, the fake MAX journal, stores
-//     read directly, /health/detailed) and Compare until nothing differs or Expected.Within
-//     has passed; then keep observing for Expected.Hold;
+//     read directly, /health/detailed) and Compare, every 100 ms, until nothing differs or
+//     Expected.Within has passed; then keep observing for Expected.Hold, every 250 ms and at
+//     its end (a late write stays written: the end sees it);
 //  8. attach the last observation with AddReportEntry(ObservationEntry, obs) and fail the spec
 //     with the mismatches.
 //

@@ -28,6 +28,11 @@ type Config struct {
 	// Poll is the interval between observations while waiting for eventual expectations
 	// (default 100ms).
 	Poll time.Duration
+	// HoldPoll is the interval between observations once they are met, for the row's Hold
+	// (default 250ms), with one more at its end. What the hold looks for, a late write,
+	// stays written: the observation at its end sees it however far apart the others are,
+	// and each observation scrapes every replica and reads both stores.
+	HoldPoll time.Duration
 	// Alerts replays each row's metrics through the alert rules; nil skips the replay and
 	// leaves Observation.Alerts nil.
 	Alerts *AlertReplay
@@ -67,6 +72,9 @@ func (r *Runner) reset(ctx context.Context, row matrix.Row, seededAt time.Time) 
 func New(env *chaos.Env, cfg Config) *Runner {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 100 * time.Millisecond
+	}
+	if cfg.HoldPoll <= 0 {
+		cfg.HoldPoll = 250 * time.Millisecond
 	}
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 24 * time.Hour
@@ -377,7 +385,7 @@ func (rr *rowRun) recover(ctx context.Context) {
 func (rr *rowRun) observeUntilSettled(ctx context.Context) {
 	e := rr.row.Expected
 	var decided bool
-	last, have, err := settle(ctx, e.Within, e.Hold, rr.cfg.Poll, rr.observe, func(obs matrix.Observation) verdict {
+	last, have, err := settle(ctx, e.Within, e.Hold, rr.cfg.Poll, rr.cfg.HoldPoll, rr.observe, func(obs matrix.Observation) verdict {
 		ms := matrix.Compare(rr.row, obs, rr.cfg.Mode)
 		if matrix.Decided(ms) {
 			decided = true

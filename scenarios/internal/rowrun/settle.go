@@ -20,13 +20,14 @@ const (
 	verdictDecided
 )
 
-// settle polls observe until judge reports the eventual expectations met or within has
-// passed, then keeps polling for hold: an observation that is pending again in that time
-// (a late write) ends the wait, and is the one returned. An observation judged decided ends
-// the wait at once. A failed observation is retried; only the last counts. It returns the
-// last good observation (have is false when there was none, or when ctx ended the wait)
-// and the failure to record, if any.
-func settle(ctx context.Context, within, hold, poll time.Duration,
+// settle polls observe, poll apart, until judge reports the eventual expectations met or
+// within has passed, then keeps polling for hold, holdPoll apart and once more at its end:
+// an observation that is pending again in that time (a late write) ends the wait, and is
+// the one returned. An observation judged decided ends the wait at once. A failed
+// observation is retried; only the last counts. It returns the last good observation
+// (have is false when there was none, or when ctx ended the wait) and the failure to
+// record, if any.
+func settle(ctx context.Context, within, hold, poll, holdPoll time.Duration,
 	observe func(context.Context) (matrix.Observation, error),
 	judge func(matrix.Observation) verdict,
 ) (last matrix.Observation, have bool, err error) {
@@ -62,7 +63,11 @@ func settle(ctx context.Context, within, hold, poll time.Duration,
 			}
 			return last, have, nil
 		}
-		if !sleep(ctx, poll) {
+		wait := poll
+		if !settled.IsZero() {
+			wait = min(holdPoll, settled.Add(hold).Sub(now))
+		}
+		if !sleep(ctx, wait) {
 			return matrix.Observation{}, false, fmt.Errorf("observe: %w", ctx.Err())
 		}
 	}

@@ -77,7 +77,7 @@ func TestSettle(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			observe, judge, calls := tc.script.run()
-			got, have, err := settle(t.Context(), tc.within, tc.hold, poll, observe, judge)
+			got, have, err := settle(t.Context(), tc.within, tc.hold, poll, poll, observe, judge)
 			if have != (tc.want != "") || got.RowID != tc.want {
 				t.Errorf("observation %q (have %v), want %q", got.RowID, have, tc.want)
 			}
@@ -91,6 +91,32 @@ func TestSettle(t *testing.T) {
 	}
 }
 
+func TestSettleHoldsAtItsOwnPaceAndLooksAtItsEnd(t *testing.T) {
+	observe, judge, calls := script{{id: "busy", pending: true}, {id: "busy", pending: true}, {id: "done"}}.run()
+	var at []time.Time
+	timed := func(ctx context.Context) (matrix.Observation, error) {
+		at = append(at, time.Now())
+		return observe(ctx)
+	}
+	const poll, hold, holdPoll = time.Millisecond, 100 * time.Millisecond, 40 * time.Millisecond
+	got, have, err := settle(t.Context(), time.Minute, hold, poll, holdPoll, timed, judge)
+	if !have || err != nil || got.RowID != "done" {
+		t.Fatalf("observation %q (have %v), error %v", got.RowID, have, err)
+	}
+	// Two pending, the settling one at [2], then 40 ms, 80 ms and the end at 100 ms.
+	if *calls != 6 {
+		t.Fatalf("%d observations, want 6: three to settle, then every 40 ms and the hold's end", *calls)
+	}
+	if held := at[5].Sub(at[2]); held < hold {
+		t.Errorf("the last observation came %v after settling, before the hold's end", held)
+	}
+	for k := 3; k < 5; k++ {
+		if gap := at[k].Sub(at[k-1]); gap < holdPoll {
+			t.Errorf("observations %d and %d of the hold %v apart, under %v", k-1, k, gap, holdPoll)
+		}
+	}
+}
+
 func TestSettleStopsWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	observe, judge, calls := script{{id: "busy", pending: true}}.run()
@@ -100,7 +126,7 @@ func TestSettleStopsWhenTheContextEnds(t *testing.T) {
 		}
 		return observe(ctx)
 	}
-	_, have, err := settle(ctx, time.Minute, time.Minute, time.Millisecond, counting, judge)
+	_, have, err := settle(ctx, time.Minute, time.Minute, time.Millisecond, time.Millisecond, counting, judge)
 	if have || err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Errorf("have %v, error %v; want no observation and the context's error", have, err)
 	}
