@@ -72,6 +72,10 @@ type Env struct {
 	maxServer  *httptest.Server
 	workDir    string
 	sutCommand []string
+	// ownCommand is the command prepareSUT settled on; sutCommand differs from it while
+	// UseSUT runs another service, with sutRunEnv after CHAOS_SUT_ENV (mu).
+	ownCommand []string
+	sutRunEnv  []string
 	sutAddr    string
 	client     *Client
 	dbPassword string

@@ -85,23 +85,13 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 	defer e.opMu.Unlock()
 	t0 := time.Now()
 
-	e.mu.Lock()
-	e.generation++
-	clear(e.active)
-	e.mu.Unlock()
-
 	var errs []error
-	if err := e.proxies.reset(ctx); err != nil {
-		return fmt.Errorf("reset proxies: %w", err)
-	}
-	if err := e.restoreContainers(ctx); err != nil {
+	stopErr, err := e.clear(ctx)
+	if err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
-	// Release calls held by a hanging fake before the SUT stops, so its graceful shutdown
-	// does not wait for them.
-	e.max.ClearFaults()
-	if err := e.stopSUT(); err != nil {
-		errs = append(errs, fmt.Errorf("previous SUT run: %w", err))
+	if stopErr != nil {
+		errs = append(errs, fmt.Errorf("previous SUT run: %w", stopErr))
 	}
 	// The fake returns to its start-up state: the token, no chats but those given at
 	// Start, no faults, an empty journal; requests held by a hang are released.
@@ -132,6 +122,37 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 	e.log.InfoContext(ctx, "Environment reset", "took", took, "sut_env", rc.sutEnv,
 		"chats", len(rc.chats), "cache_entries", len(rc.cache))
 	return errors.Join(errs...)
+}
+
+// Clear lifts every fault and stops the SUT, as a Reset begins, and reports an unclean
+// exit of the SUT. A run that tests several services on one environment clears it after
+// each row, so that a service's unclean exit counts against that service's row and not
+// the next one's.
+func (e *Env) Clear(ctx context.Context) error {
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	stopErr, err := e.clear(ctx)
+	return errors.Join(err, stopErr)
+}
+
+// clear lifts every fault and stops the SUT. It returns how the SUT stopped apart from
+// a failure to lift the faults. The caller holds opMu.
+func (e *Env) clear(ctx context.Context) (stopErr, err error) {
+	e.mu.Lock()
+	e.generation++
+	clear(e.active)
+	e.mu.Unlock()
+
+	if err := e.proxies.reset(ctx); err != nil {
+		return nil, fmt.Errorf("reset proxies: %w", err)
+	}
+	if err := e.restoreContainers(ctx); err != nil {
+		return nil, err
+	}
+	// Release calls held by a hanging fake before the SUT stops, so its graceful shutdown
+	// does not wait for them.
+	e.max.ClearFaults()
+	return e.stopSUT(), nil
 }
 
 // restoreContainers unpauses and starts whatever a process fault left paused or stopped.

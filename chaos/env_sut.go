@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
 
 // prepareSUT settles the command that runs the SUT, building it when none was given.
 func (e *Env) prepareSUT(ctx context.Context) error {
+	defer func() { e.ownCommand = e.sutCommand }()
 	if len(e.cfg.sutCommand) > 0 {
 		e.sutCommand = e.cfg.sutCommand
 		return nil
@@ -45,8 +47,33 @@ func (e *Env) contractEnv() map[string]string {
 }
 
 func (e *Env) childEnv(overrides []string) []string {
-	all := append(append([]string(nil), e.cfg.sutEnv...), overrides...)
+	e.mu.Lock()
+	runEnv := e.sutRunEnv
+	e.mu.Unlock()
+	all := slices.Concat(e.cfg.sutEnv, runEnv, overrides)
 	return sutEnv(e.cfg.lookup, e.contractEnv(), all)
+}
+
+// UseSUT runs command, with the KEY=VALUE settings env after CHAOS_SUT_ENV's and before
+// a Reset's overrides, from the next start of the service on: one environment serves
+// several services in turn, as the self-test's variants. A nil command returns to the
+// environment's own service and settings. The running service is not touched.
+func (e *Env) UseSUT(command, env []string) error {
+	for _, kv := range env {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("use SUT: setting %q is not KEY=VALUE", kv)
+		}
+	}
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(command) == 0 {
+		e.sutCommand, e.sutRunEnv = e.ownCommand, nil
+		return nil
+	}
+	e.sutCommand, e.sutRunEnv = slices.Clone(command), slices.Clone(env)
+	return nil
 }
 
 // startSUT starts the SUT with overrides and waits until it is ready. The caller holds opMu
@@ -142,6 +169,12 @@ func (e *Env) SUTPid() int {
 // SUT describes the service under test for reports: the command given (CHAOS_SUT_CMD or
 // WithSUTCommand), or the package built and whether with -race.
 func (e *Env) SUT() string {
+	e.mu.Lock()
+	command, own := e.sutCommand, e.ownCommand
+	e.mu.Unlock()
+	if !slices.Equal(command, own) {
+		return strings.Join(command, " ")
+	}
 	if len(e.cfg.sutCommand) > 0 {
 		return strings.Join(e.cfg.sutCommand, " ")
 	}

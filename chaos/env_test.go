@@ -238,6 +238,47 @@ var _ = Describe("Environment", Label("env"), func() {
 		}
 	})
 
+	It("runs another service from the next start on, with its settings, until told to return", func() {
+		own := env.SUT()
+		bin, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", env.SUTPid()))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(env.UseSUT(nil, nil)).To(Succeed())
+			Expect(env.Reset(ctx)).To(Succeed())
+		})
+		Expect(env.UseSUT([]string{"X"}, []string{"NOT_A_SETTING"})).To(MatchError(ContainSubstring(`"NOT_A_SETTING" is not KEY=VALUE`)))
+		other := []string{"env", "FAULTLINE_VARIANT=other", bin}
+		Expect(env.UseSUT(other, []string{"PARTICIPANTS_STALE_AFTER=3h"})).To(Succeed())
+		Expect(sutEnviron(env)).NotTo(ContainElement("FAULTLINE_VARIANT=other"), "the running service is left alone")
+
+		Expect(env.Reset(bg())).To(Succeed())
+		Expect(env.SUT()).To(Equal(strings.Join(other, " ")))
+		Expect(sutEnviron(env)).To(ContainElements("FAULTLINE_VARIANT=other", "PARTICIPANTS_STALE_AFTER=3h"))
+		Expect(env.Reset(bg(), chaos.WithSUTEnv("PARTICIPANTS_STALE_AFTER=4h"))).To(Succeed())
+		Expect(sutEnviron(env)).To(ContainElement("PARTICIPANTS_STALE_AFTER=4h"), "a reset's overrides come last")
+
+		Expect(env.UseSUT(nil, nil)).To(Succeed())
+		Expect(env.Reset(bg())).To(Succeed())
+		Expect(env.SUT()).To(Equal(own))
+		Expect(sutEnviron(env)).NotTo(ContainElement("FAULTLINE_VARIANT=other"))
+		Expect(sutEnviron(env)).NotTo(ContainElement("PARTICIPANTS_STALE_AFTER=3h"))
+	})
+
+	It("clears: every fault lifted, the SUT stopped, and its unclean exit reported", func() {
+		_, err := env.Inject(bg(), chaos.Down(chaos.Redis))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.ActiveFaults()).To(HaveLen(1))
+		Expect(env.Clear(bg())).To(Succeed())
+		Expect(env.ActiveFaults()).To(BeEmpty())
+		Expect(env.SUTPid()).To(BeZero())
+		Expect(env.Reset(bg())).To(Succeed(), "nothing of the cleared run is left to report")
+
+		Expect(syscall.Kill(env.SUTPid(), syscall.SIGKILL)).To(Succeed())
+		err = env.Clear(bg())
+		Expect(errors.Is(err, chaos.ErrSUT)).To(BeTrue(), "%v", err)
+		Expect(env.Reset(bg())).To(Succeed())
+	})
+
 	It("reports an SUT that does not exit cleanly", func() {
 		Expect(syscall.Kill(env.SUTPid(), syscall.SIGKILL)).To(Succeed())
 		err := env.StopSUT()
