@@ -27,6 +27,8 @@ import (
 	"github.com/faultline/faultline/matrix"
 	"github.com/faultline/faultline/matrix/alertreplay"
 	"github.com/faultline/faultline/scenarios/internal/rowrun"
+	"github.com/faultline/faultline/scenarios/internal/suiterun"
+	"golang.org/x/sync/errgroup"
 )
 
 func TestMatrix(t *testing.T) {
@@ -206,17 +208,59 @@ var _ = Describe("Behaviour matrix", func() {
 	}
 	priority := matrix.Priorities(matrix.Rows(), timings)
 	var entries []TableEntry
-	for _, row := range matrix.Rows() {
-		args := []any{Label(matrix.Labels(row)...), SpecTimeout(3 * time.Minute), SpecPriority(priority[row.ID]), row}
-		entries = append(entries, Entry(row.ID, args...))
+	if variants == nil {
+		for _, row := range matrix.Rows() {
+			args := []any{Label(matrix.Labels(row)...), SpecTimeout(3 * time.Minute), SpecPriority(priority[row.ID]), row, (*suiterun.Variant)(nil)}
+			entries = append(entries, Entry(row.ID, args...))
+		}
 	}
-	DescribeTable("row", func(ctx SpecContext, row matrix.Row) {
-		obs := suite.runner.Run(ctx, row)
+	// Every variant's rows, in the order of suiterun.Priorities: the long ones are the rows
+	// that take at least twice the median row's time, and those a variant names long.
+	byID := map[string]matrix.Row{}
+	for _, row := range matrix.Rows() {
+		byID[row.ID] = row
+	}
+	var specs []suiterun.Spec
+	longOn := map[suiterun.Spec]bool{}
+	for _, v := range variants {
+		for _, id := range v.Long {
+			longOn[suiterun.Spec{Variant: v.Name, Row: id}] = true
+		}
+		for _, id := range v.Rows {
+			if _, ok := byID[id]; !ok {
+				panic(fmt.Sprintf("%s: variant %s: no row %q", suiterun.EnvVariants, v.Name, id))
+			}
+			specs = append(specs, suiterun.Spec{Variant: v.Name, Row: id})
+		}
+	}
+	times := slices.Sorted(maps.Values(priority))
+	long := func(s suiterun.Spec) bool {
+		return longOn[s] || (len(times) > 0 && priority[s.Row] >= 2*times[len(times)/2])
+	}
+	order := suiterun.Priorities(specs, long)
+	for i := range variants {
+		v := &variants[i]
+		for _, id := range v.Rows {
+			row := byID[id]
+			args := []any{Label(append(matrix.Labels(row), v.Label())...), SpecTimeout(3 * time.Minute),
+				SpecPriority(order[suiterun.Spec{Variant: v.Name, Row: id}]), row, v}
+			entries = append(entries, Entry(v.Name+" "+row.ID, args...))
+		}
+	}
+	DescribeTable("row", func(ctx SpecContext, row matrix.Row, v *suiterun.Variant) {
+		mode := runMode()
+		var obs matrix.Observation
+		if v == nil {
+			obs = suite.runner.Run(ctx, row)
+		} else {
+			mode = matrix.ModeOf(v.ContractOnly)
+			obs = runVariant(ctx, row, v, mode)
+		}
 		obs, err := matrix.Redact(suite.redactor, obs)
 		Expect(err).NotTo(HaveOccurred(), "redact the observation")
 		AddReportEntry(matrix.ObservationEntry, obs, ReportEntryVisibilityNever)
 		AddReportEntry(resetEntry, suite.runner.LastReset(), ReportEntryVisibilityNever)
-		if mm := matrix.Compare(row, obs, runMode()); len(mm) > 0 {
+		if mm := matrix.Compare(row, obs, mode); len(mm) > 0 {
 			lines := make([]string, len(mm))
 			for i, m := range mm {
 				lines[i] = m.String()
@@ -225,6 +269,34 @@ var _ = Describe("Behaviour matrix", func() {
 		}
 	}, entries)
 })
+
+// variants are the services of MATRIX_VARIANTS, run side by side in place of one
+// (nil when it is unset).
+var variants = func() []suiterun.Variant {
+	path := os.Getenv(suiterun.EnvVariants)
+	if path == "" {
+		return nil
+	}
+	vs, err := suiterun.ReadVariants(path)
+	if err != nil {
+		panic(err)
+	}
+	return vs
+}()
+
+// runVariant runs the row against the variant's service, and clears the environment at
+// its end (faults lifted, service stopped), so that an unclean exit is found in the
+// variant's row and not in whichever variant's row this process runs next.
+func runVariant(ctx context.Context, row matrix.Row, v *suiterun.Variant, mode matrix.Mode) matrix.Observation {
+	if err := suite.env.UseSUT(v.Command, v.Env); err != nil {
+		return matrix.Observation{RowID: row.ID, Failures: []string{err.Error()}}
+	}
+	obs := suite.runner.RunAs(ctx, row, mode)
+	if err := suite.env.Clear(ctx); err != nil {
+		obs.Failures = append(obs.Failures, "clear the environment after the row: "+err.Error())
+	}
+	return obs
+}
 
 // runMode is how the rows are judged: MATRIX_CONTRACT_ONLY=1 for another implementation.
 func runMode() matrix.Mode {
@@ -241,22 +313,87 @@ var _ = ReportAfterSuite("matrix report", func(r Report) {
 	if meta == nil {
 		meta = map[string]string{"go": runtime.Version()}
 	}
-	meta["resets"] = resetSummary(resets(r))
-	rep := matrix.BuildReport(matrix.Rows(), []types.Report{r}, matrix.ReportOptions{Meta: meta, Mode: runMode(), Secrets: suite.secrets})
-	Expect(matrix.WriteFiles(suite.out, rep)).To(Succeed())
-	s := rep.Summary
-	fmt.Printf("\nmatrix: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s\n",
-		s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, filepath.Join(suite.out, "matrix.{json,md,html}"))
-	// Ginkgo writes report.json from this same report after this node: prove
-	// that no secret is in it (observations and failure messages were redacted).
-	raw, err := json.Marshal(r)
-	Expect(err).NotTo(HaveOccurred())
-	for i, secret := range suite.secrets {
-		if len(secret) >= 4 && bytes.Contains(raw, []byte(secret)) {
-			Fail(fmt.Sprintf("secret #%d of the environment is in the Ginkgo report; do not publish report.json", i+1))
+	// Ginkgo writes report.json from this same report after this node: prove, beside the
+	// matrix report's building, that no secret is in it (observations and failure
+	// messages were redacted).
+	var leaked []int
+	var marshalErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		raw, err := json.Marshal(r)
+		marshalErr = err
+		for i, secret := range suite.secrets {
+			if len(secret) >= 4 && bytes.Contains(raw, []byte(secret)) {
+				leaked = append(leaked, i+1)
+			}
 		}
+	})
+	if variants != nil {
+		writeVariantReports(r, meta)
+	} else {
+		writeReport(r, suite.out, meta, runMode())
+	}
+	wg.Wait()
+	Expect(marshalErr).NotTo(HaveOccurred())
+	for _, i := range leaked {
+		Fail(fmt.Sprintf("secret #%d of the environment is in the Ginkgo report; do not publish report.json", i))
 	}
 })
+
+// writeReport writes the matrix report of the rows in r to dir.
+func writeReport(r Report, dir string, meta map[string]string, mode matrix.Mode) {
+	line, err := buildReport(r, dir, meta, mode)
+	Expect(err).NotTo(HaveOccurred())
+	fmt.Print(line)
+}
+
+// buildReport writes the matrix report of the rows in r to dir, and returns the line that
+// sums it up.
+func buildReport(r Report, dir string, meta map[string]string, mode matrix.Mode) (string, error) {
+	meta["resets"] = resetSummary(resets(r))
+	rep := matrix.BuildReport(matrix.Rows(), []types.Report{r}, matrix.ReportOptions{Meta: meta, Mode: mode, Secrets: suite.secrets})
+	if err := matrix.WriteFiles(dir, rep); err != nil {
+		return "", err
+	}
+	s := rep.Summary
+	return fmt.Sprintf("\nmatrix: %d passed, %d failed, %d skipped, %d missing of %d rows; wrote %s\n",
+		s.Passed, s.Failed, s.Skipped, s.Missing, s.Total, filepath.Join(dir, "matrix.{json,md,html}")), nil
+}
+
+// writeVariantReports writes each variant's report to its directory, from its own specs
+// and every node of the suite (a failed BeforeSuite fails every variant's run), as many
+// at once as there are cores: the run waits for them all.
+func writeVariantReports(r Report, meta map[string]string) {
+	lines := make([]string, len(variants))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, v := range variants {
+		vr := r
+		vr.SpecReports = nil
+		for _, sp := range r.SpecReports {
+			if !sp.LeafNodeType.Is(types.NodeTypeIt) || slices.Contains(sp.Labels(), v.Label()) {
+				vr.SpecReports = append(vr.SpecReports, sp)
+			}
+		}
+		vm := maps.Clone(meta)
+		vm["sut"] = strings.Join(v.Command, " ")
+		if len(v.Env) > 0 {
+			vm["sut_env"] = strings.Join(slices.Concat(strings.Fields(meta["sut_env"]), v.Env), " ")
+		}
+		if v.ContractOnly {
+			vm["judged"] = "contract only"
+		}
+		maps.Copy(vm, v.Meta)
+		g.Go(func() error {
+			line, err := buildReport(vr, v.Out, vm, matrix.ModeOf(v.ContractOnly))
+			lines[i] = v.Name + ":" + line
+			return err
+		})
+	}
+	err := g.Wait()
+	fmt.Print(strings.Join(lines, ""))
+	Expect(err).NotTo(HaveOccurred())
+}
 
 // moduleRoot is MATRIX_ROOT, set by the runner, or else the first directory with a go.mod
 // above the working directory (go test runs in the package's).

@@ -28,10 +28,10 @@ type Outcome struct {
 	Extra []string `json:"extra,omitempty"`
 	// OffField were rejected as expected but showed no mismatch in the variant's Fields.
 	OffField []string `json:"off_field,omitempty"`
-	// RanAlone were rejected unexpectedly on a latency bound alone while variants ran side
-	// by side, and passed when run again with nothing else on the machine: the self-test's
-	// own load, not the variant (see TimingExtras). They are reported, not held against it.
-	RanAlone []string `json:"ran_alone,omitempty"`
+	// RanApart were rejected unexpectedly on the machine's stalls while variants ran side
+	// by side (see TimingExtras), and passed when run again away from that load: the
+	// self-test's own load, not the variant. They are reported, not held against it.
+	RanApart []string `json:"ran_apart,omitempty"`
 	// Differing (contract-only variants) are the rows whose full judgement found differences
 	// from the reference service.
 	Differing []string `json:"differing,omitempty"`
@@ -161,28 +161,54 @@ func Judge(v Variant, ran []string, rep matrix.Report, catalogue []matrix.Row) O
 				eligible = append(eligible, r.ID)
 			}
 		}
-		co := Judge(c, eligible, matrix.Rejudge(rep, catalogue, matrix.ModeContract), catalogue)
-		o.Contract = &co
-		for _, d := range co.Details {
-			o.Details = append(o.Details, contractGate+d)
+		// A run of reference rows alone (a row run again apart) gives the contract gate
+		// nothing to judge, and an empty run is no pass for a gate.
+		if len(eligible) > 0 {
+			co := Judge(c, eligible, matrix.Rejudge(rep, catalogue, matrix.ModeContract), catalogue)
+			o.Contract = &co
+			for _, d := range co.Details {
+				o.Details = append(o.Details, contractGate+d)
+			}
 		}
 	}
 	return o
 }
 
 // TimingExtras returns the rows of o.Extra that rep shows rejected on a latency bound alone
-// (with, in a row decided early by it, eventual fields observed too soon to say). Variants
-// run side by side, several environments to a core, and a host that stalls for a moment
-// can put a request over its bound whatever the service does; run again alone, such a row
-// tells the self-test's load from the variant's doing. Any other mismatch is the variant's.
+// (with, in a row decided early by it, eventual fields observed too soon to say), or in a
+// run where the service itself counted a stall (metricLate). Variants run side by side,
+// several environments to a core, and a host that stalls for a moment can put a request
+// over its bound, or a MAX call past its rate-limit slot, whatever the service does; run
+// again alone, such a row tells the self-test's load from the variant's doing. Any other
+// mismatch is the variant's.
 func (o Outcome) TimingExtras(rep matrix.Report) []string {
 	var ids []string
 	for _, r := range rep.Rows {
-		if slices.Contains(o.Extra, r.ID) && timingOnly(r) {
+		if slices.Contains(o.Extra, r.ID) && (timingOnly(r) || ranLate(r)) {
 			ids = append(ids, r.ID)
 		}
 	}
 	return inOrder(ids, o.Extra)
+}
+
+// metricLate counts the rate-limit slots the reference service (every variant's base)
+// gave up because it got to its MAX call more than half a slot late: on a saturated host
+// the scheduler's delay alone. After three in a row it drops the refresh
+// (participants_refresh_dropped_total{reason="local_rate_limit"}), which fails the rows
+// that count refreshes.
+const metricLate = "participants_rate_limit_late_total"
+
+// ranLate reports whether the service counted a late slot during row r.
+func ranLate(r matrix.RowResult) bool {
+	if r.Observed == nil {
+		return false
+	}
+	for _, m := range r.Observed.Metrics {
+		if m.Name == metricLate && !m.Measured && m.Delta > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // timingOnly reports whether r failed on latency and on nothing waiting could not mend.
@@ -206,35 +232,35 @@ func tooSoon(r matrix.RowResult, m matrix.Mismatch) bool {
 	return r.Observed != nil && r.Observed.Unsettled && !m.Final && slices.Contains(matrix.EventualFields(), m.Field)
 }
 
-// RanAgainAlone records the second run, alone, of row id of TimingExtras: alone is its
-// result there. A pass moves it from Extra to RanAlone; anything else keeps it in Extra,
-// with what the second run saw.
-func (o *Outcome) RanAgainAlone(id string, alone matrix.RowResult) {
+// RanAgain records the second run, away from the full run's load, of row id of
+// TimingExtras: again is its result there. A pass moves it from Extra to RanApart;
+// anything else keeps it in Extra, with what the second run saw.
+func (o *Outcome) RanAgain(id string, again matrix.RowResult) {
 	// A latency bound is the contract's too: a variant held to both gates has the row
 	// among the contract gate's extras as well.
 	if o.Contract != nil {
-		o.Contract.RanAgainAlone(id, alone)
+		o.Contract.RanAgain(id, again)
 	}
 	if !slices.Contains(o.Extra, id) {
 		return
 	}
-	if alone.Result != matrix.ResultPassed {
-		o.Details = append(o.Details, fmt.Sprintf("%s: run again alone: %s, %s", id, alone.Result, mismatchSummary(alone)))
+	if again.Result != matrix.ResultPassed {
+		o.Details = append(o.Details, fmt.Sprintf("%s: run again apart: %s, %s", id, again.Result, mismatchSummary(again)))
 		return
 	}
 	o.Extra = slices.DeleteFunc(o.Extra, func(e string) bool { return e == id })
-	o.RanAlone = append(o.RanAlone, id)
+	o.RanApart = append(o.RanApart, id)
 	for _, gate := range []string{"", contractGate} {
 		prefix := gate + id + rejectedUnexpectedly
 		for i, d := range o.Details {
 			if rest, ok := strings.CutPrefix(d, prefix); ok {
-				o.Details[i] = fmt.Sprintf("%s%s: rejected on latency beside the other variants (%s), passed run again alone", gate, id, rest)
+				o.Details[i] = fmt.Sprintf("%s%s: rejected beside the other variants (%s), passed run again apart", gate, id, rest)
 			}
 		}
 	}
 }
 
-// Detail wording that RanAgainAlone finds again in the lines Judge wrote.
+// Detail wording that RanAgain finds again in the lines Judge wrote.
 const (
 	rejectedUnexpectedly = ": rejected unexpectedly: "
 	contractGate         = "contract gate: "

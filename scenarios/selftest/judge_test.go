@@ -214,16 +214,29 @@ func TestRunAgainAlone(t *testing.T) {
 			t.Errorf("timing extras %v hold a row with a final health mismatch", got)
 		}
 	})
+	t.Run("a row the service ran late in runs again, whatever its mismatch", func(t *testing.T) {
+		o, rep := judge()
+		i := slices.IndexFunc(rep.Rows, func(r matrix.RowResult) bool { return r.ID == "health.redis-blackhole" })
+		late := matrix.MetricDelta{Name: "participants_rate_limit_late_total", Delta: 3}
+		rep.Rows[i].Observed = &matrix.Observation{Metrics: []matrix.MetricDelta{{Name: "participants_rate_limit_late_total"}}}
+		if got := o.TimingExtras(rep); slices.Contains(got, "health.redis-blackhole") {
+			t.Errorf("timing extras %v hold a row whose service counted no late slot", got)
+		}
+		rep.Rows[i].Observed.Metrics = []matrix.MetricDelta{late}
+		if got := o.TimingExtras(rep); !slices.Contains(got, "health.redis-blackhole") {
+			t.Errorf("timing extras %v lack the row whose service ran late", got)
+		}
+	})
 	t.Run("passed alone: reported, not held against the variant", func(t *testing.T) {
 		o := onlyOnLatency(v)
 		if o.OK() {
 			t.Fatal("an unexpected rejection passed before the second run")
 		}
-		o.RanAgainAlone("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
-		if !o.OK() || len(o.Extra) != 0 || !slices.Equal(o.RanAlone, []string{"health.all-up"}) {
-			t.Fatalf("verdict %q, extra %v, ran alone %v", o.Verdict(), o.Extra, o.RanAlone)
+		o.RanAgain("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		if !o.OK() || len(o.Extra) != 0 || !slices.Equal(o.RanApart, []string{"health.all-up"}) {
+			t.Fatalf("verdict %q, extra %v, ran apart %v", o.Verdict(), o.Extra, o.RanApart)
 		}
-		if len(o.Details) != 1 || !strings.Contains(o.Details[0], "passed run again alone") ||
+		if len(o.Details) != 1 || !strings.Contains(o.Details[0], "passed run again apart") ||
 			!strings.Contains(o.Details[0], "210ms") {
 			t.Errorf("details %q", o.Details)
 		}
@@ -231,7 +244,7 @@ func TestRunAgainAlone(t *testing.T) {
 		if err := (Summary{Outcomes: []Outcome{o}}).WriteMarkdown(&b); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"| pass (1 run again alone) |", "passed when run again alone (the self-test's load, not held against the variant): `health.all-up`"} {
+		for _, want := range []string{"| pass (1 run again apart) |", "passed when run again apart from the full run's load (the self-test's load, not held against the variant): `health.all-up`"} {
 			if !strings.Contains(b.String(), want) {
 				t.Errorf("summary lacks %q:\n%s", want, b.String())
 			}
@@ -244,7 +257,7 @@ func TestRunAgainAlone(t *testing.T) {
 		if o.Contract == nil || !slices.Contains(o.Contract.Extra, "health.all-up") {
 			t.Fatalf("the contract gate's extras %v lack the row (contract %v)", o.Contract, o.Contract != nil)
 		}
-		o.RanAgainAlone("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		o.RanAgain("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
 		if !o.OK() || len(o.Contract.Extra) != 0 {
 			t.Fatalf("verdict %q, contract extra %v, details %q", o.Verdict(), o.Contract.Extra, o.Details)
 		}
@@ -256,21 +269,21 @@ func TestRunAgainAlone(t *testing.T) {
 	})
 	t.Run("failed alone too: still rejected unexpectedly", func(t *testing.T) {
 		o, _ := judge()
-		o.RanAgainAlone("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,
+		o.RanAgain("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,
 			Mismatches: []matrix.Mismatch{mismatch(matrix.FieldLatency)}})
-		if o.OK() || !slices.Contains(o.Extra, "health.all-up") || len(o.RanAlone) != 0 {
-			t.Fatalf("extra %v, ran alone %v", o.Extra, o.RanAlone)
+		if o.OK() || !slices.Contains(o.Extra, "health.all-up") || len(o.RanApart) != 0 {
+			t.Fatalf("extra %v, ran apart %v", o.Extra, o.RanApart)
 		}
-		if !strings.Contains(strings.Join(o.Details, "\n"), "health.all-up: run again alone: failed, latency") {
+		if !strings.Contains(strings.Join(o.Details, "\n"), "health.all-up: run again apart: failed, latency") {
 			t.Errorf("details %q", o.Details)
 		}
 	})
 	t.Run("a row not rejected unexpectedly is left alone", func(t *testing.T) {
 		o, _ := judge()
 		before := slices.Clone(o.Extra)
-		o.RanAgainAlone("health.redis-down", matrix.RowResult{ID: "health.redis-down", Result: matrix.ResultPassed})
-		if !slices.Equal(o.Extra, before) || len(o.RanAlone) != 0 {
-			t.Errorf("extra %v, ran alone %v", o.Extra, o.RanAlone)
+		o.RanAgain("health.redis-down", matrix.RowResult{ID: "health.redis-down", Result: matrix.ResultPassed})
+		if !slices.Equal(o.Extra, before) || len(o.RanApart) != 0 {
+			t.Errorf("extra %v, ran apart %v", o.Extra, o.RanApart)
 		}
 	})
 }
@@ -417,6 +430,18 @@ func TestJudgeBothGates(t *testing.T) {
 		o := Judge(v, ran, run(func(o *matrix.Observation) { o.Metrics = nil }), cat)
 		if !o.OK() || o.Contract == nil || !slices.Equal(o.Contract.Rejected, []string{target}) {
 			t.Fatalf("verdict %q, contract %+v", o.Verdict(), o.Contract)
+		}
+	})
+	t.Run("reference rows alone: no contract gate to hold them to", func(t *testing.T) {
+		const ref = "replicas.max-up.cache-stale.many-chats"
+		if !byID[ref].Reference {
+			t.Fatalf("%s is no longer a reference row", ref)
+		}
+		o := matrix.Exemplar(byID[ref], seeded)
+		rep := matrix.Report{Summary: matrix.Summary{Mode: matrix.ModeReference},
+			Rows: []matrix.RowResult{{ID: ref, Result: matrix.ResultPassed, Specs: 1, Observed: &o, Reference: true}}}
+		if got := Judge(v, []string{ref}, rep, cat); !got.OK() || got.Contract != nil {
+			t.Fatalf("verdict %q, contract %+v", got.Verdict(), got.Contract)
 		}
 	})
 	t.Run("a reference-only bug: the contract gate lets it through", func(t *testing.T) {

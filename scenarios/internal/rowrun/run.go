@@ -89,7 +89,13 @@ func New(env *chaos.Env, cfg Config) *Runner {
 // failed, a fault that could not be applied, a service that did not stop cleanly) are
 // recorded in Observation.Failures, which Compare turns into mismatches.
 func (r *Runner) Run(ctx context.Context, row matrix.Row) matrix.Observation {
-	run := &rowRun{Runner: r, row: row, obs: matrix.Observation{RowID: row.ID}, keepMetric: metricsRead(row.Expected)}
+	return r.RunAs(ctx, row, r.cfg.Mode)
+}
+
+// RunAs is Run judging the observations it waits on by mode instead of the Config's, for
+// a run that tests services of both kinds (the self-test's variants).
+func (r *Runner) RunAs(ctx context.Context, row matrix.Row, mode matrix.Mode) matrix.Observation {
+	run := &rowRun{Runner: r, row: row, mode: mode, obs: matrix.Observation{RowID: row.ID}, keepMetric: metricsRead(row.Expected)}
 	if r.cfg.Alerts == nil {
 		run.run(ctx)
 		return run.obs
@@ -111,8 +117,9 @@ func (r *Runner) Run(ctx context.Context, row matrix.Row) matrix.Observation {
 // rowRun is the state of one row while it runs.
 type rowRun struct {
 	*Runner
-	row matrix.Row
-	obs matrix.Observation
+	row  matrix.Row
+	mode matrix.Mode
+	obs  matrix.Observation
 
 	// Metric snapshots at the start of the row window and the two ends of the measured one,
 	// each of the series keepMetric accepts.
@@ -386,7 +393,7 @@ func (rr *rowRun) observeUntilSettled(ctx context.Context) {
 	e := rr.row.Expected
 	var decided bool
 	last, have, err := settle(ctx, e.Within, e.Hold, rr.cfg.Poll, rr.cfg.HoldPoll, rr.observe, func(obs matrix.Observation) verdict {
-		ms := matrix.Compare(rr.row, obs, rr.cfg.Mode)
+		ms := matrix.Compare(rr.row, obs, rr.mode)
 		if matrix.Decided(ms) {
 			decided = true
 			return verdictDecided

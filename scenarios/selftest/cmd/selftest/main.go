@@ -134,12 +134,13 @@ type options struct {
 // dockerProcs is the processes of a variant's suite on the Docker backend, as make chaos's.
 const dockerProcs = 3
 
-// Variants run at the same time on the process backend, as measured on two cores
-// (README): every row of the 27 variants took 12m44s two at a time, 8m49s three at a time
-// and 7m0s four at a time (the cores 80% busy; five of three processes each, 7m8s). The
-// sample runs beside the soak's self-test in make test, which leaves less: three at a time
-// there (3m4s against 3m46s) saturated the cores, and a fresh-clone CI saw the reference
-// service drop a refresh whose rate-limit slots it woke for too late three times
+// The full run (every row) runs every variant's rows in one suite run of parallel x procs
+// processes; a sampled run, parallel variants at a time, each a suite run of procs. As
+// measured on two cores (README), the full run took 6m35s on 16 processes and 6m14s on 20
+// (5m29s of it the suite, the cores 88% busy), three rows then run again apart. The sample
+// runs beside the soak's self-test in make test, which leaves less: three at a time there
+// (3m4s against 3m46s) saturated the cores, and a fresh-clone CI saw the reference service
+// drop a refresh whose rate-limit slots it woke for too late three times
 // (participants_refresh_dropped_total{reason="local_rate_limit"}), failing
 // redis-up.max-up.cache-stale; at four, a variant without a MAX rate limit was not caught.
 const (
@@ -156,7 +157,8 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
 	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
-	parallel := fs.Int("parallel", defaultParallel, fmt.Sprintf("variants run at the same time (%d with -sample; 1 on Docker)", defaultParallelSample))
+	parallel := fs.Int("parallel", defaultParallel, fmt.Sprintf("variants run at the same time (%d with -sample; 1 on Docker); "+
+		"the full run runs them all in one suite of parallel x procs processes", defaultParallelSample))
 	procs := fs.Int("procs", 4, "parallel processes of each variant's suite, each with its own environment")
 	alerts := fs.Bool("alerts", false, "replay each row's alerts too (twice the time; no variant targets alerts)")
 	buildOnly := fs.Bool("build-only", false, "build the suite and the variants' binaries, and run nothing")
@@ -250,32 +252,23 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	sum := selftest.Summary{Sampled: !opts.all, Notes: notes(ctx, root, opts)}
-	// Variants run in parallel: a run mostly waits (for background work to land, breakers to
-	// cool down, recovery), and each has its own containers, proxies and service.
-	sum.Outcomes = make([]selftest.Outcome, len(opts.variants))
-	timing := make([][]string, len(opts.variants))
-	sem := make(chan struct{}, opts.parallel)
-	var wg sync.WaitGroup
-	for i, v := range opts.variants {
-		sem <- struct{}{}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			sum.Outcomes[i], timing[i] = runVariant(ctx, v, binaries[v.Name], suite, root, out, catalogue, opts, logf)
-		})
+	var timing [][]string
+	if opts.all {
+		sum.Outcomes, timing = runTogether(ctx, opts.variants, binaries, suite, root, out, catalogue, opts, logf)
+		sum.Notes = append(sum.Notes, fmt.Sprintf("The variants ran together, in one suite run of %d processes: "+
+			"a variant's duration is the sum of its rows' times.", opts.parallel*opts.procs))
+	} else {
+		sum.Outcomes, timing = runEach(ctx, opts.variants, binaries, suite, root, out, catalogue, opts, logf)
 	}
-	wg.Wait()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	// Rows rejected unexpectedly on latency alone run again, one at a time, with nothing
-	// beside them: the variant's verdict must not hang on a stall of the shared machine.
-	for i, v := range opts.variants {
-		for _, id := range timing[i] {
-			alone := runAlone(ctx, v, id, binaries[v.Name], suite, root, out, catalogue, opts, logf)
-			sum.Outcomes[i].RanAgainAlone(id, alone)
+	// Rows rejected unexpectedly on the machine's stalls (Outcome.TimingExtras) run again,
+	// away from the full run's load: the variant's verdict must not hang on a stall of the
+	// shared machine.
+	for i, results := range runAgain(ctx, opts.variants, timing, binaries, suite, root, out, catalogue, opts, logf) {
+		for k, r := range results {
+			sum.Outcomes[i].RanAgain(timing[i][k], r)
 		}
 	}
 	if ctx.Err() != nil {
@@ -303,6 +296,205 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errMismatch
 	}
 	return nil
+}
+
+// runEach runs the variants' suites, opts.parallel at a time, and judges each. It also
+// returns, per variant, the rows rejected unexpectedly on the machine's stalls (Outcome.TimingExtras).
+func runEach(ctx context.Context, vs []selftest.Variant, binaries map[string]string, suite, root, out string,
+	catalogue []matrix.Row, opts options, logf func(string, ...any),
+) ([]selftest.Outcome, [][]string) {
+	// Variants run in parallel: a run mostly waits (for background work to land, breakers to
+	// cool down, recovery), and each has its own containers, proxies and service.
+	outcomes := make([]selftest.Outcome, len(vs))
+	timing := make([][]string, len(vs))
+	sem := make(chan struct{}, opts.parallel)
+	var wg sync.WaitGroup
+	for i, v := range vs {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			outcomes[i], timing[i] = runVariant(ctx, v, binaries[v.Name], suite, root, out, catalogue, opts, logf)
+		})
+	}
+	wg.Wait()
+	return outcomes, timing
+}
+
+// runTogether runs every variant's rows in one suite run of opts.parallel x opts.procs
+// processes (suiterun.EnvVariants), each process's environment serving whichever variant's
+// row comes next, and judges each variant on its own report. Against a suite run per
+// variant, this starts the processes and their environments once instead of once per
+// variant, and leaves no process idle while its variant's last rows finish.
+func runTogether(ctx context.Context, vs []selftest.Variant, binaries map[string]string, suite, root, out string,
+	catalogue []matrix.Row, opts options, logf func(string, ...any),
+) ([]selftest.Outcome, [][]string) {
+	start := time.Now()
+	outcomes := make([]selftest.Outcome, len(vs))
+	timing := make([][]string, len(vs))
+	specs := make([]suiterun.Variant, len(vs))
+	total := 0
+	for i, v := range vs {
+		rows := selftest.Selection(v, catalogue, opts.all)
+		total += len(rows)
+		specs[i] = variantSpec(v, binaries[v.Name], rows, filepath.Join(out, v.Name))
+		logf("%s: %d rows, %d expected rejected (%s)", v.Name, len(rows), countIn(rows, v.Reject), madeBy(v))
+	}
+	suiteDir := filepath.Join(out, "suite")
+	procs := min(opts.parallel*opts.procs, total)
+	logf("running the %d rows of the %d variants together on %d processes (progress: %s)", total, len(vs), procs,
+		filepath.Join(suiteDir, suiterun.FileProgress))
+	reps, errs := together(ctx, specs, suite, root, suiteDir, procs, opts)
+	logf("ran together in %s", time.Since(start).Round(time.Second))
+	for i, v := range vs {
+		if errs[i] != nil {
+			outcomes[i] = selftest.Outcome{Variant: v.Name, Ran: specs[i].Rows, Dir: specs[i].Out, Errors: []string{errs[i].Error()}}
+			logf("%s: %s", v.Name, outcomes[i].Verdict())
+			continue
+		}
+		o := selftest.Judge(v, specs[i].Rows, reps[i], catalogue)
+		o.Dir = specs[i].Out
+		for _, r := range reps[i].Rows {
+			o.Duration += r.Duration
+		}
+		outcomes[i], timing[i] = o, o.TimingExtras(reps[i])
+		logf("%s: %s: rejected %d rows, %d expected", v.Name, o.Verdict(), len(o.Rejected), len(o.Expected))
+	}
+	return outcomes, timing
+}
+
+// againProcs is how many rows run again side by side, away from the full run's load: no
+// more than make chaos runs at once.
+const againProcs = 3
+
+// runAgain runs each variant's rows of again (by variant, as vs) once more, in one suite
+// run of at most againProcs processes with nothing else running, and returns their
+// results as the gate judged them, each row passed only when the gate has nothing against
+// it.
+func runAgain(ctx context.Context, vs []selftest.Variant, again [][]string, binaries map[string]string, suite, root, out string,
+	catalogue []matrix.Row, opts options, logf func(string, ...any),
+) [][]matrix.RowResult {
+	results := make([][]matrix.RowResult, len(vs))
+	var specs []suiterun.Variant
+	type at struct{ variant, row int }
+	var where []at
+	for i, v := range vs {
+		results[i] = make([]matrix.RowResult, len(again[i]))
+		for k, id := range again[i] {
+			logf("%s: %s rejected on the machine's stalls; running it again", v.Name, id)
+			// One variant entry per row, so that each row's report holds it alone.
+			sp := variantSpec(v, binaries[v.Name], []string{id}, filepath.Join(out, v.Name, "again", id))
+			sp.Name = fmt.Sprintf("%s.again-%d", v.Name, k+1)
+			specs = append(specs, sp)
+			where = append(where, at{i, k})
+		}
+	}
+	if len(specs) == 0 {
+		return results
+	}
+	reps, errs := together(ctx, specs, suite, root, filepath.Join(out, "again"), min(len(specs), againProcs), opts)
+	for j, w := range where {
+		v, id := vs[w.variant], specs[j].Rows[0]
+		r := matrix.RowResult{ID: id, Result: matrix.ResultMissing, Reason: "absent from the report"}
+		if errs[j] != nil {
+			r.Reason = errs[j].Error()
+		}
+		for _, row := range reps[j].Rows {
+			if row.ID == id {
+				r = row
+			}
+		}
+		if o := selftest.Judge(v, []string{id}, reps[j], catalogue); r.Result == matrix.ResultPassed && !o.OK() {
+			r.Result, r.Reason = matrix.ResultFailed, strings.Join(slices.Concat(o.Details, o.Errors), "; ")
+		}
+		logf("%s: %s run again: %s", v.Name, id, r.Result)
+		results[w.variant][w.row] = r
+	}
+	return results
+}
+
+// variantSpec is how the suite runs rows of a variant, its report in dir.
+// Its long rows are those it is expected to fail, which wait out their time to settle.
+func variantSpec(v selftest.Variant, sut string, rows []string, dir string) suiterun.Variant {
+	var long []string
+	for _, id := range rows {
+		if slices.Contains(v.Reject, id) {
+			long = append(long, id)
+		}
+	}
+	return suiterun.Variant{Name: v.Name, Command: []string{sut}, Env: v.Env, ContractOnly: v.ContractOnly,
+		Rows: rows, Long: long, Out: dir, Meta: variantMeta(v)}
+}
+
+// together runs the specs' rows in one suite run of procs processes, the suite's own files
+// in dir, and returns each spec's report, or why there is none.
+func together(ctx context.Context, specs []suiterun.Variant, suite, root, dir string, procs int, opts options,
+) ([]matrix.Report, []error) {
+	reps := make([]matrix.Report, len(specs))
+	errs := make([]error, len(specs))
+	fail := func(err error) ([]matrix.Report, []error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return reps, errs
+	}
+	total := 0
+	for _, sp := range specs {
+		total += len(sp.Rows)
+		if err := os.RemoveAll(sp.Out); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fail(err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fail(err)
+	}
+	file := filepath.Join(dir, "variants.json")
+	if err := suiterun.WriteVariants(file, specs); err != nil {
+		return fail(err)
+	}
+	// The environments start with the first variant's service (they migrate the database
+	// with it); every row then runs its own variant's.
+	env := []string{envSUTCommand + "=" + specs[0].Command[0], suiterun.EnvVariants + "=" + file}
+	if !opts.alerts {
+		env = append(env, envAlerts+"=0")
+	}
+	runErr := suiterun.Run(ctx, suiterun.Options{
+		Suite: suite, Dir: root, Out: dir, Procs: procs, Rows: total,
+		Timeout: opts.timeout, Env: env, Verbose: opts.verbose,
+	})
+	for i, sp := range specs {
+		rep, err := readReport(filepath.Join(sp.Out, matrix.FileJSON))
+		if err != nil {
+			errs[i] = fmt.Errorf("no report (suite: %s; see %s): %w", exitText(runErr), filepath.Join(dir, suiterun.FileLog), err)
+			continue
+		}
+		reps[i] = rep
+	}
+	return reps, errs
+}
+
+// variantMeta is what a variant's report says about it.
+func variantMeta(v selftest.Variant) map[string]string {
+	return map[string]string{
+		"selftest_variant": v.Name,
+		"selftest_breaks":  v.Breaks,
+		"selftest_made_by": madeBy(v),
+	}
+}
+
+// readReport reads a matrix report the suite wrote.
+func readReport(path string) (matrix.Report, error) {
+	f, err := os.Open(path) //nolint:gosec // the run's own report
+	if err != nil {
+		return matrix.Report{}, err
+	}
+	defer f.Close()
+	return matrix.ReadReport(f)
 }
 
 // buildBinaries builds, side by side, also and the service of every variant in patches
@@ -342,7 +534,7 @@ func buildBinaries(ctx context.Context, b selftest.Builder, bin string, patches 
 }
 
 // runVariant runs the suite on the variant's rows and judges the gate's verdict. It also
-// returns the rows rejected unexpectedly on latency alone (Outcome.TimingExtras).
+// returns the rows rejected unexpectedly on the machine's stalls (Outcome.TimingExtras).
 func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out string, catalogue []matrix.Row,
 	opts options, logf func(string, ...any),
 ) (selftest.Outcome, []string) {
@@ -363,30 +555,6 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	logf("%s: %s in %s: rejected %d rows, %d expected", v.Name, o.Verdict(), o.Duration.Round(time.Second),
 		len(o.Rejected), len(o.Expected))
 	return o, o.TimingExtras(rep)
-}
-
-// runAlone runs one row of the variant again, on one process, and returns its result as the
-// gate judged it: passed only when the gate has nothing against it.
-func runAlone(ctx context.Context, v selftest.Variant, id, sut, suite, root, out string, catalogue []matrix.Row,
-	opts options, logf func(string, ...any),
-) matrix.RowResult {
-	dir := filepath.Join(out, v.Name, "alone", id)
-	logf("%s: %s rejected on latency alone; running it again alone", v.Name, id)
-	rep, err := runSuite(ctx, v, []string{id}, sut, suite, root, dir, catalogue, opts, 1)
-	if err != nil {
-		return matrix.RowResult{ID: id, Result: matrix.ResultMissing, Reason: err.Error()}
-	}
-	r := matrix.RowResult{ID: id, Result: matrix.ResultMissing, Reason: "absent from the report"}
-	for _, row := range rep.Rows {
-		if row.ID == id {
-			r = row
-		}
-	}
-	if o := selftest.Judge(v, []string{id}, rep, catalogue); r.Result == matrix.ResultPassed && !o.OK() {
-		r.Result, r.Reason = matrix.ResultFailed, strings.Join(slices.Concat(o.Details, o.Errors), "; ")
-	}
-	logf("%s: %s run again alone: %s", v.Name, id, r.Result)
-	return r
 }
 
 // runSuite runs the suite on rows of the variant with procs processes, writes the matrix
@@ -428,12 +596,10 @@ func runSuite(ctx context.Context, v selftest.Variant, rows []string, sut, suite
 	// The suite's own report knows the environment (images, start-up times, the service
 	// binary); keep that, and say which variant ran.
 	meta := suiteMeta(filepath.Join(suiteDir, matrix.FileJSON))
+	maps.Copy(meta, variantMeta(v))
 	maps.Copy(meta, map[string]string{
-		"selftest_variant": v.Name,
-		"selftest_breaks":  v.Breaks,
-		"selftest_made_by": madeBy(v),
-		"go":               runtime.Version(),
-		"generated":        time.Now().UTC().Format(time.RFC3339),
+		"go":        runtime.Version(),
+		"generated": time.Now().UTC().Format(time.RFC3339),
 	})
 	rep := matrix.BuildReport(catalogue, suites, matrix.ReportOptions{
 		Meta:    meta,
