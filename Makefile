@@ -249,7 +249,7 @@ docs:
 # '-variants strict-mode' for one variant.
 # The self-test prefers the process backend when CHAOS_BACKEND is auto: its verdicts do not
 # depend on the backend, and containers cost three times the CPU. CHAOS_BACKEND=docker runs
-# it on containers, one variant at a time.
+# it on containers: the full run on three processes, the sample one variant at a time.
 SELFTEST_BACKEND = $(if $(filter auto,$(CHAOS_BACKEND)),process,$(CHAOS_BACKEND))
 selftest:
 	@$(MAKE) --no-print-directory backend CHAOS_BACKEND=$(SELFTEST_BACKEND)

@@ -233,13 +233,16 @@ func tooSoon(r matrix.RowResult, m matrix.Mismatch) bool {
 }
 
 // RanAgain records the second run, away from the full run's load, of row id of
-// TimingExtras: again is its result there. A pass moves it from Extra to RanApart;
-// anything else keeps it in Extra, with what the second run saw.
-func (o *Outcome) RanAgain(id string, again matrix.RowResult) {
+// TimingExtras: again is its result there, row the row. A pass moves it from Extra to
+// RanApart; anything else keeps it in Extra, with what the second run saw. A row the
+// load also made differ from the reference service (Unexpected, in a contract gate's
+// outcome) is let go too when the second run's full judgement finds no difference.
+func (o *Outcome) RanAgain(row matrix.Row, again matrix.RowResult) {
+	id := row.ID
 	// A latency bound is the contract's too: a variant held to both gates has the row
 	// among the contract gate's extras as well.
 	if o.Contract != nil {
-		o.Contract.RanAgain(id, again)
+		o.Contract.RanAgain(row, again)
 	}
 	if !slices.Contains(o.Extra, id) {
 		return
@@ -247,6 +250,11 @@ func (o *Outcome) RanAgain(id string, again matrix.RowResult) {
 	if again.Result != matrix.ResultPassed {
 		o.Details = append(o.Details, fmt.Sprintf("%s: run again apart: %s, %s", id, again.Result, mismatchSummary(again)))
 		return
+	}
+	if slices.Contains(o.Unexpected, id) && again.Observed != nil && len(matrix.Compare(row, *again.Observed, matrix.ModeReference)) == 0 {
+		o.Unexpected = slices.DeleteFunc(o.Unexpected, func(e string) bool { return e == id })
+		o.Differing = slices.DeleteFunc(o.Differing, func(e string) bool { return e == id })
+		o.Details = slices.DeleteFunc(o.Details, func(d string) bool { return strings.HasPrefix(d, id+": differs ") })
 	}
 	o.Extra = slices.DeleteFunc(o.Extra, func(e string) bool { return e == id })
 	o.RanApart = append(o.RanApart, id)

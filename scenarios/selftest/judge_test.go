@@ -232,7 +232,7 @@ func TestRunAgainAlone(t *testing.T) {
 		if o.OK() {
 			t.Fatal("an unexpected rejection passed before the second run")
 		}
-		o.RanAgain("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		o.RanAgain(rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
 		if !o.OK() || len(o.Extra) != 0 || !slices.Equal(o.RanApart, []string{"health.all-up"}) {
 			t.Fatalf("verdict %q, extra %v, ran apart %v", o.Verdict(), o.Extra, o.RanApart)
 		}
@@ -257,7 +257,7 @@ func TestRunAgainAlone(t *testing.T) {
 		if o.Contract == nil || !slices.Contains(o.Contract.Extra, "health.all-up") {
 			t.Fatalf("the contract gate's extras %v lack the row (contract %v)", o.Contract, o.Contract != nil)
 		}
-		o.RanAgain("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		o.RanAgain(rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
 		if !o.OK() || len(o.Contract.Extra) != 0 {
 			t.Fatalf("verdict %q, contract extra %v, details %q", o.Verdict(), o.Contract.Extra, o.Details)
 		}
@@ -269,7 +269,7 @@ func TestRunAgainAlone(t *testing.T) {
 	})
 	t.Run("failed alone too: still rejected unexpectedly", func(t *testing.T) {
 		o, _ := judge()
-		o.RanAgain("health.all-up", matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,
+		o.RanAgain(rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,
 			Mismatches: []matrix.Mismatch{mismatch(matrix.FieldLatency)}})
 		if o.OK() || !slices.Contains(o.Extra, "health.all-up") || len(o.RanApart) != 0 {
 			t.Fatalf("extra %v, ran apart %v", o.Extra, o.RanApart)
@@ -281,7 +281,7 @@ func TestRunAgainAlone(t *testing.T) {
 	t.Run("a row not rejected unexpectedly is left alone", func(t *testing.T) {
 		o, _ := judge()
 		before := slices.Clone(o.Extra)
-		o.RanAgain("health.redis-down", matrix.RowResult{ID: "health.redis-down", Result: matrix.ResultPassed})
+		o.RanAgain(rowByID("health.redis-down"), matrix.RowResult{ID: "health.redis-down", Result: matrix.ResultPassed})
 		if !slices.Equal(o.Extra, before) || len(o.RanApart) != 0 {
 			t.Errorf("extra %v, ran apart %v", o.Extra, o.RanApart)
 		}
@@ -469,5 +469,37 @@ func TestFailsInCountsAFinalMismatchOfARowDecidedEarly(t *testing.T) {
 	}
 	if failsIn(matrix.RowResult{Observed: unsettled, Mismatches: []matrix.Mismatch{pending}}, fields) {
 		t.Error("an eventual mismatch observed too soon counts")
+	}
+}
+
+// rowByID is the catalogue's row id.
+func rowByID(id string) matrix.Row {
+	r, ok := matrix.Lookup(matrix.Rows(), id)
+	if !ok {
+		panic("no row " + id)
+	}
+	return r
+}
+
+func TestRanAgainLetsGoOfADifferenceTheLoadMade(t *testing.T) {
+	const id = "redis-up.max-503.cache-stale"
+	row := rowByID(id)
+	seeded := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	loaded := func() Outcome {
+		return Outcome{Variant: "v", Mode: matrix.ModeContract, Extra: []string{id}, Differing: []string{id}, Unexpected: []string{id},
+			Details: []string{id + rejectedUnexpectedly + "latency", id + ": differs from the reference service unexpectedly: latency"}}
+	}
+	o := loaded()
+	clean := matrix.Exemplar(row, seeded)
+	o.RanAgain(row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &clean})
+	if !o.OK() || len(o.Unexpected)+len(o.Differing) != 0 || !slices.Equal(o.RanApart, []string{id}) {
+		t.Fatalf("verdict %q, unexpected %v, differing %v, details %q", o.Verdict(), o.Unexpected, o.Differing, o.Details)
+	}
+	o = loaded()
+	differs := matrix.Exemplar(row, seeded)
+	differs.Metrics = nil
+	o.RanAgain(row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &differs})
+	if o.OK() || !slices.Equal(o.Unexpected, []string{id}) {
+		t.Fatalf("a difference the second run still shows was let go: verdict %q, unexpected %v", o.Verdict(), o.Unexpected)
 	}
 }

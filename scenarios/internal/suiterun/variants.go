@@ -100,16 +100,18 @@ func ReadVariants(path string) ([]Variant, error) {
 type Spec struct{ Variant, Row string }
 
 // longShare is the share of a run of several variants over which its long specs start.
-const longShare = 0.6
+const longShare = 0.85
 
 // Priorities orders the specs of a run of several variants, as Ginkgo's SpecPriority
 // (higher first, each spec its own): the long ones (long(spec)) start evenly spread over
-// the first 60% of the run, the others in an order that looks random but is the same in
+// the first 85% of the run, the others in an order that looks random but is the same in
 // every run (by a hash of their names). Each process then runs a mix of slow rows and fast
-// ones (those that mostly restart the service, and use the most CPU) all along; the rows'
-// own priorities would run every variant's slow rows first, side by side, and the fast ones
-// together at the end, and a shuffle leaves a long row to start last now and then, with the
-// other processes idle until it ends.
+// ones all along, and no long row starts at the very end, leaving the other processes idle
+// until it ends, as a shuffle does now and then. The rows' own priorities would run every
+// variant's slow rows first, side by side, and spreading the long rows over less of the
+// run crowds them too: the replicas rows that refresh 300 chats each use much of the CPU
+// while they last, and at 60% four of them ran at once on average, which a two-core host
+// did not keep up with (the service then drops refreshes it gets to too late).
 func Priorities(specs []Spec, long func(Spec) bool) map[Spec]int {
 	var longs, rest []Spec
 	for _, s := range specs {

@@ -266,9 +266,13 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Rows rejected unexpectedly on the machine's stalls (Outcome.TimingExtras) run again,
 	// away from the full run's load: the variant's verdict must not hang on a stall of the
 	// shared machine.
+	byID := map[string]matrix.Row{}
+	for _, r := range catalogue {
+		byID[r.ID] = r
+	}
 	for i, results := range runAgain(ctx, opts.variants, timing, binaries, suite, root, out, catalogue, opts, logf) {
 		for k, r := range results {
-			sum.Outcomes[i].RanAgain(timing[i][k], r)
+			sum.Outcomes[i].RanAgain(byID[timing[i][k]], r)
 		}
 	}
 	if ctx.Err() != nil {
