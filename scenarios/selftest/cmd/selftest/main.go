@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 4] [-procs 4] [-out out/selftest] [-race] [-timeout 30m] [-v] [-build-only]
+//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 4] [-procs 4] [-each] [-out out/selftest] [-race] [-timeout 30m] [-v] [-build-only]
 //	selftest soak [-variants a,b] [-parallel 2] [-out out/selftest/soak] [-soak-flags "-duration 3m"] [-build-only]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
@@ -65,7 +65,7 @@ const (
 )
 
 const usage = `usage:
-  selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel n] [-procs n] [-out dir] [-race] [-timeout d] [-v] [-build-only]
+  selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel n] [-procs n] [-each] [-out dir] [-race] [-timeout d] [-v] [-build-only]
   selftest soak [-variants a,b] [-parallel n] [-out dir] [-soak-flags flags] [-build-only]
   selftest list
   selftest edit <variant>
@@ -127,6 +127,8 @@ type options struct {
 	alerts   bool
 	parallel int
 	procs    int
+	// each runs a suite per variant, parallel at a time, instead of one for all.
+	each bool
 	// buildOnly stops after the build.
 	buildOnly bool
 }
@@ -134,14 +136,13 @@ type options struct {
 // dockerProcs is the processes of a variant's suite on the Docker backend, as make chaos's.
 const dockerProcs = 3
 
-// The full run (every row) runs every variant's rows in one suite run of parallel x procs
-// processes; a sampled run, parallel variants at a time, each a suite run of procs. As
-// measured on two cores (README), the full run took 6m35s on 16 processes and 6m14s on 20
-// (5m29s of it the suite, the cores 88% busy), three rows then run again apart. The sample
-// runs beside the soak's self-test in make test, which leaves less: three at a time there
-// (3m4s against 3m46s) saturated the cores, and a fresh-clone CI saw the reference service
-// drop a refresh whose rate-limit slots it woke for too late three times
-// (participants_refresh_dropped_total{reason="local_rate_limit"}), failing
+// Every variant's rows run in one suite run of parallel x procs processes. As measured on
+// two cores (README), the full run took 6m15s on 16 processes; on 20 the suite took 5m29s
+// to 5m44s, but two of three runs failed on rows the overloaded cores broke. The sample
+// runs beside the soak's self-test in make test, which leaves less: 8 processes (2m16s);
+// as suite runs per variant, three at a time there saturated the cores, and a fresh-clone
+// CI saw the reference service drop a refresh whose rate-limit slots it woke for too late
+// three times (participants_refresh_dropped_total{reason="local_rate_limit"}), failing
 // redis-up.max-up.cache-stale; at four, a variant without a MAX rate limit was not caught.
 const (
 	defaultParallel       = 4
@@ -157,11 +158,12 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	race := fs.Bool("race", false, "build the service binaries with the race detector")
 	timeout := fs.Duration("timeout", 30*time.Minute, "limit of one variant's suite run")
 	verbose := fs.Bool("v", false, "copy the suite's output to standard output")
-	parallel := fs.Int("parallel", defaultParallel, fmt.Sprintf("variants run at the same time (%d with -sample; 1 on Docker); "+
-		"the full run runs them all in one suite of parallel x procs processes", defaultParallelSample))
-	procs := fs.Int("procs", 4, "parallel processes of each variant's suite, each with its own environment")
+	parallel := fs.Int("parallel", defaultParallel, fmt.Sprintf("with procs, the processes of the one suite run: parallel x procs "+
+		"(%d with -sample; 1 on Docker); with -each, the variants run at the same time", defaultParallelSample))
+	procs := fs.Int("procs", 4, "processes per variant run at the same time, each with its own environment")
 	alerts := fs.Bool("alerts", false, "replay each row's alerts too (twice the time; no variant targets alerts)")
 	buildOnly := fs.Bool("build-only", false, "build the suite and the variants' binaries, and run nothing")
+	each := fs.Bool("each", false, "run a suite per variant, -parallel at a time, instead of one suite of parallel x procs processes for all")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -184,7 +186,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 			*procs = dockerProcs
 		}
 	}
-	o := options{all: !*sample, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel, procs: *procs, buildOnly: *buildOnly}
+	o := options{all: !*sample, out: *out, race: *race, timeout: *timeout, verbose: *verbose, alerts: *alerts, parallel: *parallel, procs: *procs, each: *each, buildOnly: *buildOnly}
 	if o.parallel < 1 || o.procs < 1 {
 		return options{}, errors.New("run: -parallel and -procs must be at least 1")
 	}
@@ -253,7 +255,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	sum := selftest.Summary{Sampled: !opts.all, Notes: notes(ctx, root, opts)}
 	var timing [][]string
-	if opts.all {
+	if !opts.each {
 		sum.Outcomes, timing = runTogether(ctx, opts.variants, binaries, suite, root, out, catalogue, opts, logf)
 		sum.Notes = append(sum.Notes, fmt.Sprintf("The variants ran together, in one suite run of %d processes: "+
 			"a variant's duration is the sum of its rows' times.", opts.parallel*opts.procs))
