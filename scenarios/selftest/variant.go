@@ -3,7 +3,6 @@ package selftest
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/faultline/faultline/matrix"
 )
@@ -575,17 +574,4 @@ func sampleReject(ids []string, catalogue []matrix.Row) []string {
 		}
 	}
 	return out
-}
-
-// LabelFilter is the Ginkgo label filter that selects exactly rows, or "" for every row of
-// catalogue.
-func LabelFilter(rows []string, catalogue []matrix.Row) string {
-	if len(rows) == len(catalogue) {
-		return ""
-	}
-	terms := make([]string, len(rows))
-	for i, id := range rows {
-		terms[i] = matrix.LabelRow + ":" + id
-	}
-	return strings.Join(terms, " || ")
 }

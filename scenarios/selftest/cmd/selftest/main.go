@@ -23,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -40,7 +39,6 @@ import (
 	"github.com/faultline/faultline/matrix"
 	"github.com/faultline/faultline/scenarios/internal/suiterun"
 	"github.com/faultline/faultline/scenarios/selftest"
-	"github.com/onsi/ginkgo/v2/types"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -56,12 +54,8 @@ const (
 	suitePackage = "./scenarios"
 	// envSUTCommand runs this binary as the service instead of building one.
 	envSUTCommand = "CHAOS_SUT_CMD"
-	// envSUTEnv holds run-wide KEY=VALUE overrides for every start of the service.
-	envSUTEnv = "CHAOS_SUT_ENV"
 	// envAlerts=0 skips the alert replay, a second pass over every row's fault.
 	envAlerts = "MATRIX_ALERTS"
-	// envContractOnly=1 judges the rows against the contract only.
-	envContractOnly = "MATRIX_CONTRACT_ONLY"
 )
 
 const usage = `usage:
@@ -548,74 +542,20 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	rows := selftest.Selection(v, catalogue, opts.all)
 	dir := filepath.Join(out, v.Name)
 	logf("%s: %d rows, %d expected rejected (%s)", v.Name, len(rows), countIn(rows, v.Reject), madeBy(v))
-	rep, err := runSuite(ctx, v, rows, sut, suite, root, dir, catalogue, opts, opts.procs)
-	if err != nil {
-		o := selftest.Outcome{Variant: v.Name, Ran: rows, Errors: []string{err.Error()}, Dir: dir}
+	reps, errs := together(ctx, []suiterun.Variant{variantSpec(v, sut, rows, dir)}, suite, root,
+		filepath.Join(dir, "suite"), min(opts.procs, len(rows)), opts)
+	if errs[0] != nil {
+		o := selftest.Outcome{Variant: v.Name, Ran: rows, Errors: []string{errs[0].Error()}, Dir: dir}
 		o.Duration = time.Since(start)
-		logf("%s: %s (%s)", v.Name, o.Verdict(), err)
+		logf("%s: %s (%s)", v.Name, o.Verdict(), errs[0])
 		return o, nil
 	}
-	o := selftest.Judge(v, rows, rep, catalogue)
+	o := selftest.Judge(v, rows, reps[0], catalogue)
 	o.Dir = dir
 	o.Duration = time.Since(start)
 	logf("%s: %s in %s: rejected %d rows, %d expected", v.Name, o.Verdict(), o.Duration.Round(time.Second),
 		len(o.Rejected), len(o.Expected))
-	return o, o.TimingExtras(rep)
-}
-
-// runSuite runs the suite on rows of the variant with procs processes, writes the matrix
-// report into dir and returns it.
-func runSuite(ctx context.Context, v selftest.Variant, rows []string, sut, suite, root, dir string, catalogue []matrix.Row,
-	opts options, procs int,
-) (matrix.Report, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return matrix.Report{}, err
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "suite"), 0o750); err != nil {
-		return matrix.Report{}, err
-	}
-	suiteDir := filepath.Join(dir, "suite")
-	env := []string{envSUTCommand + "=" + sut}
-	if len(v.Env) > 0 {
-		env = append(env, envSUTEnv+"="+strings.Join(v.Env, " "))
-	}
-	if !opts.alerts {
-		env = append(env, envAlerts+"=0")
-	}
-	contractOnly := "0"
-	if v.ContractOnly {
-		contractOnly = "1"
-	}
-	env = append(env, envContractOnly+"="+contractOnly)
-	runErr := suiterun.Run(ctx, suiterun.Options{
-		Suite: suite, Dir: root, Out: suiteDir, Procs: min(procs, len(rows)),
-		LabelFilter: selftest.LabelFilter(rows, catalogue), Rows: len(rows),
-		Timeout: opts.timeout, Env: env, Verbose: opts.verbose,
-	})
-	// The suite fails whenever a row does, which is the point here; only a missing report
-	// means it did not run.
-	suites, err := readGinkgo(filepath.Join(suiteDir, suiterun.FileGinkgoJSON))
-	if err != nil {
-		return matrix.Report{}, fmt.Errorf("no suite report (suite: %s; see %s): %w", exitText(runErr),
-			filepath.Join(suiteDir, suiterun.FileLog), err)
-	}
-	// The suite's own report knows the environment (images, start-up times, the service
-	// binary); keep that, and say which variant ran.
-	meta := suiteMeta(filepath.Join(suiteDir, matrix.FileJSON))
-	maps.Copy(meta, variantMeta(v))
-	maps.Copy(meta, map[string]string{
-		"go":        runtime.Version(),
-		"generated": time.Now().UTC().Format(time.RFC3339),
-	})
-	rep := matrix.BuildReport(catalogue, suites, matrix.ReportOptions{
-		Meta:    meta,
-		Mode:    v.Mode(),
-		Secrets: matrix.SecretsFromEnv(os.Environ()),
-	})
-	if err := matrix.WriteFiles(dir, rep); err != nil {
-		return matrix.Report{}, err
-	}
-	return rep, nil
+	return o, o.TimingExtras(reps[0])
 }
 
 // madeBy says how the variant is made and judged, in a few words.
@@ -628,20 +568,6 @@ func madeBy(v selftest.Variant) string {
 		how += ", gated as another implementation"
 	}
 	return how
-}
-
-// suiteMeta returns the run metadata of the report the suite wrote itself, or an empty map.
-func suiteMeta(path string) map[string]string {
-	meta := map[string]string{}
-	f, err := os.Open(path)
-	if err != nil {
-		return meta
-	}
-	defer f.Close()
-	if rep, err := matrix.ReadReport(f); err == nil {
-		maps.Copy(meta, rep.Summary.Run.Meta)
-	}
-	return meta
 }
 
 // exitText describes how the suite ended.
@@ -660,15 +586,6 @@ func countIn(ids, set []string) int {
 		}
 	}
 	return n
-}
-
-func readGinkgo(path string) ([]types.Report, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return matrix.ReadGinkgoReport(f)
 }
 
 // notes describes the run for the summary.
