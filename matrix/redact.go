@@ -139,7 +139,7 @@ func redactValue[T any](r *Redactor, v T) (T, error) {
 		err = json.Unmarshal(b, &out)
 		return out, err
 	}
-	return redactJSON(r, b, out)
+	return redactJSON[T](r, b)
 }
 
 // mayChange reports whether redacting the value encoded as b could change it: a literal
@@ -166,9 +166,10 @@ func (r *Redactor) mayChange(b []byte) bool {
 	return containsAny(lower, sensitiveWords...)
 }
 
-// redactJSON decodes b, the JSON of a value of out's type, redacts every string and every
-// member under a secret-naming key, and decodes the result into out.
-func redactJSON[T any](r *Redactor, b []byte, out T) (T, error) {
+// redactJSON decodes b, the JSON of a value of type T, redacts every string and every
+// member under a secret-naming key, and decodes the result into a new T.
+func redactJSON[T any](r *Redactor, b []byte) (T, error) {
+	var out T
 	var generic any
 	if err := json.Unmarshal(b, &generic); err != nil {
 		return out, err

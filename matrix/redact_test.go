@@ -159,7 +159,7 @@ func TestRedactValueSkipsTheWalkOnlyWhereItWouldChangeNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			slow, err := redactJSON(r, b, Observation{})
+			slow, err := redactJSON[Observation](r, b)
 			if err != nil {
 				t.Fatal(err)
 			}
