@@ -192,10 +192,8 @@ func newConfig(opts []Option) (config, error) {
 	}
 	// CHAOS_SUT_ENV comes after the options, so a run can override what a suite sets.
 	c.sutEnv = append(c.sutEnv, splitSettings(get("CHAOS_SUT_ENV"))...)
-	for _, kv := range c.sutEnv {
-		if !strings.Contains(kv, "=") {
-			return c, fmt.Errorf("SUT environment setting %q is not KEY=VALUE", kv)
-		}
+	if err := checkSettings(c.sutEnv); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -260,4 +258,14 @@ func randomHex(n int) string {
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// checkSettings refuses a SUT environment setting that is not KEY=VALUE.
+func checkSettings(kvs []string) error {
+	for _, kv := range kvs {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("SUT environment setting %q is not KEY=VALUE", kv)
+		}
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/faultline/faultline/fakes/maxapi"
@@ -76,10 +75,8 @@ func (e *Env) Reset(ctx context.Context, opts ...ResetOption) error {
 	for _, o := range opts {
 		o(&rc)
 	}
-	for _, kv := range rc.sutEnv {
-		if !strings.Contains(kv, "=") {
-			return fmt.Errorf("reset: SUT environment setting %q is not KEY=VALUE", kv)
-		}
+	if err := checkSettings(rc.sutEnv); err != nil {
+		return fmt.Errorf("reset: %w", err)
 	}
 	e.opMu.Lock()
 	defer e.opMu.Unlock()

@@ -59,10 +59,8 @@ func (e *Env) childEnv(overrides []string) []string {
 // several services in turn, as the self-test's variants. A nil command returns to the
 // environment's own service and settings. The running service is not touched.
 func (e *Env) UseSUT(command, env []string) error {
-	for _, kv := range env {
-		if !strings.Contains(kv, "=") {
-			return fmt.Errorf("use SUT: setting %q is not KEY=VALUE", kv)
-		}
+	if err := checkSettings(env); err != nil {
+		return fmt.Errorf("use SUT: %w", err)
 	}
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
