@@ -233,16 +233,18 @@ func tooSoon(r matrix.RowResult, m matrix.Mismatch) bool {
 }
 
 // RanAgain records the second run, away from the full run's load, of row id of
-// TimingExtras: again is its result there, row the row. A pass moves it from Extra to
-// RanApart; anything else keeps it in Extra, with what the second run saw. A row the
-// load also made differ from the reference service (Unexpected, in a contract gate's
-// outcome) is let go too when the second run's full judgement finds no difference.
-func (o *Outcome) RanAgain(row matrix.Row, again matrix.RowResult) {
+// TimingExtras: again is its result there, row the row, v the variant. A pass moves it
+// from Extra to RanApart; anything else keeps it in Extra, with what the second run saw.
+// A row the load also made differ from the reference service unexpectedly (Unexpected,
+// in a contract gate's outcome) is judged again on the second run's full judgement, as
+// judgeDifferences judged the first: let go when it finds no difference, or only the
+// ones the variant declares (a latency the load put over its bound beside them).
+func (o *Outcome) RanAgain(v Variant, row matrix.Row, again matrix.RowResult) {
 	id := row.ID
 	// A latency bound is the contract's too: a variant held to both gates has the row
 	// among the contract gate's extras as well.
 	if o.Contract != nil {
-		o.Contract.RanAgain(row, again)
+		o.Contract.RanAgain(v, row, again)
 	}
 	if !slices.Contains(o.Extra, id) {
 		return
@@ -251,10 +253,15 @@ func (o *Outcome) RanAgain(row matrix.Row, again matrix.RowResult) {
 		o.Details = append(o.Details, fmt.Sprintf("%s: run again apart: %s, %s", id, again.Result, mismatchSummary(again)))
 		return
 	}
-	if slices.Contains(o.Unexpected, id) && again.Observed != nil && len(matrix.Compare(row, *again.Observed, matrix.ModeReference)) == 0 {
-		o.Unexpected = slices.DeleteFunc(o.Unexpected, func(e string) bool { return e == id })
-		o.Differing = slices.DeleteFunc(o.Differing, func(e string) bool { return e == id })
-		o.Details = slices.DeleteFunc(o.Details, func(d string) bool { return strings.HasPrefix(d, id+": differs ") })
+	if slices.Contains(o.Unexpected, id) && again.Observed != nil {
+		ms := matrix.Compare(row, *again.Observed, matrix.ModeReference)
+		if complaint, _ := difference(v, id, ms); complaint == "" {
+			o.Unexpected = slices.DeleteFunc(o.Unexpected, func(e string) bool { return e == id })
+			if len(ms) == 0 {
+				o.Differing = slices.DeleteFunc(o.Differing, func(e string) bool { return e == id })
+			}
+			o.Details = slices.DeleteFunc(o.Details, func(d string) bool { return strings.HasPrefix(d, id+": differs ") })
+		}
 	}
 	o.Extra = slices.DeleteFunc(o.Extra, func(e string) bool { return e == id })
 	o.RanApart = append(o.RanApart, id)
@@ -287,23 +294,38 @@ func (o *Outcome) judgeDifferences(v Variant, results map[string]matrix.RowResul
 		}
 		idx := slices.IndexFunc(catalogue, func(row matrix.Row) bool { return row.ID == id })
 		ms := matrix.Compare(catalogue[idx], *r.Observed, matrix.ModeReference)
-		differs := len(ms) > 0
-		if differs {
+		if len(ms) > 0 {
 			o.Differing = append(o.Differing, id)
 		}
+		complaint, undiffering := difference(v, id, ms)
 		switch {
-		case !differs && slices.Contains(v.Differs, id):
+		case complaint == "":
+		case undiffering:
 			o.Undiffering = append(o.Undiffering, id)
-			details = append(details, id+": expected to differ from the reference service, but the full judgement found nothing")
-		case differs && !slices.Contains(v.Differs, id):
+		default:
 			o.Unexpected = append(o.Unexpected, id)
-			details = append(details, id+": differs from the reference service unexpectedly: "+mismatchesText(ms))
-		case differs && !onlyReference(ms, v.Fields):
-			o.Unexpected = append(o.Unexpected, id)
-			details = append(details, id+": differs in a contract expectation or outside the variant's fields: "+mismatchesText(ms))
+		}
+		if complaint != "" {
+			details = append(details, complaint)
 		}
 	}
 	return details
+}
+
+// difference judges row id's full-judgement mismatches ms against the differences
+// variant v declares. It returns the complaint, if any, and whether it is that an expected
+// difference is missing (rather than one the variant does not declare).
+func difference(v Variant, id string, ms []matrix.Mismatch) (complaint string, undiffering bool) {
+	differs := len(ms) > 0
+	switch {
+	case !differs && slices.Contains(v.Differs, id):
+		return id + ": expected to differ from the reference service, but the full judgement found nothing", true
+	case differs && !slices.Contains(v.Differs, id):
+		return id + ": differs from the reference service unexpectedly: " + mismatchesText(ms), false
+	case differs && !onlyReference(ms, v.Fields):
+		return id + ": differs in a contract expectation or outside the variant's fields: " + mismatchesText(ms), false
+	}
+	return "", false
 }
 
 // onlyReference reports whether every mismatch is of a reference-only expectation in one of

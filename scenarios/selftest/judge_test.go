@@ -232,7 +232,7 @@ func TestRunAgainAlone(t *testing.T) {
 		if o.OK() {
 			t.Fatal("an unexpected rejection passed before the second run")
 		}
-		o.RanAgain(rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		o.RanAgain(v, rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
 		if !o.OK() || len(o.Extra) != 0 || !slices.Equal(o.RanApart, []string{"health.all-up"}) {
 			t.Fatalf("verdict %q, extra %v, ran apart %v", o.Verdict(), o.Extra, o.RanApart)
 		}
@@ -257,7 +257,7 @@ func TestRunAgainAlone(t *testing.T) {
 		if o.Contract == nil || !slices.Contains(o.Contract.Extra, "health.all-up") {
 			t.Fatalf("the contract gate's extras %v lack the row (contract %v)", o.Contract, o.Contract != nil)
 		}
-		o.RanAgain(rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
+		o.RanAgain(b, rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultPassed})
 		if !o.OK() || len(o.Contract.Extra) != 0 {
 			t.Fatalf("verdict %q, contract extra %v, details %q", o.Verdict(), o.Contract.Extra, o.Details)
 		}
@@ -269,7 +269,7 @@ func TestRunAgainAlone(t *testing.T) {
 	})
 	t.Run("failed alone too: still rejected unexpectedly", func(t *testing.T) {
 		o, _ := judge()
-		o.RanAgain(rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,
+		o.RanAgain(v, rowByID("health.all-up"), matrix.RowResult{ID: "health.all-up", Result: matrix.ResultFailed,
 			Mismatches: []matrix.Mismatch{mismatch(matrix.FieldLatency)}})
 		if o.OK() || !slices.Contains(o.Extra, "health.all-up") || len(o.RanApart) != 0 {
 			t.Fatalf("extra %v, ran apart %v", o.Extra, o.RanApart)
@@ -281,7 +281,7 @@ func TestRunAgainAlone(t *testing.T) {
 	t.Run("a row not rejected unexpectedly is left alone", func(t *testing.T) {
 		o, _ := judge()
 		before := slices.Clone(o.Extra)
-		o.RanAgain(rowByID("health.redis-down"), matrix.RowResult{ID: "health.redis-down", Result: matrix.ResultPassed})
+		o.RanAgain(v, rowByID("health.redis-down"), matrix.RowResult{ID: "health.redis-down", Result: matrix.ResultPassed})
 		if !slices.Equal(o.Extra, before) || len(o.RanApart) != 0 {
 			t.Errorf("extra %v, ran apart %v", o.Extra, o.RanApart)
 		}
@@ -484,6 +484,7 @@ func rowByID(id string) matrix.Row {
 func TestRanAgainLetsGoOfADifferenceTheLoadMade(t *testing.T) {
 	const id = "redis-up.max-503.cache-stale"
 	row := rowByID(id)
+	v := Variant{Name: "v", ContractOnly: true}
 	seeded := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
 	loaded := func() Outcome {
 		return Outcome{Variant: "v", Mode: matrix.ModeContract, Extra: []string{id}, Differing: []string{id}, Unexpected: []string{id},
@@ -491,15 +492,36 @@ func TestRanAgainLetsGoOfADifferenceTheLoadMade(t *testing.T) {
 	}
 	o := loaded()
 	clean := matrix.Exemplar(row, seeded)
-	o.RanAgain(row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &clean})
+	o.RanAgain(v, row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &clean})
 	if !o.OK() || len(o.Unexpected)+len(o.Differing) != 0 || !slices.Equal(o.RanApart, []string{id}) {
 		t.Fatalf("verdict %q, unexpected %v, differing %v, details %q", o.Verdict(), o.Unexpected, o.Differing, o.Details)
 	}
 	o = loaded()
 	differs := matrix.Exemplar(row, seeded)
-	differs.Metrics = nil
-	o.RanAgain(row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &differs})
+	differs.Logs = nil
+	o.RanAgain(v, row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &differs})
 	if o.OK() || !slices.Equal(o.Unexpected, []string{id}) {
 		t.Fatalf("a difference the second run still shows was let go: verdict %q, unexpected %v", o.Verdict(), o.Unexpected)
+	}
+
+	// The variant declares the row's difference in its logs: the first run also showed
+	// a latency the load put over its bound, the second run the declared difference alone.
+	declared := Variant{Name: "v", ContractOnly: true, Differs: []string{id}, Fields: []matrix.Field{matrix.FieldLogs}}
+	dialect := matrix.Exemplar(row, seeded)
+	for i := range dialect.Logs {
+		if dialect.Logs[i].Attrs["reason"] != nil {
+			dialect.Logs[i].Attrs = maps.Clone(dialect.Logs[i].Attrs)
+			dialect.Logs[i].Attrs["reason"] = "its own word"
+		}
+	}
+	o = loaded()
+	o.Details[1] = id + ": differs in a contract expectation or outside the variant's fields: latency; logs"
+	o.RanAgain(declared, row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &dialect})
+	if !o.OK() || len(o.Unexpected) != 0 || !slices.Equal(o.Differing, []string{id}) {
+		t.Fatalf("a declared difference beside the load's latency was held: verdict %q, unexpected %v, differing %v, details %q",
+			o.Verdict(), o.Unexpected, o.Differing, o.Details)
+	}
+	if ms := matrix.Compare(row, dialect, matrix.ModeReference); len(ms) == 0 {
+		t.Fatal("the second run shows no difference, the case above")
 	}
 }

@@ -268,7 +268,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	for i, results := range runAgain(ctx, opts.variants, timing, binaries, suite, root, out, catalogue, opts, logf) {
 		for k, r := range results {
-			sum.Outcomes[i].RanAgain(byID[timing[i][k]], r)
+			sum.Outcomes[i].RanAgain(opts.variants[i], byID[timing[i][k]], r)
 		}
 	}
 	if ctx.Err() != nil {
