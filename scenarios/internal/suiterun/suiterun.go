@@ -24,8 +24,8 @@ type Options struct {
 	Suite string
 	// Dir is the module root, where the go tool runs.
 	Dir string
-	// Out is the absolute report directory: matrix.{json,md,html}, junit.xml, report.json,
-	// and ginkgo.log, the suite's own output.
+	// Out is the absolute report directory: matrix.{json,md,html}, junit.xml, report.json
+	// (unless NoGinkgoJSON), and ginkgo.log, the suite's own output.
 	Out string
 	// Procs is the number of parallel processes, each with its own environments.
 	Procs int
@@ -37,6 +37,11 @@ type Options struct {
 	Timeout time.Duration
 	// Env is added to the suite's environment (KEY=VALUE).
 	Env []string
+	// NoGinkgoJSON leaves out Ginkgo's own report (FileGinkgoJSON), for a run whose
+	// matrix reports are all that is read of it: the self-test's run of every variant,
+	// where the report holds every row of every variant (66 MB) and writing it takes the
+	// Ginkgo CLI ten seconds after the last row on two cores.
+	NoGinkgoJSON bool
 	// Verbose streams Ginkgo's own verbose output too.
 	Verbose bool
 	// Progress receives one line per finished row; nil prints none.
@@ -72,24 +77,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer logFile.Close()
 
-	// --randomize-all makes every row a unit of scheduling, so the rows' SpecPriority (their
-	// measured time) orders them, slowest first; rows of equal priority are shuffled, and
-	// every row resets its environment, so no row may depend on another having run before.
-	// The Ginkgo CLI compiles the suite, and links it without DWARF or a symbol table
-	// unless told otherwise, as the harness does its own binaries (chaos.LDFlags).
-	args := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(o.Procs), "--no-color",
-		"--randomize-all", "--output-dir", o.Out, "--json-report", FileGinkgoJSON}
-	if o.Timeout > 0 {
-		args = append(args, "--timeout", o.Timeout.String())
-	}
-	if o.LabelFilter != "" {
-		args = append(args, "--label-filter", o.LabelFilter)
-	}
-	if o.Verbose {
-		args = append(args, "-v")
-	}
-	args = append(args, o.Suite)
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, "go", ginkgoArgs(o)...) //nolint:gosec // G204: the go tool running the suite, arguments from Options
 	cmd.Dir = o.Dir
 	cmd.Env = append(append(os.Environ(), o.Env...), "MATRIX_OUT="+o.Out, "MATRIX_PROGRESS="+progress)
 	if o.Dir != "" {
@@ -125,6 +113,31 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("%w (%w; its output: %s)", ErrSuiteFailed, exit, logFile.Name())
 	}
 	return fmt.Errorf("run the suite: %w", runErr)
+}
+
+// ginkgoArgs are the go tool's arguments that run the suite as o says.
+func ginkgoArgs(o Options) []string {
+	// --randomize-all makes every row a unit of scheduling, so the rows' SpecPriority (their
+	// measured time) orders them, slowest first; rows of equal priority are shuffled, and
+	// every row resets its environment, so no row may depend on another having run before.
+	// The Ginkgo CLI compiles the suite, and links it without DWARF or a symbol table
+	// unless told otherwise, as the harness does its own binaries (chaos.LDFlags).
+	args := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(o.Procs), "--no-color",
+		"--randomize-all", "--output-dir", o.Out}
+	if !o.NoGinkgoJSON {
+		args = append(args, "--json-report", FileGinkgoJSON)
+	}
+	if o.Timeout > 0 {
+		args = append(args, "--timeout", o.Timeout.String())
+	}
+	if o.LabelFilter != "" {
+		args = append(args, "--label-filter", o.LabelFilter)
+	}
+	if o.Verbose {
+		args = append(args, "-v")
+	}
+	args = append(args, o.Suite)
+	return args
 }
 
 // follow prints the progress log's lines as they are written, until stop, then what is left.

@@ -50,3 +50,20 @@ func TestFollowPrintsEachLineOnceAndTheLastAfterStop(t *testing.T) {
 		t.Errorf("follow printed:\n%s", out.String())
 	}
 }
+
+func TestGinkgoArgsWriteGinkgosReportUnlessToldNot(t *testing.T) {
+	o := Options{Suite: "./scenarios", Out: "/out", Procs: 4, LabelFilter: "shard:1"}
+	args := strings.Join(ginkgoArgs(o), " ")
+	for _, want := range []string{"--procs 4", "--output-dir /out", "--json-report " + FileGinkgoJSON, "--label-filter shard:1"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("arguments %q lack %q", args, want)
+		}
+	}
+	if !strings.HasSuffix(args, " ./scenarios") {
+		t.Errorf("arguments %q do not end with the suite", args)
+	}
+	o.NoGinkgoJSON = true
+	if args := strings.Join(ginkgoArgs(o), " "); strings.Contains(args, "--json-report") {
+		t.Errorf("NoGinkgoJSON, yet the arguments ask for Ginkgo's report: %q", args)
+	}
+}

@@ -465,7 +465,7 @@ func together(ctx context.Context, specs []suiterun.Variant, suite, root, dir st
 	}
 	runErr := suiterun.Run(ctx, suiterun.Options{
 		Suite: suite, Dir: root, Out: dir, Procs: procs, Rows: total,
-		Timeout: opts.timeout, Env: env, Verbose: opts.verbose,
+		Timeout: opts.timeout, Env: env, Verbose: opts.verbose, NoGinkgoJSON: true,
 	})
 	for i, sp := range specs {
 		rep, err := readReport(filepath.Join(sp.Out, matrix.FileJSON))
