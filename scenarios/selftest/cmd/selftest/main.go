@@ -467,14 +467,22 @@ func together(ctx context.Context, specs []suiterun.Variant, suite, root, dir st
 		Suite: suite, Dir: root, Out: dir, Procs: procs, Rows: total,
 		Timeout: opts.timeout, Env: env, Verbose: opts.verbose, NoGinkgoJSON: true,
 	})
+	// The reports are read as many at once as there are cores: decoding them is most of
+	// the time between the suite's end and the verdicts.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, sp := range specs {
-		rep, err := readReport(filepath.Join(sp.Out, matrix.FileJSON))
-		if err != nil {
-			errs[i] = fmt.Errorf("no report (suite: %s; see %s): %w", exitText(runErr), filepath.Join(dir, suiterun.FileLog), err)
-			continue
-		}
-		reps[i] = rep
+		g.Go(func() error {
+			rep, err := readReport(filepath.Join(sp.Out, matrix.FileJSON))
+			if err != nil {
+				errs[i] = fmt.Errorf("no report (suite: %s; see %s): %w", exitText(runErr), filepath.Join(dir, suiterun.FileLog), err)
+				return nil
+			}
+			reps[i] = rep
+			return nil
+		})
 	}
+	_ = g.Wait() // every error is the spec's own, in errs
 	return reps, errs
 }
 
