@@ -58,7 +58,7 @@ const (
 // suiteGOGC is the suite processes' garbage collection target, unless GOGC is set. Each
 // process keeps the Ginkgo report of every row it ran, observations and all, so its live
 // heap grows through the run and the default (100) collects it again and again: a
-// tenth of the harness's CPU in a profile of the self-test's run, on two cores shared with
+// sixth of the harness's CPU in a profile of the self-test's run, on two cores shared with
 // the environments. The service under test, and the environments' other processes, keep
 // their own default.
 const suiteGOGC = "GOGC=400"
