@@ -169,6 +169,23 @@ type comparison struct {
 	row Row
 	obs Observation
 	out []Mismatch
+	// seeded indexes the row's seeded chats by id, built at the first lookup: a row may
+	// seed hundreds, and is compared at every poll while it settles.
+	seeded map[int64]SeedChat
+}
+
+// seedChat is the row's seeded chat id (the first, as Seed.Chat finds it).
+func (c *comparison) seedChat(id int64) (SeedChat, bool) {
+	if c.seeded == nil {
+		c.seeded = make(map[int64]SeedChat, len(c.row.Given.Seed.Chats))
+		for _, sc := range c.row.Given.Seed.Chats {
+			if _, dup := c.seeded[sc.ID]; !dup {
+				c.seeded[sc.ID] = sc
+			}
+		}
+	}
+	sc, ok := c.seeded[id]
+	return sc, ok
 }
 
 func (c *comparison) add(f Field, item, expected, observed string, reference bool) {
@@ -252,7 +269,7 @@ func (c *comparison) chatList(f Field, prefix string, want []ChatExpectation, go
 			c.add(f, item+" source", string(w.Source), string(g.Source), false)
 		}
 		if ok, expected := c.valueMatches(w, g); !ok {
-			c.add(f, item+" value", expected, c.describeChat(g), false)
+			c.add(f, item+" value", expected(), c.describeChat(g), false)
 		}
 		c.chatFields(f, item, w.ID, g)
 	}
@@ -264,8 +281,12 @@ func (c *comparison) chatList(f Field, prefix string, want []ChatExpectation, go
 		c.add(f, "chat order", "by id", strings.Join(ids, ", "), false)
 	}
 	if exact {
+		wanted := make(map[int64]bool, len(want))
+		for _, w := range want {
+			wanted[w.ID] = true
+		}
 		for _, g := range got {
-			if !slices.ContainsFunc(want, func(w ChatExpectation) bool { return w.ID == g.ID }) {
+			if !wanted[g.ID] {
 				c.add(f, fmt.Sprintf("%schat %d", prefix, g.ID), "absent", "served", false)
 			}
 		}
@@ -275,7 +296,7 @@ func (c *comparison) chatList(f Field, prefix string, want []ChatExpectation, go
 // chatFields checks what a served chat says besides its count: its name and MAX id as
 // seeded (max_chat_id null for a chat not linked), and participants_updated_at in UTC.
 func (c *comparison) chatFields(f Field, item string, id int64, g ObservedChat) {
-	sc, ok := c.row.Given.Seed.Chat(id)
+	sc, ok := c.seedChat(id)
 	if !ok {
 		return
 	}
@@ -299,21 +320,23 @@ func (c *comparison) chatFields(f Field, item string, id int64, g ObservedChat) 
 	}
 }
 
-// valueMatches checks the count and updated_at of a served chat against its origin and
-// returns the expectation in words.
-func (c *comparison) valueMatches(w ChatExpectation, g ObservedChat) (bool, string) {
-	sc, ok := c.row.Given.Seed.Chat(w.ID)
+// valueMatches checks the count and updated_at of a served chat against its origin, and
+// returns the expectation in words (made only when asked: a mismatch needs them).
+func (c *comparison) valueMatches(w ChatExpectation, g ObservedChat) (bool, func() string) {
+	words := func(s string) func() string { return func() string { return s } }
+	sc, ok := c.seedChat(w.ID)
 	if !ok {
-		return false, "a seeded chat"
+		return false, words("a seeded chat")
 	}
-	db := func() (bool, string) {
+	db := func() (bool, func() string) {
 		at, known := sc.DB.UpdatedAt(c.obs.SeededAt)
-		desc := fmt.Sprintf("count %d, updated_at %s (database)", sc.DB.Count, c.describeTime(at, known))
-		return g.Count == sc.DB.Count && c.sameTime(g.UpdatedAt, at, known), desc
+		return g.Count == sc.DB.Count && c.sameTime(g.UpdatedAt, at, known), func() string {
+			return fmt.Sprintf("count %d, updated_at %s (database)", sc.DB.Count, c.describeTime(at, known))
+		}
 	}
-	fromMax := func() (bool, string) {
-		desc := fmt.Sprintf("count %d, updated_at during the row (MAX)", sc.MaxCount)
-		return g.Count == sc.MaxCount && g.UpdatedAt != nil && !g.UpdatedAt.Before(c.obs.SeededAt.Add(-timeTolerance)), desc
+	fromMax := func() (bool, func() string) {
+		return g.Count == sc.MaxCount && g.UpdatedAt != nil && !g.UpdatedAt.Before(c.obs.SeededAt.Add(-timeTolerance)),
+			func() string { return fmt.Sprintf("count %d, updated_at during the row (MAX)", sc.MaxCount) }
 	}
 	switch w.Value {
 	case OriginDatabase:
@@ -322,26 +345,29 @@ func (c *comparison) valueMatches(w ChatExpectation, g ObservedChat) (bool, stri
 		return fromMax()
 	case OriginCache:
 		if sc.Cache == nil {
-			return false, "a seeded cache entry"
+			return false, words("a seeded cache entry")
 		}
 		at, _ := sc.Cache.UpdatedAt(c.obs.SeededAt)
-		return g.Count == sc.Cache.Count && c.sameTime(g.UpdatedAt, at, true),
-			fmt.Sprintf("count %d, updated_at %s (cache)", sc.Cache.Count, c.describeTime(at, true))
+		return g.Count == sc.Cache.Count && c.sameTime(g.UpdatedAt, at, true), func() string {
+			return fmt.Sprintf("count %d, updated_at %s (cache)", sc.Cache.Count, c.describeTime(at, true))
+		}
 	case OriginCacheNow:
 		if sc.Cache == nil {
-			return false, "a seeded cache entry"
+			return false, words("a seeded cache entry")
 		}
 		// Served as observed now: not the seeded future time, and not before the row began.
 		ok := g.Count == sc.Cache.Count && g.UpdatedAt != nil &&
 			!g.UpdatedAt.Before(c.obs.SeededAt.Add(-timeTolerance)) && g.UpdatedAt.Before(c.obs.SeededAt.Add(servedNowWithin))
-		return ok, fmt.Sprintf("count %d (cache), updated_at during the row, not the seeded %s",
-			sc.Cache.Count, c.describeTime(c.obs.SeededAt.Add(-sc.Cache.Age), true))
+		return ok, func() string {
+			return fmt.Sprintf("count %d (cache), updated_at during the row, not the seeded %s",
+				sc.Cache.Count, c.describeTime(c.obs.SeededAt.Add(-sc.Cache.Age), true))
+		}
 	case OriginDatabaseOrMax:
 		okDB, dDB := db()
 		okMax, dMax := fromMax()
-		return okDB || okMax, dDB + " or " + dMax
+		return okDB || okMax, func() string { return dDB() + " or " + dMax() }
 	}
-	return false, "unknown origin " + string(w.Value)
+	return false, words("unknown origin " + string(w.Value))
 }
 
 // servedNowWithin bounds "during the row" for a time the service stamps when it serves: no

@@ -2,7 +2,6 @@ package matrix
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -10,41 +9,62 @@ import (
 func (c *comparison) stores() {
 	c.redisCalls("Redis reads during the measured requests", c.row.Expected.CacheReads, c.obs.CacheReads)
 	c.redisCalls("Redis PINGs during the measured requests", c.row.Expected.CachePings, c.obs.CachePings)
+	if len(c.row.Expected.Stores) == 0 {
+		return
+	}
+	// A row seeding hundreds of chats expects as many stored values, and is compared at
+	// every poll: the observed values are looked up by chat and store.
+	type key struct {
+		chat  int64
+		store Store
+	}
+	observed := make(map[key]int, len(c.obs.Stores))
+	for i, v := range c.obs.Stores {
+		if _, dup := observed[key{v.ChatID, v.Store}]; !dup {
+			observed[key{v.ChatID, v.Store}] = i
+		}
+	}
 	for _, s := range c.row.Expected.Stores {
-		item := fmt.Sprintf("chat %d %s", s.ChatID, s.Store)
-		i := slices.IndexFunc(c.obs.Stores, func(v StoredValue) bool { return v.ChatID == s.ChatID && v.Store == s.Store })
-		if i < 0 {
-			c.add(FieldStores, item, string(s.Want), "not read", s.Reference)
+		item := func() string { return fmt.Sprintf("chat %d %s", s.ChatID, s.Store) }
+		i, ok := observed[key{s.ChatID, s.Store}]
+		if !ok {
+			c.add(FieldStores, item(), string(s.Want), "not read", s.Reference)
 			continue
 		}
 		v := c.obs.Stores[i]
 		if v.Error != "" {
-			c.add(FieldStores, item, string(s.Want), "unreadable: "+v.Error, s.Reference)
+			c.add(FieldStores, item(), string(s.Want), "unreadable: "+v.Error, s.Reference)
 			continue
 		}
-		sc, _ := c.row.Given.Seed.Chat(s.ChatID)
-		unchanged, seeded := c.storeUnchanged(sc, v)
+		sc, _ := c.seedChat(s.ChatID)
+		unchanged, seededAs := c.storeUnchanged(sc, v)
 		refreshed := v.Present && v.Count == sc.MaxCount && sc.Linked() && v.UpdatedAt != nil &&
 			!v.UpdatedAt.Before(c.obs.SeededAt.Add(-timeTolerance))
-		ok := false
-		expected := string(s.Want)
+		ok = false
+		var expected func() string
 		switch s.Want {
 		case StoreUnchanged:
-			ok, expected = unchanged, "unchanged: "+seeded
+			ok, expected = unchanged, func() string { return "unchanged: " + seededAs() }
 		case StoreRefreshed:
-			ok, expected = refreshed, fmt.Sprintf("refreshed: count %d, updated_at during the row", sc.MaxCount)
+			ok, expected = refreshed, func() string {
+				return fmt.Sprintf("refreshed: count %d, updated_at during the row", sc.MaxCount)
+			}
 		case StoreAbsent:
 			ok = !v.Present
 		case StoreUnchangedOrRefreshed:
 			ok = unchanged || refreshed
-			expected = fmt.Sprintf("unchanged (%s) or refreshed (count %d)", seeded, sc.MaxCount)
+			expected = func() string { return fmt.Sprintf("unchanged (%s) or refreshed (count %d)", seededAs(), sc.MaxCount) }
 		}
 		if !ok {
-			c.add(FieldStores, item, expected, c.describeStored(v), s.Reference)
+			want := string(s.Want)
+			if expected != nil {
+				want = expected()
+			}
+			c.add(FieldStores, item(), want, c.describeStored(v), s.Reference)
 			continue
 		}
 		if s.TTL != nil && refreshed && !s.TTL.Contains(v.TTL) {
-			c.add(FieldStores, item+" ttl", s.TTL.String(), describeTTL(v.TTL), s.Reference)
+			c.add(FieldStores, item()+" ttl", s.TTL.String(), describeTTL(v.TTL), s.Reference)
 		}
 	}
 }
@@ -67,7 +87,9 @@ func describeTTL(d time.Duration) string {
 	return formatDuration(d.Round(time.Second))
 }
 
-func (c *comparison) storeUnchanged(sc SeedChat, v StoredValue) (bool, string) {
+// storeUnchanged reports whether v is the value seeded for it, and describes that value
+// when asked (only a mismatch needs the words).
+func (c *comparison) storeUnchanged(sc SeedChat, v StoredValue) (bool, func() string) {
 	var st *Stored
 	switch v.Store {
 	case StoreRedis:
@@ -77,11 +99,11 @@ func (c *comparison) storeUnchanged(sc SeedChat, v StoredValue) (bool, string) {
 		st = &db
 	}
 	if st == nil {
-		return !v.Present, "absent"
+		return !v.Present, func() string { return "absent" }
 	}
 	at, known := st.UpdatedAt(c.obs.SeededAt)
 	return v.Present && v.Count == st.Count && c.sameTime(v.UpdatedAt, at, known),
-		fmt.Sprintf("count %d, updated_at %s", st.Count, c.describeTime(at, known))
+		func() string { return fmt.Sprintf("count %d, updated_at %s", st.Count, c.describeTime(at, known)) }
 }
 
 func (c *comparison) describeStored(v StoredValue) string {
