@@ -20,8 +20,9 @@ const (
 	verdictDecided
 )
 
-// settle polls observe, poll apart, until judge reports the eventual expectations met or
-// within has passed, then keeps polling for hold, holdPoll apart and once more at its end:
+// settle polls observe until judge reports the eventual expectations met or within has
+// passed (waitPoll spaces these observations), then keeps polling for hold, holdPoll apart
+// and once more at its end:
 // an observation that is pending again in that time (a late write) ends the wait, and is
 // the one returned. An observation judged decided ends the wait at once. A failed
 // observation is retried; only the last counts. It returns the last good observation
@@ -31,7 +32,8 @@ func settle(ctx context.Context, within, hold, poll, holdPoll time.Duration,
 	observe func(context.Context) (matrix.Observation, error),
 	judge func(matrix.Observation) verdict,
 ) (last matrix.Observation, have bool, err error) {
-	deadline := time.Now().Add(within)
+	start := time.Now()
+	deadline := start.Add(within)
 	var settled time.Time
 	for {
 		obs, oerr := observe(ctx)
@@ -63,7 +65,7 @@ func settle(ctx context.Context, within, hold, poll, holdPoll time.Duration,
 			}
 			return last, have, nil
 		}
-		wait := poll
+		wait := waitPoll(now.Sub(start), deadline.Sub(now), poll, holdPoll)
 		if !settled.IsZero() {
 			wait = min(holdPoll, settled.Add(hold).Sub(now))
 		}
@@ -71,6 +73,18 @@ func settle(ctx context.Context, within, hold, poll, holdPoll time.Duration,
 			return matrix.Observation{}, false, fmt.Errorf("observe: %w", ctx.Err())
 		}
 	}
+}
+
+// waitPoll is the time to the next observation of a row waiting to settle, waited into
+// the wait, left to its deadline: poll for the first eight of them, then an eighth of the
+// time waited so far, up to holdPoll. A row that settles within a second is seen to
+// settle within poll of it; one that waits ten seconds for its refreshes is observed
+// holdPoll apart, a fortieth of its wait, instead of a hundred times (the observations
+// of waiting rows were most of the harness's scrapes). The last observation still comes
+// at most poll after the deadline, as with a constant poll.
+func waitPoll(waited, left, poll, holdPoll time.Duration) time.Duration {
+	wait := min(max(poll, waited/8), max(poll, holdPoll))
+	return min(wait, max(left, 0)+poll)
 }
 
 // untilRecovered calls attempt, poll apart, until it reports the recovered behaviour or

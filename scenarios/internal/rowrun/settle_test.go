@@ -165,3 +165,50 @@ func TestUntilRecovered(t *testing.T) {
 		t.Errorf("recovered %v after %d attempts; want false, stopping at the cancelled context", ok, n)
 	}
 }
+
+func TestWaitPollGrowsWithTheWaitUpToHoldPoll(t *testing.T) {
+	const poll, holdPoll = 100 * time.Millisecond, 250 * time.Millisecond
+	cases := []struct {
+		waited, left, want time.Duration
+	}{
+		{0, 10 * time.Second, poll},
+		{800 * time.Millisecond, 10 * time.Second, poll},
+		{1600 * time.Millisecond, 10 * time.Second, 200 * time.Millisecond},
+		{10 * time.Second, 10 * time.Second, holdPoll},
+		// Close to the deadline: at most poll past it.
+		{5 * time.Second, 50 * time.Millisecond, 150 * time.Millisecond},
+		{5 * time.Second, -time.Second, poll},
+	}
+	for _, c := range cases {
+		if got := waitPoll(c.waited, c.left, poll, holdPoll); got != c.want {
+			t.Errorf("waitPoll(waited %v, left %v) = %v, want %v", c.waited, c.left, got, c.want)
+		}
+	}
+	if got := waitPoll(time.Minute, time.Minute, poll, 0); got != poll {
+		t.Errorf("with no hold poll, waitPoll = %v, want poll (%v)", got, poll)
+	}
+}
+
+func TestSettleObservesALongWaitLessOften(t *testing.T) {
+	observe, judge, _ := script{{id: "busy", pending: true}}.run()
+	var at []time.Time
+	timed := func(ctx context.Context) (matrix.Observation, error) {
+		at = append(at, time.Now())
+		return observe(ctx)
+	}
+	const poll, holdPoll, within = 5 * time.Millisecond, 50 * time.Millisecond, 300 * time.Millisecond
+	start := time.Now()
+	_, _, _ = settle(t.Context(), within, 0, poll, holdPoll, timed, judge)
+	// An observation 200 ms into the wait is followed by the next at least 25 ms later
+	// (an eighth of the wait), not poll later.
+	for k := 1; k < len(at)-1; k++ {
+		if waited := at[k-1].Sub(start); waited >= 200*time.Millisecond {
+			if gap := at[k].Sub(at[k-1]); gap < waited/8 {
+				t.Errorf("observation %d came %v after the one %v into the wait, under an eighth of it", k, gap, waited)
+			}
+		}
+	}
+	if len(at) > 40 {
+		t.Errorf("%d observations in %v of waiting; at a constant %v about 60", len(at), within, poll)
+	}
+}
