@@ -2,7 +2,7 @@
 // reference service and passes only when the gate rejects each variant on exactly the rows
 // expected (see scenarios/selftest/README.md).
 //
-//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 4] [-procs 4] [-each] [-out out/selftest] [-race] [-timeout 30m] [-v] [-build-only]
+//	selftest [run] [-variants a,b] [-sample] [-alerts] [-parallel 5] [-procs 4] [-each] [-out out/selftest] [-race] [-timeout 30m] [-v] [-build-only]
 //	selftest soak [-variants a,b] [-parallel 2] [-out out/selftest/soak] [-soak-flags "-duration 3m"] [-build-only]
 //	selftest list
 //	selftest edit <variant>         prepare a copy of service/ to (re)write a mutant's patch
@@ -131,15 +131,15 @@ type options struct {
 const dockerProcs = 3
 
 // Every variant's rows run in one suite run of parallel x procs processes. As measured on
-// two cores (README), the full run took 6m15s on 16 processes; on 20 the suite took 5m29s
-// to 5m44s, but two of three runs failed on rows the overloaded cores broke. The sample
-// runs beside the soak's self-test in make test, which leaves less: 8 processes (2m16s);
-// as suite runs per variant, three at a time there saturated the cores, and a fresh-clone
-// CI saw the reference service drop a refresh whose rate-limit slots it woke for too late
-// three times (participants_refresh_dropped_total{reason="local_rate_limit"}), failing
+// two cores (README), the full run takes 4m42s on 20 processes and 4m17s on 24, the cores
+// about 60% and 80% busy; 20 leave room for a slower host. The sample runs beside the
+// soak's self-test in make test, which leaves less: 8 processes (2m16s); as suite runs
+// per variant, three at a time there saturated the cores, and a fresh-clone CI saw the
+// reference service drop a refresh whose rate-limit slots it woke for too late three
+// times (participants_refresh_dropped_total{reason="local_rate_limit"}), failing
 // redis-up.max-up.cache-stale; at four, a variant without a MAX rate limit was not caught.
 const (
-	defaultParallel       = 4
+	defaultParallel       = 5
 	defaultParallelSample = 2
 )
 
