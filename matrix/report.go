@@ -236,7 +236,9 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 
 // redactReport redacts rep a row at a time: most rows hold nothing a redaction could
 // change (Redactor.mayChange on their JSON) and are kept as they are, which spares the
-// copy redactValue makes; the others, and the rest of the report, are redacted. The
+// copy redactValue makes (a kept row shares its Given and Expected with the catalogue, as
+// BuildReport built it; nothing changes a report's rows in place); the others, and the
+// rest of the report, are redacted. The
 // coverage is left out: it is made of the catalogue and docs/contract.md alone, nothing a
 // run observed, and its text, which names the secrets it guards, is a quarter of the
 // work of redacting a report.

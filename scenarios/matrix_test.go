@@ -320,7 +320,7 @@ var _ = ReportAfterSuite("matrix report", func(r Report) {
 	var leaked []int
 	var marshalErr error
 	var wg sync.WaitGroup
-	if _, rc := GinkgoConfiguration(); rc.JSONReport != "" || rc.JUnitReport != "" || rc.TeamcityReport != "" {
+	if _, rc := GinkgoConfiguration(); rc.WillGenerateReport() {
 		wg.Go(func() {
 			raw, err := json.Marshal(r)
 			marshalErr = err

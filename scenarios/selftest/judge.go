@@ -238,13 +238,18 @@ func tooSoon(r matrix.RowResult, m matrix.Mismatch) bool {
 // A row the load also made differ from the reference service unexpectedly (Unexpected,
 // in a contract gate's outcome) is judged again on the second run's full judgement, as
 // judgeDifferences judged the first: let go when it finds no difference, or only the
-// ones the variant declares (a latency the load put over its bound beside them).
+// ones the variant declares (a latency the load put over its bound beside them). A
+// declared difference the first run showed and the second did not is still let go: the
+// first run is the evidence that the variant differs there.
 func (o *Outcome) RanAgain(v Variant, row matrix.Row, again matrix.RowResult) {
 	id := row.ID
 	// A latency bound is the contract's too: a variant held to both gates has the row
 	// among the contract gate's extras as well.
 	if o.Contract != nil {
 		o.Contract.RanAgain(v, row, again)
+		if !slices.Contains(o.Contract.Unexpected, id) {
+			o.Details = slices.DeleteFunc(o.Details, func(d string) bool { return strings.HasPrefix(d, contractGate+id+": differs ") })
+		}
 	}
 	if !slices.Contains(o.Extra, id) {
 		return
@@ -255,7 +260,7 @@ func (o *Outcome) RanAgain(v Variant, row matrix.Row, again matrix.RowResult) {
 	}
 	if slices.Contains(o.Unexpected, id) && again.Observed != nil {
 		ms := matrix.Compare(row, *again.Observed, matrix.ModeReference)
-		if complaint, _ := difference(v, id, ms); complaint == "" {
+		if complaint, undiffering := difference(v, id, ms); complaint == "" || undiffering {
 			o.Unexpected = slices.DeleteFunc(o.Unexpected, func(e string) bool { return e == id })
 			if len(ms) == 0 {
 				o.Differing = slices.DeleteFunc(o.Differing, func(e string) bool { return e == id })

@@ -524,4 +524,29 @@ func TestRanAgainLetsGoOfADifferenceTheLoadMade(t *testing.T) {
 	if ms := matrix.Compare(row, dialect, matrix.ModeReference); len(ms) == 0 {
 		t.Fatal("the second run shows no difference, the case above")
 	}
+
+	// The declared difference, shown by the first run, is absent from the second: the load's
+	// latency is still let go, and the first run stays the evidence of the difference.
+	o = loaded()
+	o.Details[1] = id + ": differs in a contract expectation or outside the variant's fields: latency; logs"
+	o.RanAgain(declared, row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &clean})
+	if !o.OK() || len(o.Unexpected) != 0 {
+		t.Fatalf("a declared difference the second run lacks held the row: verdict %q, unexpected %v, details %q",
+			o.Verdict(), o.Unexpected, o.Details)
+	}
+
+	// Held to both gates: the contract gate's outcome lets the row go, and so do the lines
+	// the variant's own outcome copied from it.
+	contract := loaded()
+	both := Outcome{Variant: "v", Extra: []string{id}, Contract: &contract,
+		Details: []string{contractGate + contract.Details[0], contractGate + contract.Details[1]}}
+	both.RanAgain(Variant{Name: "v", BothGates: true}, row, matrix.RowResult{ID: id, Result: matrix.ResultPassed, Observed: &clean})
+	if !both.OK() {
+		t.Fatalf("verdict %q, contract %q", both.Verdict(), both.Contract.Verdict())
+	}
+	for _, d := range both.Details {
+		if strings.Contains(d, "differs") {
+			t.Errorf("a difference the contract gate let go is still told: %q", d)
+		}
+	}
 }

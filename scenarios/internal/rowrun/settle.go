@@ -76,12 +76,12 @@ func settle(ctx context.Context, within, hold, poll, holdPoll time.Duration,
 }
 
 // waitPoll is the time to the next observation of a row waiting to settle, waited into
-// the wait, left to its deadline: poll for the first eight of them, then an eighth of the
-// time waited so far, up to holdPoll. A row that settles within a second is seen to
-// settle within poll of it; one that waits ten seconds for its refreshes is observed
-// holdPoll apart, a fortieth of its wait, instead of a hundred times (the observations
-// of waiting rows were most of the harness's scrapes). The last observation still comes
-// at most poll after the deadline, as with a constant poll.
+// the wait, left to its deadline: poll until eight polls have passed, then an eighth of
+// the time waited so far, up to holdPoll. A row is seen to settle within an eighth of its
+// wait, at most holdPoll (within poll in its first 800 ms at a poll of 100 ms); one that
+// waits ten seconds for its refreshes is observed about fifty times instead of a hundred
+// (the observations of waiting rows were most of the harness's scrapes). The last
+// observation still comes at most poll after the deadline, as with a constant poll.
 func waitPoll(waited, left, poll, holdPoll time.Duration) time.Duration {
 	wait := min(max(poll, waited/8), max(poll, holdPoll))
 	return min(wait, max(left, 0)+poll)

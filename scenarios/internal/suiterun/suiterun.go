@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,8 +60,9 @@ const (
 // process keeps the Ginkgo report of every row it ran, observations and all, so its live
 // heap grows through the run and the default (100) collects it again and again: a
 // sixth of the harness's CPU in a profile of the self-test's run, on two cores shared with
-// the environments. The service under test, and the environments' other processes, keep
-// their own default.
+// the environments. The Ginkgo CLI and the go tool it runs have it too; the service under
+// test does not (chaos builds its environment from a short list), nor do PostgreSQL and
+// Redis. A GOGC in the caller's environment or in Options.Env wins.
 const suiteGOGC = "GOGC=400"
 
 // ErrSuiteFailed is returned when the suite ran and failed (a row, or a suite node).
@@ -88,7 +90,7 @@ func Run(ctx context.Context, o Options) error {
 	cmd := exec.CommandContext(ctx, "go", ginkgoArgs(o)...) //nolint:gosec // G204: the go tool running the suite, arguments from Options
 	cmd.Dir = o.Dir
 	cmd.Env = append(append(os.Environ(), o.Env...), "MATRIX_OUT="+o.Out, "MATRIX_PROGRESS="+progress)
-	if os.Getenv("GOGC") == "" {
+	if os.Getenv("GOGC") == "" && !slices.ContainsFunc(o.Env, func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") }) {
 		cmd.Env = append(cmd.Env, suiteGOGC)
 	}
 	if o.Dir != "" {
