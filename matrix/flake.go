@@ -32,7 +32,7 @@ func Flakes(catalogue []Row, runs []Report) []FlakeRow {
 	for _, r := range catalogue {
 		f := FlakeRow{ID: r.ID, Runs: len(runs)}
 		for k, rep := range runs {
-			rr, ok := rep.row(r.ID)
+			rr, ok := rep.Row(r.ID)
 			switch {
 			case ok && rr.Result == ResultPassed:
 				f.Passed++
@@ -56,15 +56,6 @@ func (f *FlakeRow) fail(run int, reason string) {
 		f.Failures = map[int]string{}
 	}
 	f.Failures[run] = reason
-}
-
-func (rep Report) row(id string) (RowResult, bool) {
-	for _, rr := range rep.Rows {
-		if rr.ID == id {
-			return rr, true
-		}
-	}
-	return RowResult{}, false
 }
 
 // WriteFlakeMarkdown writes the flake count as a Markdown page: the verdict, then one line

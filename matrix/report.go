@@ -234,6 +234,16 @@ func BuildReport(catalogue []Row, suites []types.Report, opts ReportOptions) Rep
 	return redacted
 }
 
+// Row returns the report's result of row id.
+func (rep Report) Row(id string) (RowResult, bool) {
+	for _, rr := range rep.Rows {
+		if rr.ID == id {
+			return rr, true
+		}
+	}
+	return RowResult{}, false
+}
+
 // redactReport redacts rep a row at a time: most rows hold nothing a redaction could
 // change (Redactor.mayChange on their JSON) and are kept as they are, which spares the
 // copy redactValue makes (a kept row shares its Given and Expected with the catalogue, as

@@ -397,13 +397,11 @@ func runAgain(ctx context.Context, vs []selftest.Variant, again [][]string, bina
 	reps, errs := together(ctx, specs, suite, root, filepath.Join(out, "again"), min(len(specs), againProcs), opts)
 	for j, w := range where {
 		v, id := vs[w.variant], specs[j].Rows[0]
-		r := matrix.RowResult{ID: id, Result: matrix.ResultMissing, Reason: "absent from the report"}
-		if errs[j] != nil {
-			r.Reason = errs[j].Error()
-		}
-		for _, row := range reps[j].Rows {
-			if row.ID == id {
-				r = row
+		r, ok := reps[j].Row(id)
+		if !ok {
+			r = matrix.RowResult{ID: id, Result: matrix.ResultMissing, Reason: "absent from the report"}
+			if errs[j] != nil {
+				r.Reason = errs[j].Error()
 			}
 		}
 		if o := selftest.Judge(v, []string{id}, reps[j], catalogue); r.Result == matrix.ResultPassed && !o.OK() {
