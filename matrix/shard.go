@@ -59,8 +59,8 @@ func (t Timings) of(id string, fallback time.Duration) time.Duration {
 	return fallback
 }
 
-// median is the median of the timings of rows, or one second when none is known.
-func (t Timings) median(rows []Row) time.Duration {
+// Median is the median of the timings of rows, or one second when none is known.
+func (t Timings) Median(rows []Row) time.Duration {
 	var ds []time.Duration
 	for _, r := range rows {
 		if d, ok := t[r.ID]; ok {
@@ -77,7 +77,7 @@ func (t Timings) median(rows []Row) time.Duration {
 // slowestFirst returns the rows ordered by their time, slowest first (a row never measured
 // counts as the median; equal times keep catalogue order).
 func slowestFirst(rows []Row, t Timings) []Row {
-	med := t.median(rows)
+	med := t.Median(rows)
 	out := slices.Clone(rows)
 	slices.SortStableFunc(out, func(a, b Row) int { return cmp.Compare(t.of(b.ID, med), t.of(a.ID, med)) })
 	return out
@@ -88,7 +88,7 @@ func slowestFirst(rows []Row, t Timings) []Row {
 // slowest rows first ends closer to its total time divided by its processes: a long row taken
 // last would run alone while the other processes wait.
 func Priorities(rows []Row, t Timings) map[string]int {
-	med := t.median(rows)
+	med := t.Median(rows)
 	out := make(map[string]int, len(rows))
 	for _, r := range rows {
 		out[r.ID] = int(t.of(r.ID, med).Milliseconds())
@@ -104,7 +104,7 @@ func Shard(rows []Row, t Timings, i, n int) ([]Row, error) {
 	if n < 1 || i < 1 || i > n {
 		return nil, fmt.Errorf("shard %d/%d: want 1 <= i <= n", i, n)
 	}
-	med := t.median(rows)
+	med := t.Median(rows)
 	load := make([]time.Duration, n)
 	var out []Row
 	for _, r := range slowestFirst(rows, t) {

@@ -42,7 +42,7 @@ func TestShardsAreBalancedByTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	med := timings.median(rows)
+	med := timings.Median(rows)
 	var slowest time.Duration
 	for _, r := range rows {
 		slowest = max(slowest, timings.of(r.ID, med))

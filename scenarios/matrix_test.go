@@ -233,10 +233,8 @@ var _ = Describe("Behaviour matrix", func() {
 			specs = append(specs, suiterun.Spec{Variant: v.Name, Row: id})
 		}
 	}
-	times := slices.Sorted(maps.Values(priority))
-	long := func(s suiterun.Spec) bool {
-		return longOn[s] || (len(times) > 0 && priority[s.Row] >= 2*times[len(times)/2])
-	}
+	median := int(timings.Median(matrix.Rows()).Milliseconds())
+	long := func(s suiterun.Spec) bool { return longOn[s] || priority[s.Row] >= 2*median }
 	order := suiterun.Priorities(specs, long)
 	for i := range variants {
 		v := &variants[i]
