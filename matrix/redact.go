@@ -120,24 +120,20 @@ func sensitiveKey(k string) bool {
 	return false
 }
 
-// Redact returns a copy of v (any JSON-encodable value, such as an Observation) with every
-// secret removed as the report removes it, so it can be attached to a Ginkgo report whose
-// JSON and JUnit files are written without redaction.
-func Redact[T any](r *Redactor, v T) (T, error) { return redactValue(r, v) }
-
-// redactValue returns a copy of v (any JSON-encodable value) with every string redacted and every
-// member under a secret-naming key replaced, decoded into a fresh value of the same type.
-func redactValue[T any](r *Redactor, v T) (T, error) {
-	var out T
+// Redact returns v (any JSON-encodable value, such as an Observation) with every secret
+// removed as the report removes it, so it can be attached to a Ginkgo report whose JSON and
+// JUnit files are written without redaction: a new value with every string redacted and
+// every member under a secret-naming key replaced, or v itself when redacting it could
+// change nothing (Redactor.mayChange on its JSON), which spares most values the generic
+// walk's two more passes (half of building a report was this walk).
+func Redact[T any](r *Redactor, v T) (T, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return out, err
+		var zero T
+		return zero, err
 	}
 	if !r.mayChange(b) {
-		// Nothing to redact: the copy alone, without the generic walk's two more passes
-		// (most of a report's rows; half of building one was this walk).
-		err = json.Unmarshal(b, &out)
-		return out, err
+		return v, nil
 	}
 	return redactJSON[T](r, b)
 }

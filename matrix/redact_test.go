@@ -69,7 +69,7 @@ func TestRedactorSearchesBeforeTheExpressions(t *testing.T) {
 	}
 }
 
-func TestRedactValueWalksEveryString(t *testing.T) {
+func TestRedactWalksEveryString(t *testing.T) {
 	r := NewRedactor("sekrit-token")
 	o := Observation{
 		RowID:        "x",
@@ -78,7 +78,7 @@ func TestRedactValueWalksEveryString(t *testing.T) {
 		Failures:     []string{"env: sekrit-token"},
 		SecretsFound: []string{"log line 1"},
 	}
-	got, err := redactValue(r, o)
+	got, err := Redact(r, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestRedactValueWalksEveryString(t *testing.T) {
 		t.Errorf("failures %v %v", got.Failures, got.SecretsFound)
 	}
 	if strings.Contains(o.Logs[0].Msg, Redacted) {
-		t.Error("redactValue changed its input")
+		t.Error("Redact changed its input")
 	}
 }
 
@@ -124,7 +124,7 @@ func TestRedactIsTheReportsRedaction(t *testing.T) {
 	}
 }
 
-func TestRedactValueSkipsTheWalkOnlyWhereItWouldChangeNothing(t *testing.T) {
+func TestRedactSkipsTheWalkOnlyWhereItWouldChangeNothing(t *testing.T) {
 	r := NewRedactor(`s3cr<t"pw`, "plainsecret")
 	clean := Observation{RowID: "x", Failures: []string{"dial tcp 127.0.0.1:5432: connection refused"},
 		Logs: []LogEvent{{Msg: "Request served", Attrs: map[string]any{"route": "/chats/all", "status": 200.0}}}}
@@ -155,7 +155,7 @@ func TestRedactValueSkipsTheWalkOnlyWhereItWouldChangeNothing(t *testing.T) {
 				t.Errorf("mayChange = %v, want %v", got, tc.may)
 			}
 			// Whichever way it goes, the result is the full walk's.
-			fast, err := redactValue(r, o)
+			fast, err := Redact(r, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestRedactValueSkipsTheWalkOnlyWhereItWouldChangeNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(fast, slow) {
-				t.Errorf("redactValue %+v, the walk %+v", fast, slow)
+				t.Errorf("Redact %+v, the walk %+v", fast, slow)
 			}
 			if tc.may && reflect.DeepEqual(fast, o) && tc.name != "text outside ASCII" {
 				t.Errorf("nothing was redacted in %+v", fast)

@@ -244,32 +244,23 @@ func (rep Report) Row(id string) (RowResult, bool) {
 	return RowResult{}, false
 }
 
-// redactReport redacts rep a row at a time: most rows hold nothing a redaction could
-// change (Redactor.mayChange on their JSON) and are kept as they are, which spares the
-// copy redactValue makes (a kept row shares its Given and Expected with the catalogue, as
-// BuildReport built it; nothing changes a report's rows in place); the others, and the
-// rest of the report, are redacted. The
-// coverage is left out: it is made of the catalogue and docs/contract.md alone, nothing a
-// run observed, and its text, which names the secrets it guards, is a quarter of the
-// work of redacting a report.
+// redactReport redacts rep a row at a time, and then the rest of it (Redact): most rows
+// hold nothing a redaction could change and are kept as they are (sharing their Given and
+// Expected with the catalogue, as BuildReport built them; nothing changes a report's rows
+// in place). The coverage is left out: it is made of the catalogue and docs/contract.md
+// alone, nothing a run observed, and its text, which names the secrets it guards, is a
+// quarter of the work of redacting a report.
 func redactReport(r *Redactor, rep Report) (Report, error) {
 	rows := make([]RowResult, len(rep.Rows))
 	for i, row := range rep.Rows {
-		b, err := json.Marshal(row)
-		if err != nil {
-			return Report{}, err
-		}
-		if !r.mayChange(b) {
-			rows[i] = row
-			continue
-		}
-		if rows[i], err = redactJSON[RowResult](r, b); err != nil {
+		var err error
+		if rows[i], err = Redact(r, row); err != nil {
 			return Report{}, err
 		}
 	}
 	rest := rep
 	rest.Rows, rest.Coverage = nil, nil
-	rest, err := redactValue(r, rest)
+	rest, err := Redact(r, rest)
 	if err != nil {
 		return Report{}, err
 	}
