@@ -349,20 +349,32 @@ func runTogether(ctx context.Context, vs []selftest.Variant, binaries map[string
 	reps, errs := together(ctx, specs, suite, root, suiteDir, procs, opts)
 	logf("ran together in %s", time.Since(start).Round(time.Second))
 	for i, v := range vs {
-		if errs[i] != nil {
-			outcomes[i] = selftest.Outcome{Variant: v.Name, Ran: specs[i].Rows, Dir: specs[i].Out, Errors: []string{errs[i].Error()}}
-			logf("%s: %s", v.Name, outcomes[i].Verdict())
-			continue
-		}
-		o := selftest.Judge(v, specs[i].Rows, reps[i], catalogue)
-		o.Dir = specs[i].Out
+		// A variant's duration is the sum of its rows' times.
+		var d time.Duration
 		for _, r := range reps[i].Rows {
-			o.Duration += r.Duration
+			d += r.Duration
 		}
-		outcomes[i], timing[i] = o, o.TimingExtras(reps[i])
-		logf("%s: %s: rejected %d rows, %d expected", v.Name, o.Verdict(), len(o.Rejected), len(o.Expected))
+		outcomes[i], timing[i] = judged(v, specs[i], reps[i], errs[i], d, catalogue, logf)
 	}
 	return outcomes, timing
+}
+
+// judged is the outcome of variant v's run of spec, its report rep or the error that left
+// none, which took d, and the rows it rejected unexpectedly on the machine's stalls
+// (Outcome.TimingExtras).
+func judged(v selftest.Variant, spec suiterun.Variant, rep matrix.Report, err error, d time.Duration,
+	catalogue []matrix.Row, logf func(string, ...any),
+) (selftest.Outcome, []string) {
+	if err != nil {
+		o := selftest.Outcome{Variant: v.Name, Ran: spec.Rows, Dir: spec.Out, Errors: []string{err.Error()}, Duration: d}
+		logf("%s: %s (%s)", v.Name, o.Verdict(), err)
+		return o, nil
+	}
+	o := selftest.Judge(v, spec.Rows, rep, catalogue)
+	o.Dir, o.Duration = spec.Out, d
+	logf("%s: %s in %s: rejected %d rows, %d expected", v.Name, o.Verdict(), d.Round(time.Second),
+		len(o.Rejected), len(o.Expected))
+	return o, o.TimingExtras(rep)
 }
 
 // againProcs is how many rows run again side by side, away from the full run's load: no
@@ -548,20 +560,9 @@ func runVariant(ctx context.Context, v selftest.Variant, sut, suite, root, out s
 	rows := selftest.Selection(v, catalogue, opts.all)
 	dir := filepath.Join(out, v.Name)
 	logf("%s: %d rows, %d expected rejected (%s)", v.Name, len(rows), countIn(rows, v.Reject), madeBy(v))
-	reps, errs := together(ctx, []suiterun.Variant{variantSpec(v, sut, rows, dir)}, suite, root,
-		filepath.Join(dir, "suite"), min(opts.procs, len(rows)), opts)
-	if errs[0] != nil {
-		o := selftest.Outcome{Variant: v.Name, Ran: rows, Errors: []string{errs[0].Error()}, Dir: dir}
-		o.Duration = time.Since(start)
-		logf("%s: %s (%s)", v.Name, o.Verdict(), errs[0])
-		return o, nil
-	}
-	o := selftest.Judge(v, rows, reps[0], catalogue)
-	o.Dir = dir
-	o.Duration = time.Since(start)
-	logf("%s: %s in %s: rejected %d rows, %d expected", v.Name, o.Verdict(), o.Duration.Round(time.Second),
-		len(o.Rejected), len(o.Expected))
-	return o, o.TimingExtras(reps[0])
+	spec := variantSpec(v, sut, rows, dir)
+	reps, errs := together(ctx, []suiterun.Variant{spec}, suite, root, filepath.Join(dir, "suite"), min(opts.procs, len(rows)), opts)
+	return judged(v, spec, reps[0], errs[0], time.Since(start), catalogue, logf)
 }
 
 // madeBy says how the variant is made and judged, in a few words.
