@@ -22,12 +22,11 @@ const (
 
 // settle polls observe until judge reports the eventual expectations met or within has
 // passed (waitPoll spaces these observations), then keeps polling for hold, holdPoll apart
-// and once more at its end:
-// an observation that is pending again in that time (a late write) ends the wait, and is
-// the one returned. An observation judged decided ends the wait at once. A failed
-// observation is retried; only the last counts. It returns the last good observation
-// (have is false when there was none, or when ctx ended the wait) and the failure to
-// record, if any.
+// and once more at its end: an observation that is pending again in that time (a late
+// write) ends the wait, and is the one returned. An observation judged decided ends the
+// wait at once. A failed observation is retried; only the last counts. It returns the last
+// good observation (have is false when there was none, or when ctx ended the wait) and the
+// failure to record, if any.
 func settle(ctx context.Context, within, hold, poll, holdPoll time.Duration,
 	observe func(context.Context) (matrix.Observation, error),
 	judge func(matrix.Observation) verdict,
