@@ -365,17 +365,28 @@ func buildReport(r Report, dir string, meta map[string]string, mode matrix.Mode)
 // and every node of the suite (a failed BeforeSuite fails every variant's run), as many
 // at once as there are cores: the run waits for them all.
 func writeVariantReports(r Report, meta map[string]string) {
+	// Each variant's specs, in the run's order, in one pass over them: a spec goes to the
+	// variant its label names, each of the suite's nodes to every variant.
+	byLabel := make(map[string][]types.SpecReport, len(variants))
+	for _, sp := range r.SpecReports {
+		if !sp.LeafNodeType.Is(types.NodeTypeIt) {
+			for _, v := range variants {
+				byLabel[v.Label()] = append(byLabel[v.Label()], sp)
+			}
+			continue
+		}
+		for _, l := range sp.Labels() {
+			if strings.HasPrefix(l, suiterun.LabelVariant+":") {
+				byLabel[l] = append(byLabel[l], sp)
+			}
+		}
+	}
 	lines := make([]string, len(variants))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, v := range variants {
 		vr := r
-		vr.SpecReports = nil
-		for _, sp := range r.SpecReports {
-			if !sp.LeafNodeType.Is(types.NodeTypeIt) || slices.Contains(sp.Labels(), v.Label()) {
-				vr.SpecReports = append(vr.SpecReports, sp)
-			}
-		}
+		vr.SpecReports = byLabel[v.Label()]
 		vm := maps.Clone(meta)
 		vm["sut"] = strings.Join(v.Command, " ")
 		if len(v.Env) > 0 {
